@@ -1,0 +1,3 @@
+from contract_check.cli import main
+
+main()

@@ -1,0 +1,249 @@
+"""The check pipeline for one Store and one or more Core refs: resolve, sandbox, run, classify, report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from contract_check import __version__, config, index, refs, runner, schema_layer
+from contract_check.config import Options
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
+from contract_check.models import (
+    Check,
+    Report,
+    Run,
+    StoreInfo,
+    Tool,
+    run_exit_code,
+    run_status,
+    summarise,
+    worst,
+)
+from contract_check.proc import redact
+from contract_check.sandbox import Sandbox, find_uv, scrubbed_env
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    spec: str  # what the user gave (or the default chosen)
+    install: str  # what uv installs
+    name: str | None
+    declared_core: str | None  # from the project's pyproject, when it is a local project
+    origin: str
+
+
+def resolve_store(options: Options, cwd: Path) -> StoreTarget:
+    """Which Store to check: --store / config, else the current project if it depends on Core, else the newest."""
+    spec = options.store
+    if spec is None:
+        pyproject = config.read_pyproject(cwd)
+        declared = config.depends_on(pyproject, options.core_package)
+        if declared is not None:
+            name = ((pyproject or {}).get("project") or {}).get("name")
+            return StoreTarget(".", str(cwd.resolve()), name, declared or None, "the project in the current directory")
+        name = config.DEFAULT_STORE_PACKAGE
+        return StoreTarget(name, name, name, None, "newest on the index (no Store project in the current directory)")
+    path = (cwd / spec).expanduser()
+    looks_like_path = spec.startswith((".", "/", "~")) or spec.endswith((".whl", ".tar.gz", ".zip"))
+    if path.exists() and (path.is_dir() or spec.endswith((".whl", ".tar.gz", ".zip")) or looks_like_path):
+        return _store_from_path(spec, path.resolve(), options.core_package)
+    if looks_like_path:
+        raise UsageError(f"--store {spec!r}: no such file or directory", tip="give a project path or a requirement")
+    try:
+        req = Requirement(spec)
+    except InvalidRequirement as exc:
+        raise UsageError(
+            f"--store {redact(spec)!r} is neither a path nor a valid requirement: {exc}",
+            tip="e.g. --store ../market-data-store or --store market-data-store==0.6.73",
+        ) from None
+    return StoreTarget(spec, str(req), req.name, None, "--store")
+
+
+def _store_from_path(spec: str, path: Path, core_package: str) -> StoreTarget:
+    if path.is_dir():
+        pyproject = config.read_pyproject(path)
+        if pyproject is None and not (path / "setup.py").is_file():
+            raise UsageError(f"--store {spec!r}: {path} is not a Python project (no pyproject.toml or setup.py)")
+        name = ((pyproject or {}).get("project") or {}).get("name")
+        return StoreTarget(spec, str(path), name, config.depends_on(pyproject, core_package) or None, "--store")
+    try:
+        if path.name.endswith(".whl"):
+            name = str(parse_wheel_filename(path.name)[0])
+        else:
+            name = str(parse_sdist_filename(path.name)[0])
+    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
+        raise UsageError(f"--store {spec!r}: {exc}") from None
+    return StoreTarget(spec, str(path), name, None, "--store")
+
+
+def _declared(requires: list[str], core_package: str) -> str | None:
+    for line in requires:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(req.name) == canonicalize_name(core_package) and not req.marker:
+            return str(req.specifier)
+    return None
+
+
+def in_range(declared: str | None, version: str | None) -> bool | None:
+    if declared is None or version is None:
+        return None
+    try:
+        return SpecifierSet(declared).contains(Version(version), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return None
+
+
+class Checker:
+    """Checks refs against one Store; holds what is shared between refs (the store target, index listing)."""
+
+    def __init__(self, options: Options, cwd: Path, progress: Progress = _quiet) -> None:
+        self.options = options
+        self.cwd = cwd
+        self.progress = progress
+        self.store = resolve_store(options, cwd)
+        self.store_version: str | None = None
+        self.store_declared: str | None = self.store.declared_core
+        self.store_name: str | None = self.store.name
+        self.kept: list[Path] = []
+
+    @cache  # noqa: B019 - one Checker per invocation; the listing is shared by every ref of the run
+    def releases(self) -> list[index.Release]:
+        self.progress(f"listing {self.options.core_package} versions")
+        return index.releases(self.options.core_package, self.options.index, uv=find_uv())
+
+    def resolve(self, ref: str) -> refs.ResolvedRef:
+        parsed = refs.parse(ref, core_package=self.options.core_package, cwd=self.cwd)
+        return refs.resolve(
+            parsed, core_package=self.options.core_package, core_git=self.options.core_git, releases=self.releases
+        )
+
+    def check_ref(self, ref: str) -> Run:
+        start = time.monotonic()
+        resolved: refs.ResolvedRef | None = None
+        phases: dict[str, float] = {}
+        try:
+            resolved = self.resolve(ref)
+            phases["resolve"] = round(time.monotonic() - start, 3)
+            return self._check_resolved(resolved, start, phases)
+        except UsageError:
+            raise
+        except ContractCheckError as exc:
+            message = exc.message + (f"\ntip: {exc.tip}" if exc.tip else "")
+            return Run(
+                core_ref=ref,
+                requirement=resolved.display if resolved else None,
+                source=resolved.source if resolved else None,
+                status=run_status(exc.exit_code),
+                exit_code=exc.exit_code,
+                duration_s=round(time.monotonic() - start, 3),
+                phases=phases,
+                error=redact(message),
+            )
+
+    def execute(self, resolved: refs.ResolvedRef, phases: dict[str, float]) -> runner.Outcome:
+        """Sandbox, install, run the contracts; the sandbox is gone when this returns (unless --keep-venv)."""
+        options = self.options
+        self.progress(f"creating a virtualenv for {resolved.display}")
+        with Sandbox(python=options.python, index=options.index, timeout=options.timeout,
+                     keep=options.keep_venv) as box:
+            if options.keep_venv:
+                self.progress(f"keeping the virtualenv at {box.root}")
+                self.kept.append(box.root)
+            self.progress(f"installing {self.store.spec} with {resolved.display}")
+            box.install([self.store.install, "pytest"], [resolved.requirement])
+            targets = runner.prepare(box.root, options.contracts)
+            self.progress(f"running the contracts against {resolved.display}")
+            dists = ",".join(n for n in (options.core_package, self.store_name) if n)
+            outcome = runner.run_contracts(
+                box.interpreter, box.root, targets,
+                env=scrubbed_env({"CONTRACT_CHECK_DISTS": dists}),
+                timeout=options.timeout, strict=options.strict,
+            )
+            phases.update(box.phases)
+        return outcome
+
+    def _check_resolved(self, resolved: refs.ResolvedRef, start: float, phases: dict[str, float]) -> Run:
+        options = self.options
+        outcome = self.execute(resolved, phases)
+        phases["contracts"] = round(outcome.duration_s, 3)
+        versions = outcome.versions
+        core_version = versions.get(options.core_package)
+        if self.store_name:
+            self.store_version = versions.get(self.store_name, self.store_version)
+            self.store_declared = _declared(outcome.requires.get(self.store_name, []), options.core_package) or (
+                self.store_declared
+            )
+        checks: list[Check] = list(outcome.checks)
+        checks += schema_layer.checks(outcome.artifacts, strict=options.strict)
+        exit_code = run_exit_code(checks)
+        error = None
+        if exit_code == 3:
+            error = "could not check: no contract ran" + (f"\n{outcome.notes[-1]}" if outcome.notes else "")
+        elif outcome.notes and not outcome.completed:
+            error = outcome.notes[-1]
+        return Run(
+            core_ref=resolved.ref,
+            requirement=resolved.display,
+            core_version=core_version,
+            source=resolved.source,
+            in_declared_range=in_range(self.store_declared, core_version),
+            status=run_status(exit_code),
+            exit_code=exit_code,
+            duration_s=round(time.monotonic() - start, 3),
+            phases=phases,
+            checks=checks,
+            error=redact(error) if error else None,
+            versions=versions,
+        )
+
+    def store_info(self) -> StoreInfo:
+        return StoreInfo(
+            spec=redact(self.store.spec),
+            name=self.store_name,
+            version=self.store_version,
+            declared_core=self.store_declared,
+            origin=self.store.origin,
+        )
+
+
+def check(options: Options, cwd: Path, progress: Progress = _quiet) -> Report:
+    """Check every ref in *options* and return the report (exit code in ``report.summary``)."""
+    checker = Checker(options, cwd, progress)
+    for ref in options.core_refs:  # every ref is validated before anything is installed
+        refs.parse(ref, core_package=options.core_package, cwd=cwd)
+    runs = [checker.check_ref(ref) for ref in options.core_refs]
+    return build_report(checker.store_info(), runs, strict=options.strict)
+
+
+def build_report(store: StoreInfo, runs: list[Run], *, strict: bool) -> Report:
+    return Report(tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summarise(runs))
+
+
+def exit_code(report: Report) -> int:
+    return worst([r.exit_code for r in report.runs])
+
+
+__all__ = ["Checker", "EnvironmentProblem", "build_report", "check", "exit_code", "resolve_store"]

@@ -1,0 +1,285 @@
+"""Command line. Thin: each command parses options, calls one core function and returns an exit code;
+``run`` is the one place that maps errors to exit codes and messages."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from contract_check import __version__, check, config
+from contract_check.errors import ContractCheckError
+from contract_check.models import ExitCode, Report
+from contract_check.proc import redact
+
+COMMANDS = {"check", "snapshot", "list", "merge"}
+app = typer.Typer(
+    name="contract-check",
+    help="Does the Store still work with this Core? Checks a Core ref against the Store in a throwaway uv venv.",
+    add_completion=False,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _split_refs(values: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values:
+        out += [part for part in value.split(",")] if "," in value and " @ " not in value else [value]
+    return tuple(out)
+
+
+def _progress(quiet: bool) -> tuple[check.Progress, Any]:
+    """A progress callback for stderr: a spinner on a terminal, nothing when piped (log lines under -v)."""
+    log = logging.getLogger("contract_check")
+    if quiet or not err.is_terminal:
+        return (lambda message: log.info(message)), None
+    status = err.status("starting", spinner="dots")
+    status.start()
+
+    def update(message: str) -> None:
+        log.info(message)
+        status.update(message)
+
+    return update, status
+
+
+def _emit_report(report: Report, *, fmt: Format, quiet: bool, elapsed: float, json_path: Path | None,
+                 junit_path: Path | None, markdown_path: Path | None) -> int:
+    from contract_check import report as render
+
+    out = Console(highlight=False, soft_wrap=False)
+    if fmt is Format.json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        render.render_table(report, out, quiet=quiet, elapsed=elapsed)
+    if json_path:
+        render.write_json(report, json_path)
+    if junit_path:
+        from contract_check.report.junit import render_junit
+
+        junit_path.write_text(render_junit(report), encoding="utf-8")
+    if markdown_path:
+        from contract_check.report.markdown import render_markdown
+
+        markdown_path.write_text(render_markdown(report), encoding="utf-8")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from contract_check.report import github
+
+        github.publish(report, os.environ, json_path)
+    return report.summary.exit_code
+
+
+RefOpt = Annotated[list[str], typer.Option("--core-ref", help="Core ref to check (repeatable or comma-separated): "
+                                           "1.4.55, v1.4.55, latest, git:TAG, a branch or SHA, a path, 'NAME @ URL'.")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store path or requirement (default: '.' when it "
+                                              "depends on Core, else the newest market-data-store).")]
+CorePkgOpt = Annotated[str | None, typer.Option("--core-package", help="Core distribution name.")]
+CoreGitOpt = Annotated[str | None, typer.Option("--core-git", help="Core git URL for git: refs.")]
+PythonOpt = Annotated[str | None, typer.Option("--python", help="Python for the sandbox (version or path).")]
+IndexOpt = Annotated[str | None, typer.Option("--index-url", help="Package index URL (default: uv's).")]
+FindLinksOpt = Annotated[list[str] | None, typer.Option("--find-links", help="Extra wheel directory or page.")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="Use only uv's cache and --find-links.")]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds allowed for each phase.")]
+VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log commands; tracebacks.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the verdict.")]
+
+
+@app.command("check")
+def check_command(
+    core_ref: RefOpt,
+    store: StoreOpt = None,
+    core_package: CorePkgOpt = None,
+    core_git: CoreGitOpt = None,
+    contracts: Annotated[list[Path] | None, typer.Option("--contracts", help="Extra pytest contract files or "
+                                                         "directories (repeatable).")] = None,
+    python: PythonOpt = None,
+    index_url: IndexOpt = None,
+    find_links: FindLinksOpt = None,
+    offline: OfflineOpt = False,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
+    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat WARN findings as failures.")] = False,
+    jobs: Annotated[int | None, typer.Option("--jobs", help="Refs checked in parallel.")] = None,
+    timeout: TimeoutOpt = None,
+    keep_venv: Annotated[bool, typer.Option("--keep-venv", help="Keep the sandbox and print its path.")] = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+) -> int:
+    """Check the Store against one or more Core refs (the default command)."""
+    start = time.monotonic()
+    cwd = Path.cwd()
+    flags: dict[str, Any] = {
+        "core_refs": _split_refs(core_ref), "store": store, "core_package": core_package, "core_git": core_git,
+        "contracts": tuple(p.resolve() for p in contracts or ()), "python": python, "index_url": index_url,
+        "find_links": tuple(find_links or ()), "offline": offline or None, "strict": strict or None,
+        "jobs": jobs, "timeout": timeout, "keep_venv": keep_venv, "verbose": verbose,
+    }
+    options = config.build(flags, cwd)
+    progress, status = _progress(quiet)
+    try:
+        report = check.check(options, cwd, progress)
+    finally:
+        if status is not None:
+            status.stop()
+    return _emit_report(report, fmt=fmt, quiet=quiet, elapsed=time.monotonic() - start, json_path=json_path,
+                        junit_path=junit_xml, markdown_path=markdown)
+
+
+@app.command("list")
+def list_command() -> int:
+    """List the built-in checks: id, subject, layer and what each guards."""
+    from rich.table import Table
+
+    from contract_check import catalogue
+
+    table = Table(header_style="bold")
+    for column in ("Id", "Subject", "Layer", "Guards"):
+        table.add_column(column, overflow="fold")
+    for entry in catalogue.entries():
+        table.add_row(entry.id, entry.subject, entry.layer, entry.guards)
+    Console(highlight=False).print(table)
+    return 0
+
+
+@app.command("merge")
+def merge_command(
+    results: Annotated[list[Path], typer.Argument(help="Shard JSON reports to join.")],
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the merged JSON report here.")] = None,
+    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
+    quiet: QuietOpt = False,
+) -> int:
+    """Join shard reports (one per Core ref, e.g. from a CI matrix) into one report."""
+    from contract_check.errors import UsageError
+    from contract_check.merge import MergeError, merge_reports
+
+    try:
+        report = merge_reports(results)
+    except MergeError as exc:
+        raise UsageError(str(exc)) from None
+    return _emit_report(report, fmt=fmt, quiet=quiet, elapsed=sum(r.duration_s for r in report.runs),
+                        json_path=json_path, junit_path=junit_xml, markdown_path=markdown)
+
+
+@app.command("snapshot")
+def snapshot_command(
+    core_ref: Annotated[str, typer.Option("--core-ref", help="The known-good Core ref.")],
+    store: StoreOpt = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Golden directory to write "
+                                                "(default: the built-in contracts/golden).")] = None,
+    core_package: CorePkgOpt = None,
+    core_git: CoreGitOpt = None,
+    python: PythonOpt = None,
+    index_url: IndexOpt = None,
+    find_links: FindLinksOpt = None,
+    offline: OfflineOpt = False,
+    timeout: TimeoutOpt = None,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Regenerate the golden schemas and payloads from a known-good Core/Store pair."""
+    from contract_check import snapshot
+
+    flags: dict[str, Any] = {
+        "core_refs": (core_ref,), "store": store, "core_package": core_package, "core_git": core_git,
+        "python": python, "index_url": index_url, "find_links": tuple(find_links or ()),
+        "offline": offline or None, "timeout": timeout, "verbose": verbose,
+    }
+    options = config.build(flags, Path.cwd())
+    progress, status = _progress(False)
+    try:
+        written = snapshot.take(options, Path.cwd(), output, progress)
+    finally:
+        if status is not None:
+            status.stop()
+    Console(highlight=False).print(f"wrote the golden contract to {written}")
+    return 0
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"contract-check {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Does the Store still work with this Core?"""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("contract-check: %(message)s"))
+    log = logging.getLogger("contract_check")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def run(argv: list[str]) -> int:
+    """Parse *argv*, run the command, and map every outcome to an exit code."""
+    args = list(argv)
+    if not args or (args[0] not in COMMANDS and args[0] not in ("--help", "-h", "--version")):
+        args.insert(0, "check")
+    verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
+    _setup_logging(verbose)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        result = app(args, prog_name="contract-check", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        err.print("[yellow]interrupted[/]: stopped; the sandbox was removed")
+        return ExitCode.INTERRUPTED
+    except ContractCheckError as exc:
+        err.print(f"[bold red]error[/]: {redact(exc.message)}", markup=True, highlight=False)
+        if exc.tip:
+            err.print(f"[bold]tip[/]: {redact(exc.tip)}")
+        return exc.exit_code
+    except Exception as exc:  # an internal error: short message, traceback only with -v
+        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {redact(str(exc))}")
+        if verbose:
+            err.print(redact(traceback.format_exc()))
+        else:
+            err.print("run again with -v for the traceback, and report it")
+        return ExitCode.INTERNAL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

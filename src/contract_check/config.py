@@ -1,0 +1,139 @@
+"""Settings: command-line flags over ``[tool.contract-check]`` in the Store's pyproject.toml over defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from contract_check.errors import UsageError
+from contract_check.index import IndexSettings
+
+DEFAULT_CORE_PACKAGE = "market-data-core"
+DEFAULT_STORE_PACKAGE = "market-data-store"
+DEFAULT_CORE_GIT = "https://github.com/mjdevaccount/market-data-core.git"
+DEFAULT_TIMEOUT = 300.0
+
+# key in [tool.contract-check] -> (attribute, accepted python types)
+_CONFIG_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
+    "core-package": ("core_package", (str,)),
+    "core-git": ("core_git", (str,)),
+    "store": ("store", (str,)),
+    "contracts": ("contracts", (list,)),
+    "python": ("python", (str,)),
+    "timeout": ("timeout", (int, float)),
+    "index-url": ("index_url", (str,)),
+    "find-links": ("find_links", (list,)),
+    "strict": ("strict", (bool,)),
+    "jobs": ("jobs", (int,)),
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    core_refs: tuple[str, ...]
+    store: str | None = None
+    core_package: str = DEFAULT_CORE_PACKAGE
+    core_git: str = DEFAULT_CORE_GIT
+    contracts: tuple[Path, ...] = ()
+    python: str | None = None
+    index_url: str | None = None
+    find_links: tuple[str, ...] = ()
+    offline: bool = False
+    strict: bool = False
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    timeout: float = DEFAULT_TIMEOUT
+    keep_venv: bool = False
+    verbose: int = 0
+
+    @property
+    def index(self) -> IndexSettings:
+        return IndexSettings(self.index_url, self.find_links, self.offline)
+
+
+def read_pyproject(project: Path) -> dict[str, Any] | None:
+    """The parsed pyproject.toml of *project*, None if there is none; a broken file is a usage error."""
+    path = project / "pyproject.toml"
+    if not path.is_file():
+        return None
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}", tip="fix the file or pass --store") from None
+
+
+def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
+    """Validated ``[tool.contract-check]`` entries as Options keyword arguments (relative paths made absolute)."""
+    table = ((pyproject or {}).get("tool") or {}).get("contract-check") or {}
+    if not isinstance(table, dict):
+        raise UsageError(f"[tool.contract-check] in {where / 'pyproject.toml'} must be a table")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in _CONFIG_KEYS:
+            raise UsageError(
+                f"unknown key {key!r} in [tool.contract-check] of {where / 'pyproject.toml'}",
+                tip="known keys: " + ", ".join(sorted(_CONFIG_KEYS)),
+            )
+        attr, types = _CONFIG_KEYS[key]
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if ok and isinstance(value, list):
+            ok = all(isinstance(v, str) for v in value)
+        if not ok:
+            wanted = " or ".join("list of strings" if t is list else t.__name__ for t in types)
+            raise UsageError(
+                f"[tool.contract-check] {key} in {where / 'pyproject.toml'} must be a {wanted}, "
+                f"not {type(value).__name__} {value!r}"
+            )
+        if attr == "contracts":
+            value = tuple((where / v).resolve() for v in value)
+        elif attr == "find_links":
+            value = tuple(str((where / v).resolve()) if not _is_url(v) else v for v in value)
+        elif attr == "store" and not _is_requirement_like(value):
+            value = str((where / value).resolve())
+        out[attr] = value
+    return out
+
+
+def _is_url(text: str) -> bool:
+    return "://" in text
+
+
+def _is_requirement_like(text: str) -> bool:
+    return not (text.startswith((".", "/", "~")) or text.endswith((".whl", ".tar.gz", ".zip")))
+
+
+def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
+    """The specifier a project declares on *package* ("" for any version), None when it does not depend on it."""
+    deps = ((pyproject or {}).get("project") or {}).get("dependencies") or []
+    for dep in deps:
+        try:
+            req = Requirement(dep)
+        except (InvalidRequirement, TypeError):
+            continue
+        if canonicalize_name(req.name) == canonicalize_name(package):
+            return str(req.specifier)
+    return None
+
+
+def build(flags: dict[str, Any], cwd: Path) -> Options:
+    """Options from the flags the user gave (None = not given) over the config in the current project."""
+    merged: dict[str, Any] = tool_table(read_pyproject(cwd), cwd)
+    merged.update({k: v for k, v in flags.items() if v is not None and v != () and v != []})
+    known = {f.name for f in fields(Options)}
+    unexpected = set(merged) - known
+    if unexpected:  # pragma: no cover - a programming error, not a user one
+        raise TypeError(f"unknown options {sorted(unexpected)}")
+    options = Options(**merged)
+    if options.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {options.timeout:g}")
+    if options.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
+    for path in options.contracts:
+        if not path.exists():
+            raise UsageError(f"--contracts path does not exist: {path}", tip="give a pytest file or directory")
+    return options

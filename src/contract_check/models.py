@@ -1,0 +1,157 @@
+"""Typed results: what a check produced, independent of how it is rendered.
+
+The JSON report (``--json``) is ``Report.model_dump(mode="json")``; its shape is part of the public
+interface (``schema_version`` 1, see DESIGN.md), so fields are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    BROKEN = 1
+    USAGE = 2
+    ENVIRONMENT = 3
+    INTERNAL = 4
+    INTERRUPTED = 130
+
+
+def worst(codes: list[int]) -> int:
+    """The exit code that wins when several runs are reported together."""
+    order = [0, 1, 3, 2, 4, 130]  # increasing badness
+    return max(codes, key=lambda c: order.index(c) if c in order else len(order), default=0)
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class Severity(StrEnum):
+    ERR = "ERR"
+    WARN = "WARN"
+    INFO = "INFO"
+
+
+class Layer(StrEnum):
+    ASSERTION = "assertion"
+    SCHEMA = "schema"
+    PAYLOAD = "payload"
+    USER = "user"
+
+
+class Source(StrEnum):
+    INDEX = "index"
+    GIT = "git"
+    PATH = "path"
+    URL = "url"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Check(_Frozen):
+    """One row of the report: an assertion, a schema finding or a payload validation."""
+
+    id: str
+    subject: str
+    layer: Layer
+    status: Status
+    severity: Severity | None = None
+    rule: str | None = None
+    message: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status in (Status.FAILED, Status.ERROR)
+
+
+class StoreInfo(_Frozen):
+    spec: str
+    name: str | None = None
+    version: str | None = None
+    declared_core: str | None = None
+    origin: str = ""  # how the Store was chosen: "--store", "config", "current directory", "newest on the index"
+
+
+class Run(_Frozen):
+    """The result of checking one Core ref against the Store."""
+
+    core_ref: str
+    requirement: str | None = None
+    core_version: str | None = None
+    source: Source | None = None
+    in_declared_range: bool | None = None
+    status: Status
+    exit_code: int
+    duration_s: float = 0.0
+    phases: dict[str, float] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+    error: str | None = None  # why the run could not check (environment/usage), already redacted
+    versions: dict[str, str] = Field(default_factory=dict)  # installed distributions that matter
+    cached: bool = False
+
+
+class Summary(_Frozen):
+    passed: int
+    failed: int
+    errors: int
+    warnings: int
+    exit_code: int
+
+
+class Tool(_Frozen):
+    name: str = "contract-check"
+    version: str
+    strict: bool = False
+
+
+class Report(_Frozen):
+    schema_version: int = SCHEMA_VERSION
+    tool: Tool
+    store: StoreInfo
+    runs: list[Run]
+    summary: Summary
+
+
+def summarise(runs: list[Run]) -> Summary:
+    checks = [c for r in runs for c in r.checks]
+    return Summary(
+        passed=sum(c.status is Status.PASSED for c in checks),
+        failed=sum(c.status is Status.FAILED for c in checks),
+        errors=sum(c.status is Status.ERROR for c in checks) + sum(r.error is not None for r in runs),
+        warnings=sum(c.severity is Severity.WARN for c in checks),
+        exit_code=worst([r.exit_code for r in runs]),
+    )
+
+
+def run_exit_code(checks: list[Check]) -> int:
+    """Reduce a completed run's checks to its exit code (0 compatible, 1 broken, 3 could not check).
+
+    Severity has already been applied when a row was made: a WARN finding is a ``passed`` row with
+    severity WARN, or a ``failed`` one under ``--strict``; INFO findings are always ``passed``.
+    """
+    if not any(c.status in (Status.PASSED, Status.FAILED, Status.ERROR) for c in checks):
+        return ExitCode.ENVIRONMENT  # nothing ran: "could not check" is never "compatible"
+    if any(c.status in (Status.FAILED, Status.ERROR) for c in checks):
+        return ExitCode.BROKEN
+    return ExitCode.OK
+
+
+def run_status(exit_code: int) -> Status:
+    return {0: Status.PASSED, 1: Status.FAILED}.get(exit_code, Status.ERROR)
+
+
+def report_json_schema() -> dict[str, Any]:
+    return Report.model_json_schema()

@@ -1,0 +1,107 @@
+"""The one place a child process is started.
+
+Every command runs from an argv list (never a shell) in its own process group, so that a timeout or an
+interrupt kills the whole tree: a hung contract, uv and whatever they spawned. Output is captured and
+redacted before it can reach a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract_check.errors import CommandTimeout
+
+log = logging.getLogger("contract_check")
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s:]+(?::[^/@\s]*)?)@")
+
+
+def redact(text: str) -> str:
+    """Hide the user-info part of every URL in *text* (``https://user:token@host`` -> ``https://***@host``)."""
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", text)
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def tail(self, lines: int = 25) -> str:
+        """The last lines of what the command printed (stderr, else stdout), redacted."""
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return redact("\n".join(text[-lines:]))
+
+
+def _kill_tree(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not get ignored
+        pass
+
+
+def run(
+    argv: Sequence[str | Path],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    timeout: float | None = None,
+    what: str = "",
+) -> Completed:
+    """Run *argv* to completion and return what it did; never raises for a non-zero exit.
+
+    Raises :class:`CommandTimeout` (after killing the process group) when *timeout* passes, and lets
+    ``KeyboardInterrupt`` through after killing the group, so nothing outlives the tool.
+    """
+    args = tuple(str(a) for a in argv)
+    log.debug("$ %s", redact(subprocess.list2cmdline(args)))
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        args,
+        env=dict(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc)
+        raise CommandTimeout(what or args[0], timeout or 0.0) from None
+    except BaseException:
+        _kill_tree(proc)
+        raise
+    finally:
+        # the leader may have exited while its children live on (a contract that forked): reap the group
+        if proc.returncode is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    done = Completed(args, proc.returncode, stdout, stderr, time.monotonic() - start)
+    log.debug("exit %s after %.2fs", done.returncode, done.duration_s)
+    if done.returncode != 0:
+        log.debug("%s", done.tail(40))
+    return done

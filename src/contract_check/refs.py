@@ -1,0 +1,162 @@
+"""The REF grammar: what the user typed after --core-ref, turned into one requirement for uv.
+
+Parsing is pure (``parse``); ``resolve`` asks the index only for the forms that need it (a version must
+exist, ``latest`` must be looked up). Nothing here reaches a shell: the result is one PEP 508 line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from contract_check import index
+from contract_check.errors import EnvironmentProblem, UsageError
+from contract_check.models import Source
+from contract_check.proc import redact
+
+ACCEPTED_FORMS = """accepted --core-ref forms:
+  1.4.55, v1.4.55, 1.5.0rc1    a version from the package index
+  latest                       the newest release on the index
+  git:REF                      a tag, branch or commit of the Core git repository (--core-git)
+  main, feature/x, a1b2c3d     any other valid git ref name, as git:REF
+  ./core, dist/core.whl        a local directory, wheel (.whl) or sdist (.tar.gz, .zip)
+  'NAME @ URL'                 a PEP 508 direct reference"""
+
+_ARCHIVES = (".whl", ".tar.gz", ".zip")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_GIT_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+@dataclass(frozen=True)
+class ParsedRef:
+    ref: str
+    source: Source
+    target: str  # version text, "latest", git ref, absolute path, or the requirement as given
+    latest: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedRef:
+    ref: str
+    requirement: str  # the PEP 508 line written to uv's overrides file
+    source: Source
+    version: Version | None = None  # known up front for index refs
+
+    @property
+    def display(self) -> str:
+        return redact(self.requirement)
+
+
+def is_git_ref_name(name: str) -> bool:
+    """Whether *name* is a valid git ref name (the rules of ``git check-ref-format --allow-onelevel``)."""
+    if not name or name == "@" or name.startswith(("-", "/")) or name.endswith(("/", ".", ".lock")):
+        return False
+    if ".." in name or "//" in name or "@{" in name or _GIT_FORBIDDEN.search(name):
+        return False
+    return all(part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/"))
+
+
+def _usage(ref: str, why: str) -> UsageError:
+    return UsageError(f"invalid --core-ref {redact(ref)!r}: {why}", tip=ACCEPTED_FORMS)
+
+
+def _as_version(text: str) -> Version | None:
+    if not re.fullmatch(r"[vV]?\d[0-9A-Za-z.!+_-]*", text):
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
+    """Classify *ref*; raise UsageError (exit 2) with the accepted forms when it is none of them."""
+    if not ref:
+        raise _usage(ref, "it is empty")
+    if ref.startswith("-"):
+        raise _usage(ref, "it starts with '-'")
+    if ref.strip() != ref or (_CONTROL.search(ref) and " @ " not in ref):
+        raise _usage(ref, "it holds whitespace or control characters")
+    if ref == "latest":
+        return ParsedRef(ref, Source.INDEX, "latest", latest=True)
+    if ref.startswith("git:"):
+        name = ref[4:]
+        if not is_git_ref_name(name):
+            raise _usage(ref, f"{name!r} is not a valid git ref name")
+        return ParsedRef(ref, Source.GIT, name)
+    if "@" in ref and not ref.startswith("@"):
+        direct = _direct_reference(ref, core_package)
+        if direct is not None:
+            return direct
+    version = _as_version(ref)
+    if version is not None:
+        return ParsedRef(ref, Source.INDEX, str(version))
+    path = (cwd or Path.cwd()) / Path(ref).expanduser()
+    if path.exists() or ref.endswith(_ARCHIVES) or ref.startswith(("./", "../", "/", "~")):
+        return _local(ref, path)
+    if is_git_ref_name(ref):
+        return ParsedRef(ref, Source.GIT, ref)
+    raise _usage(ref, "it is not a version, a path, a direct reference or a valid git ref name")
+
+
+def _direct_reference(ref: str, core_package: str) -> ParsedRef | None:
+    try:
+        req = Requirement(ref)
+    except InvalidRequirement:
+        return None
+    if not req.url:
+        return None
+    if canonicalize_name(req.name) != canonicalize_name(core_package):
+        raise _usage(ref, f"it names {req.name!r}, but the Core package is {core_package!r} (see --core-package)")
+    return ParsedRef(ref, Source.URL, str(req))
+
+
+def _local(ref: str, path: Path) -> ParsedRef:
+    if not path.exists():
+        raise _usage(ref, f"no such file or directory: {path}")
+    path = path.resolve()
+    if path.is_dir():
+        if not (path / "pyproject.toml").is_file() and not (path / "setup.py").is_file():
+            raise _usage(ref, f"{path} is a directory but not a Python project (no pyproject.toml or setup.py)")
+    elif not path.name.endswith(_ARCHIVES):
+        raise _usage(ref, f"{path} is a file but not a wheel (.whl) or sdist (.tar.gz, .zip)")
+    return ParsedRef(ref, Source.PATH, str(path))
+
+
+ReleaseLister = Callable[[], list[index.Release]]
+
+
+def resolve(parsed: ParsedRef, *, core_package: str, core_git: str, releases: ReleaseLister) -> ResolvedRef:
+    """Turn a parsed ref into the requirement uv installs, asking the index where the form needs it."""
+    if parsed.source is Source.GIT:
+        url = core_git if core_git.startswith("git+") else f"git+{core_git}"
+        return ResolvedRef(parsed.ref, f"{core_package} @ {url}@{parsed.target}", Source.GIT)
+    if parsed.source is Source.PATH:
+        return ResolvedRef(parsed.ref, f"{core_package} @ {Path(parsed.target).as_uri()}", Source.PATH)
+    if parsed.source is Source.URL:
+        return ResolvedRef(parsed.ref, parsed.target, Source.URL)
+    found = releases()
+    if parsed.latest:
+        newest = index.newest(found)
+        if newest is None:
+            raise EnvironmentProblem(
+                f"the index has no release of {core_package}",
+                tip="check --index-url / --find-links and --core-package",
+                kind="ref-not-found",
+            )
+        return ResolvedRef(parsed.ref, f"{core_package}=={newest}", Source.INDEX, newest)
+    wanted = Version(parsed.target)
+    if found and wanted not in {r.version for r in found}:
+        near = ", ".join(str(v) for v in index.nearest(found, wanted)) or "none"
+        raise EnvironmentProblem(
+            f"{core_package} {wanted} is not on the index (nearest: {near})",
+            tip=f"check the version, or check an unreleased tag with --core-ref git:v{wanted}",
+            kind="ref-not-found",
+        )
+    return ResolvedRef(parsed.ref, f"{core_package}=={wanted}", Source.INDEX, wanted)

@@ -1,0 +1,188 @@
+"""The throwaway environment: a temp dir, a uv virtualenv, the Store plus Core at the ref, pytest.
+
+``Sandbox`` is a context manager: the temp dir goes away on success, failure, timeout and interrupt alike
+(``keep=True`` keeps it and says where). uv is found once; the child environment is scrubbed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from types import TracebackType
+
+from contract_check import proc
+from contract_check.errors import EnvironmentProblem
+from contract_check.index import IndexSettings
+
+# Variables dropped from every child's environment, and why.
+_SCRUB = {
+    "PYTHONPATH",  # would put the host's modules in front of the sandbox's
+    "PYTHONHOME",  # points the interpreter at another installation
+    "PYTHONSTARTUP",  # runs user code at interpreter start
+    "PYTHONSAFEPATH",
+    "PYTHONUSERBASE",  # user site-packages must not leak in
+    "VIRTUAL_ENV",  # uv would install into the caller's venv instead of the sandbox
+    "CONDA_PREFIX",  # same, for conda
+    "PYTEST_ADDOPTS",  # the user's pytest flags would change what the contracts do
+    "PYTEST_PLUGINS",  # ... and which plugins load
+    "UV_PYTHON",  # the sandbox interpreter is chosen explicitly
+    "UV_SYSTEM_PYTHON",  # never install into the system interpreter
+    "UV_PROJECT_ENVIRONMENT",
+    "UV_CONFIG_FILE",  # user uv configuration is read by the host and passed explicitly
+    "UV_NO_CONFIG",
+    "UV_OVERRIDE",  # the sandbox's overrides file is the only one
+    "UV_CONSTRAINT",  # a user constraint could veto the Core the user asked for
+    "UV_BUILD_CONSTRAINT",
+    "UV_INDEX_URL",  # the index is passed explicitly (see IndexSettings)
+    "UV_DEFAULT_INDEX",
+    "UV_FIND_LINKS",
+    "UV_OFFLINE",
+    "UV_NO_INDEX",
+    "UV_NO_CACHE",  # the shared cache is what makes repeated checks fast
+}
+_SCRUB_PREFIXES = ("PIP_",)  # pip configuration means nothing to uv and must not reach the contracts
+
+
+def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in _SCRUB and not k.startswith(_SCRUB_PREFIXES)
+    }
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONNOUSERSITE"] = "1"
+    env["NO_COLOR"] = "1"
+    env.pop("FORCE_COLOR", None)
+    env.update(extra or {})
+    return env
+
+
+@cache
+def find_uv() -> str:
+    """uv's binary: ``$UV``, then the ``uv`` package's, then PATH. Looked up once."""
+    explicit = os.environ.get("UV")
+    if explicit:
+        if shutil.which(explicit) is None:
+            raise EnvironmentProblem(
+                f"$UV is set to {explicit!r}, which is not an executable",
+                tip="unset UV or point it at a uv binary",
+                kind="uv",
+            )
+        return explicit
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if found is None:
+        raise EnvironmentProblem("uv was not found", tip="install it: pip install uv", kind="uv")
+    return found
+
+
+_NOT_FOUND = (
+    re.compile(r"there is no version of (\S+)", re.I),
+    re.compile(r"(?:couldn't find remote ref|did not match any|not a valid object|unknown revision)", re.I),
+    re.compile(r"failed to (?:find|resolve) (?:commit|reference|ref|branch|tag)", re.I),
+)
+_NETWORK = re.compile(
+    r"(?:dns error|failed to lookup address|connection refused|error sending request|tcp connect error|"
+    r"network is unreachable|operation timed out|could not connect|request failed after)",
+    re.I,
+)
+_BUILD = re.compile(r"(?:failed to build|build backend|failed to prepare|does not appear to be a python project)", re.I)
+
+
+def classify_install_failure(output: str) -> str:
+    """ref-not-found | network | build | resolution | uv, from uv's own words."""
+    if any(p.search(output) for p in _NOT_FOUND):
+        return "ref-not-found"
+    if _NETWORK.search(output):
+        return "network"
+    if _BUILD.search(output):
+        return "build"
+    if re.search(r"no solution found|we can conclude|unsatisfiable", output, re.I):
+        return "resolution"
+    return "uv"
+
+
+_TIPS = {
+    "ref-not-found": "check the ref: list versions with --core-ref latest, or use git:TAG for unreleased tags",
+    "network": "check the network and --index-url, or retry with --offline when everything is cached",
+    "build": "the package failed to build; the lines above are the build's own error",
+    "resolution": "the Store's other requirements conflict with this Core; the lines above say which",
+    "uv": "run with -v to see uv's full output",
+}
+
+
+class Sandbox:
+    """A temp dir holding a fresh uv venv; ``install`` puts the Store, Core and pytest in it."""
+
+    def __init__(self, *, python: str | None, index: IndexSettings, timeout: float, keep: bool = False) -> None:
+        self.python = python or sys.executable
+        self.index = index
+        self.timeout = timeout
+        self.keep = keep
+        self.uv = find_uv()
+        self.root = Path()
+        self.phases: dict[str, float] = {}
+        self.install_log = ""
+
+    @property
+    def venv(self) -> Path:
+        return self.root / "venv"
+
+    @property
+    def interpreter(self) -> Path:
+        return self.venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+    def __enter__(self) -> Sandbox:
+        try:
+            self.root = Path(tempfile.mkdtemp(prefix="contract-check-"))
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"could not create a temporary directory: {exc.strerror or exc}",
+                tip="free disk space or point TMPDIR at a writable directory",
+            ) from None
+        try:
+            self._uv("venv", ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)])
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self.keep and self.root != Path() and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _uv(self, phase: str, args: list[str], what: str = "") -> proc.Completed:
+        done = proc.run([self.uv, *args], env=scrubbed_env(), cwd=self.root, timeout=self.timeout,
+                        what=what or f"uv {phase}")
+        self.phases[phase] = round(self.phases.get(phase, 0.0) + done.duration_s, 3)
+        if not done.ok:
+            kind = "uv" if phase == "venv" else classify_install_failure(done.stderr + done.stdout)
+            message = f"uv {phase} failed ({kind.replace('-', ' ')}):\n{done.tail()}"
+            raise EnvironmentProblem(message, tip=_TIPS[kind], kind=kind)
+        return done
+
+    def install(self, requirements: list[str], overrides: list[str]) -> None:
+        """Install *requirements* with *overrides* replacing any version the Store itself declares."""
+        overrides_file = self.root / "overrides.txt"
+        overrides_file.write_text("\n".join(overrides) + "\n", encoding="utf-8")
+        done = self._uv(
+            "install",
+            ["pip", "install", "--no-config", "--python", str(self.interpreter), "--overrides",
+             str(overrides_file), *self.index.uv_args(), *requirements],
+            what="installing the Store and Core",
+        )
+        self.install_log = done.stderr

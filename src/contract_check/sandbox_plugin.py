@@ -1,0 +1,151 @@
+"""pytest plugin that runs INSIDE the sandbox (stdlib + pytest only; copied there, never imported by the host).
+
+It appends one JSON object per line to ``$CONTRACT_CHECK_OUT`` and flushes each line, so that a contract
+that hangs, segfaults or calls ``os._exit`` still leaves behind everything that happened before it:
+  {"event": "env", "versions": {...}, "requires": {...}}
+  {"event": "start", "nodeid", "id", "subject", "layer"}
+  {"event": "result", "nodeid", "outcome", "message", "duration", "id", "subject", "layer", "warnings"}
+  {"event": "collect_error", "nodeid", "message"}
+  {"event": "artifact", "name", "data"}
+  {"event": "end", "exitstatus": int}
+Contracts mark themselves with ``@pytest.mark.contract(id=..., subject=..., layer=...)``; a test without
+the marker (a user's own contract) is reported by its node id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from importlib import metadata
+from typing import Any
+
+import pytest
+
+_OUT = os.environ.get("CONTRACT_CHECK_OUT", "")
+
+
+class ContractWarning(UserWarning):
+    """Raised (via warnings.warn) by a contract to report a compatible-but-notable change: a WARN row."""
+
+
+def _emit(record: dict[str, Any]) -> None:
+    if not _OUT:
+        return
+    with open(_OUT, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, default=repr) + "\n")
+        fh.flush()
+
+
+def _dist(name: str) -> tuple[str | None, list[str]]:
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return None, []
+    return dist.version, list(dist.requires or [])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "contract(id, subject, layer='assertion'): a contract-check check")
+    config.addinivalue_line("filterwarnings", "always::contract_check_plugin.ContractWarning")
+    names = [n for n in os.environ.get("CONTRACT_CHECK_DISTS", "").split(",") if n]
+    versions, requires = {}, {}
+    for name in [*names, "pydantic", "pytest"]:
+        version, reqs = _dist(name)
+        if version is not None:
+            versions[name] = version
+            requires[name] = reqs
+    versions["python"] = ".".join(map(str, sys.version_info[:3]))
+    _emit({"event": "env", "versions": versions, "requires": requires})
+
+
+def _describe(item: pytest.Item) -> dict[str, Any]:
+    marker = item.get_closest_marker("contract")
+    if marker is None:
+        return {"id": item.nodeid, "subject": item.path.stem if hasattr(item, "path") else "user", "layer": "user"}
+    callspec = getattr(item, "callspec", None)
+    suffix = f"[{callspec.id}]" if callspec is not None else ""
+    return {
+        "id": marker.kwargs.get("id", item.name) + suffix,
+        "subject": marker.kwargs.get("subject", "?"),
+        "layer": marker.kwargs.get("layer", "assertion"),
+    }
+
+
+_WARNINGS: dict[str, list[str]] = {}
+
+
+def pytest_warning_recorded(warning_message: warnings.WarningMessage, when: str, nodeid: str, location: Any) -> None:
+    if issubclass(warning_message.category, ContractWarning):
+        _WARNINGS.setdefault(nodeid, []).append(str(warning_message.message))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    _emit({"event": "start", "nodeid": item.nodeid, **_describe(item)})
+    result = yield
+    _finish(item)
+    return result
+
+
+_REPORTS = pytest.StashKey[list[pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report: pytest.TestReport = yield
+    item.stash.setdefault(_REPORTS, []).append(report)
+    return report
+
+
+def _message(report: pytest.TestReport) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)
+    return str(report.longrepr or "")
+
+
+def _finish(item: pytest.Item) -> None:
+    reports = item.stash.get(_REPORTS, [])
+    outcome, message, duration = "passed", "", 0.0
+    for report in reports:
+        duration += report.duration
+        if report.failed:
+            # a failure outside the test body (fixture setup/teardown) is an error, not a failed assertion
+            outcome, message = ("failed" if report.when == "call" else "error"), _message(report)
+            break
+        if report.skipped:
+            outcome, message = "skipped", _message(report)
+    _emit(
+        {
+            "event": "result",
+            "nodeid": item.nodeid,
+            "outcome": outcome,
+            "message": message,
+            "duration": round(duration, 4),
+            "warnings": _WARNINGS.get(item.nodeid, []),
+            **_describe(item),
+        }
+    )
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        _emit({"event": "collect_error", "nodeid": report.nodeid, "message": str(report.longrepr)[-2000:]})
+
+
+@pytest.fixture
+def contract_artifact() -> Any:
+    """``contract_artifact(name, data)``: hand JSON-able data (schemas, payloads) to the host."""
+
+    def record(name: str, data: Any) -> None:
+        _emit({"event": "artifact", "name": name, "data": data})
+
+    return record
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _emit({"event": "end", "exitstatus": int(exitstatus)})

@@ -1,0 +1,88 @@
+"""Host side of layers 2 and 3: compare the candidate's schemas with the golden ones, and validate the
+payloads the candidate produced against the golden schemas. Pure: artifacts in, checks out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from contract_check import compat, runner
+from contract_check.models import Check, Layer, Severity, Status
+
+
+def golden_dir() -> Path:
+    return runner.builtin_contracts() / "golden"
+
+
+def load_golden(directory: Path | None = None) -> compat.Snapshot | None:
+    path = (directory or golden_dir()) / "schemas.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return compat.Snapshot(models=data.get("models", {}), enums=data.get("enums", {}))
+
+
+def _row(finding: compat.Finding, strict: bool) -> Check:
+    severity = finding.severity
+    failing = severity is Severity.ERR or (severity is Severity.WARN and strict)
+    where = f"{finding.model}.{finding.field}" if finding.field else finding.model
+    return Check(
+        id=f"schema.{where}.{finding.rule.value}",
+        subject=finding.model,
+        layer=Layer.SCHEMA,
+        status=Status.FAILED if failing else Status.PASSED,
+        severity=severity,
+        rule=finding.rule.value,
+        message=finding.message,
+    )
+
+
+def schema_checks(candidate: Any, golden: compat.Snapshot, *, strict: bool) -> list[Check]:
+    if not isinstance(candidate, dict):
+        return [Check(id="schema.snapshot", subject="*", layer=Layer.SCHEMA, status=Status.ERROR,
+                      severity=Severity.ERR, message="the sandbox did not report the candidate's schemas")]
+    snapshot = compat.Snapshot(models=candidate.get("models", {}), enums=candidate.get("enums", {}))
+    findings = compat.compare(golden, snapshot)
+    rows = [_row(f, strict) for f in findings]
+    for subject in [*golden["models"], *golden["enums"]]:
+        if not any(f.model == subject for f in findings):
+            rows.append(Check(id=f"schema.{subject}", subject=subject, layer=Layer.SCHEMA, status=Status.PASSED,
+                              message="same as the golden schema"))
+    return sorted(rows, key=lambda c: (c.subject, c.id))
+
+
+def payload_checks(payloads: Any, golden: compat.Snapshot) -> list[Check]:
+    """Payloads the candidate produced must validate against the golden (known-good) schemas."""
+    rows: list[Check] = []
+    if not isinstance(payloads, dict):
+        return rows
+    for subject, items in sorted(payloads.items()):
+        schema = golden["models"].get(subject)
+        if schema is None or not isinstance(items, list):
+            continue
+        validator = Draft202012Validator(schema)
+        problems = [
+            f"payload {i}: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for i, item in enumerate(items)
+            for e in validator.iter_errors(item)
+        ]
+        rows.append(Check(
+            id=f"payload.candidate-validates-golden-schema.{subject}",
+            subject=subject,
+            layer=Layer.PAYLOAD,
+            status=Status.FAILED if problems else Status.PASSED,
+            severity=Severity.ERR if problems else None,
+            message="; ".join(problems[:3]) or f"{len(items)} payloads valid under the golden schema",
+        ))
+    return rows
+
+
+def checks(artifacts: dict[str, Any], *, strict: bool, golden: compat.Snapshot | None = None) -> list[Check]:
+    golden = golden or load_golden()
+    if golden is None or "snapshot" not in artifacts and "payloads" not in artifacts:
+        return []
+    return [*schema_checks(artifacts.get("snapshot"), golden, strict=strict),
+            *payload_checks(artifacts.get("payloads"), golden)]
