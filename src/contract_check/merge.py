@@ -1,0 +1,101 @@
+"""Join shard reports (one per CI runner, written with ``--json``) into one report.
+
+``contract-check merge report-*.json`` is the last step of the matrix workflow: every shard checked some
+Core refs against the same Store; the merged report holds all their runs, a recomputed summary and the
+worst exit code. Anything that would make the merged verdict misleading is refused with a ``MergeError``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from contract_check.errors import UsageError
+from contract_check.models import SCHEMA_VERSION, ExitCode, Report, Run, StoreInfo, summarise, worst
+
+
+class MergeError(UsageError, ValueError):
+    """The shard reports cannot be merged; the message names the file(s) and what is wrong."""
+
+
+def _load(path: Path) -> Report:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MergeError(f"{path}: cannot read the report: {reason}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MergeError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+            tip="pass the files written by `contract-check --json`",
+        ) from exc
+    if not isinstance(data, dict):
+        raise MergeError(f"{path}: not a contract-check report (a JSON {type(data).__name__}, not an object)")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise MergeError(
+            f"{path}: report schema_version {version!r}, but this contract-check reads "
+            f"schema_version {SCHEMA_VERSION}",
+            tip="merge with the contract-check version that wrote the shards",
+        )
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise MergeError(
+            f"{path}: not a valid contract-check report: {exc.error_count()} problem(s), "
+            f"first at {where}: {first['msg']}"
+        ) from exc
+
+
+def _store_key(store: StoreInfo) -> tuple[str | None, str | None]:
+    return store.name, store.version
+
+
+def _describe(store: StoreInfo) -> str:
+    return " ".join(p for p in (store.name, store.version) if p) or f"(unnamed, spec {store.spec!r})"
+
+
+def merge_reports(paths: list[Path]) -> Report:
+    """Load, validate and join shard reports; raise ``MergeError`` if they cannot be merged."""
+    if not paths:
+        raise MergeError("no shard reports to merge", tip="pass the JSON files written by `--json`")
+    shards = [(path, _load(path)) for path in paths]
+
+    first_path, first = shards[0]
+    for path, shard in shards[1:]:
+        if _store_key(shard.store) != _store_key(first.store):
+            raise MergeError(
+                f"the shards checked different Stores: {_describe(first.store)} in {first_path}, "
+                f"{_describe(shard.store)} in {path}",
+                tip="merge only the shards of one matrix run",
+            )
+
+    runs: list[Run] = []
+    seen: dict[str, Path] = {}
+    for path, shard in shards:
+        for run in shard.runs:
+            if run.core_ref in seen:
+                raise MergeError(
+                    f"core ref {run.core_ref!r} was checked twice: in {seen[run.core_ref]} and in {path}",
+                    tip="give each shard different --core-ref values",
+                )
+            seen[run.core_ref] = path
+            runs.append(run)
+
+    summary = summarise(runs)
+    codes = [summary.exit_code, *(shard.summary.exit_code for _, shard in shards)]
+    if not runs:
+        codes.append(ExitCode.ENVIRONMENT)  # nothing was checked: never "compatible"
+    tool = first.tool.model_copy(update={"strict": any(shard.tool.strict for _, shard in shards)})
+    return Report(
+        tool=tool,
+        store=first.store,
+        runs=runs,
+        summary=summary.model_copy(update={"exit_code": worst(codes)}),
+    )
