@@ -1,0 +1,105 @@
+"""Benchmark one check three ways, side by side, in one run (not a test: it prints numbers).
+
+1. contract-check --core-ref REF --store STORE            (the tool, warm uv cache)
+2. the starting plan's flow: python -m venv + pip install Store, Core, pytest + pytest the contracts
+3. a bare script: uv venv + uv pip install (same overrides) + pytest the contracts
+
+Usage: python benchmarks/bench_check.py [--core-ref 1.4.61] [--store market-data-store==0.6.73] [--repeat 3]
+The pip flow uses pip as configured on the machine; the uv flows let uv pick its index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS = ROOT / "contracts"
+
+
+def timed(argv: list[str], **kw: object) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
+    return time.perf_counter() - start
+
+
+def copy_contracts(dest: Path) -> Path:
+    target = dest / "contracts"
+    shutil.copytree(CONTRACTS, target)
+    plugin = dest / "plugin"
+    plugin.mkdir()
+    shutil.copyfile(ROOT / "src/contract_check/sandbox_plugin.py", plugin / "contract_check_plugin.py")
+    return target
+
+
+def tool(core_ref: str, store: str) -> float:
+    exe = Path(sys.executable).with_name("contract-check")
+    return timed([str(exe), "--core-ref", core_ref, "--store", store, "-q"])
+
+
+def pip_flow(core_ref: str, store: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "venv", str(d / "v")], check=True)
+        py = str(d / "v/bin/python")
+        (d / "c.txt").write_text(f"market-data-core=={core_ref}\n")
+        # pip has no overrides: install the Store first, then force the Core version over its pin
+        subprocess.run([py, "-m", "pip", "install", "-q", store, "pytest"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", f"market-data-core=={core_ref}"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        target = copy_contracts(d)
+        env = {**os.environ, "PYTHONPATH": str(d / "plugin")}
+        subprocess.run([py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)], check=True,
+                       env=env, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def uv_flow(core_ref: str, store: str) -> float:
+    uv = shutil.which("uv") or "uv"
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        start = time.perf_counter()
+        subprocess.run([uv, "venv", "-q", str(d / "v")], check=True)
+        py = str(d / "v/bin/python")
+        (d / "o.txt").write_text(f"market-data-core=={core_ref}\n")
+        subprocess.run([uv, "pip", "install", "-q", "-p", py, "--overrides", str(d / "o.txt"), store, "pytest"],
+                       check=True)
+        target = copy_contracts(d)
+        env = {**os.environ, "PYTHONPATH": str(d / "plugin")}
+        subprocess.run([py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)], check=True,
+                       env=env, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--core-ref", default="1.4.61")
+    parser.add_argument("--store", default="market-data-store==0.6.73")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    flows = {"contract-check": tool, "bare uv script": uv_flow, "pip flow (starting plan)": pip_flow}
+    for fn in flows.values():  # warm every cache once (uv's and pip's), untimed
+        fn(args.core_ref, args.store)
+    results = {name: [fn(args.core_ref, args.store) for _ in range(args.repeat)] for name, fn in flows.items()}
+    tool_median = statistics.median(results["contract-check"])
+    print(f"check of Core {args.core_ref} against {args.store}, warm caches, median of {args.repeat}")
+    print(f"{'flow':28} {'median s':>9} {'min s':>7} {'max s':>7} {'vs tool':>8}")
+    for name, times in results.items():
+        med = statistics.median(times)
+        print(f"{name:28} {med:9.2f} {min(times):7.2f} {max(times):7.2f} {med / tool_median:7.2f}x")
+    pip_ratio = statistics.median(results["pip flow (starting plan)"]) / tool_median
+    uv_ratio = tool_median / statistics.median(results["bare uv script"])
+    print(f"targets: tool >= 10x faster than pip flow: {pip_ratio:.1f}x ({'met' if pip_ratio >= 10 else 'NOT met'}); "
+          f"tool <= 1.2x bare uv: {uv_ratio:.2f}x ({'met' if uv_ratio <= 1.2 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
