@@ -52,13 +52,23 @@ def pip_flow(core_ref: str, store: str) -> float:
         py = str(d / "v/bin/python")
         (d / "c.txt").write_text(f"market-data-core=={core_ref}\n")
         # pip has no overrides: install the Store first, then force the Core version over its pin
-        subprocess.run([py, "-m", "pip", "install", "-q", store, "pytest"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", f"market-data-core=={core_ref}"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [py, "-m", "pip", "install", "-q", store, "pytest"], check=True, stdout=subprocess.DEVNULL
+        )
+        subprocess.run(
+            [py, "-m", "pip", "install", "-q", "--no-deps", f"market-data-core=={core_ref}"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         target = copy_contracts(d)
         env = {**os.environ, "PYTHONPATH": str(d / "plugin")}
-        subprocess.run([py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)], check=True,
-                       env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         return time.perf_counter() - start
 
 
@@ -70,12 +80,18 @@ def uv_flow(core_ref: str, store: str) -> float:
         subprocess.run([uv, "venv", "-q", str(d / "v")], check=True)
         py = str(d / "v/bin/python")
         (d / "o.txt").write_text(f"market-data-core=={core_ref}\n")
-        subprocess.run([uv, "pip", "install", "-q", "-p", py, "--overrides", str(d / "o.txt"), store, "pytest"],
-                       check=True)
+        subprocess.run(
+            [uv, "pip", "install", "-q", "-p", py, "--overrides", str(d / "o.txt"), store, "pytest"],
+            check=True,
+        )
         target = copy_contracts(d)
         env = {**os.environ, "PYTHONPATH": str(d / "plugin")}
-        subprocess.run([py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)], check=True,
-                       env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         return time.perf_counter() - start
 
 
@@ -88,7 +104,9 @@ def main() -> None:
     flows = {"contract-check": tool, "bare uv script": uv_flow, "pip flow (starting plan)": pip_flow}
     for fn in flows.values():  # warm every cache once (uv's and pip's), untimed
         fn(args.core_ref, args.store)
-    results = {name: [fn(args.core_ref, args.store) for _ in range(args.repeat)] for name, fn in flows.items()}
+    results = {
+        name: [fn(args.core_ref, args.store) for _ in range(args.repeat)] for name, fn in flows.items()
+    }
     tool_median = statistics.median(results["contract-check"])
     print(f"check of Core {args.core_ref} against {args.store}, warm caches, median of {args.repeat}")
     print(f"{'flow':28} {'median s':>9} {'min s':>7} {'max s':>7} {'vs tool':>8}")
@@ -97,8 +115,10 @@ def main() -> None:
         print(f"{name:28} {med:9.2f} {min(times):7.2f} {max(times):7.2f} {med / tool_median:7.2f}x")
     pip_ratio = statistics.median(results["pip flow (starting plan)"]) / tool_median
     uv_ratio = tool_median / statistics.median(results["bare uv script"])
-    print(f"targets: tool >= 10x faster than pip flow: {pip_ratio:.1f}x ({'met' if pip_ratio >= 10 else 'NOT met'}); "
-          f"tool <= 1.2x bare uv: {uv_ratio:.2f}x ({'met' if uv_ratio <= 1.2 else 'NOT met'})")
+    print(
+        f"targets: tool >= 10x faster than pip flow: {pip_ratio:.1f}x ({'met' if pip_ratio >= 10 else 'NOT met'}); "
+        f"tool <= 1.2x bare uv: {uv_ratio:.2f}x ({'met' if uv_ratio <= 1.2 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ def _import(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except Exception as exc:  # any failure at import time is a broken contract
-        raise ContractImportError(f"IMPORT_FAILED: import {module} failed: {type(exc).__name__}: {exc}") from None
+        raise ContractImportError(
+            f"IMPORT_FAILED: import {module} failed: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _attr(module: ModuleType, name: str) -> Any:
@@ -43,27 +45,27 @@ def core() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def CoreEvent(core: ModuleType) -> Any:  # noqa: N802 - named like the class it yields
+def CoreEvent(core: ModuleType) -> Any:
     return _attr(core, "FeedbackEvent")
 
 
 @pytest.fixture(scope="session")
-def Level(core: ModuleType) -> Any:  # noqa: N802
+def Level(core: ModuleType) -> Any:
     return _attr(core, "BackpressureLevel")
 
 
 @pytest.fixture(scope="session")
-def HealthStatus(core: ModuleType) -> Any:  # noqa: N802
+def HealthStatus(core: ModuleType) -> Any:
     return _attr(core, "HealthStatus")
 
 
 @pytest.fixture(scope="session")
-def HealthComponent(core: ModuleType) -> Any:  # noqa: N802
+def HealthComponent(core: ModuleType) -> Any:
     return _attr(core, "HealthComponent")
 
 
 @pytest.fixture(scope="session")
-def StoreEvent(core: ModuleType) -> Any:  # noqa: N802 - needs Core importable first
+def StoreEvent(core: ModuleType) -> Any:
     return _attr(_import(STORE_MODULE), "FeedbackEvent")
 
 

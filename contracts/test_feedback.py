@@ -10,10 +10,16 @@ import pytest
 FIELDS = ("coordinator_id", "queue_size", "capacity", "level", "source", "ts")
 
 
-
 def _store_event(StoreEvent, Level, **over):
-    data = dict(coordinator_id="bars-coord", queue_size=850, capacity=1000, level=Level("soft"),
-                source="store", ts=1700000000.25, reason="queue_high")
+    data = dict(
+        coordinator_id="bars-coord",
+        queue_size=850,
+        capacity=1000,
+        level=Level("soft"),
+        source="store",
+        ts=1700000000.25,
+        reason="queue_high",
+    )
     data.update(over)
     return StoreEvent(**data)
 

@@ -7,14 +7,18 @@ import pytest
 STATES = ["healthy", "degraded", "unhealthy"]
 
 
-
 @pytest.mark.contract(id="health.round-trip", subject="HealthStatus")
 def test_health_status_round_trips(HealthStatus, HealthComponent):
     """HealthStatus with two components round-trips through JSON unchanged."""
     status = HealthStatus(
-        service="market-data-store", state="degraded", version="0.6.73", ts=1700000000.5,
-        components=[HealthComponent(name="db", state="healthy", details={"latency_ms": "3"}),
-                    HealthComponent(name="queue", state="degraded")],
+        service="market-data-store",
+        state="degraded",
+        version="0.6.73",
+        ts=1700000000.5,
+        components=[
+            HealthComponent(name="db", state="healthy", details={"latency_ms": "3"}),
+            HealthComponent(name="queue", state="degraded"),
+        ],
     )
     again = HealthStatus.model_validate_json(status.model_dump_json())
     assert again == status
@@ -56,7 +60,12 @@ def test_ts_is_float(HealthStatus):
 @pytest.mark.contract(id="health.nested-components", subject="HealthStatus")
 def test_nested_components_from_dicts(HealthStatus):
     """HealthStatus parses nested component dicts with details."""
-    payload = {"service": "s", "state": "healthy", "version": "1", "ts": 1.0,
-               "components": [{"name": n, "state": s, "details": {"k": "v"}} for n, s in zip("abc", STATES)]}
+    payload = {
+        "service": "s",
+        "state": "healthy",
+        "version": "1",
+        "ts": 1.0,
+        "components": [{"name": n, "state": s, "details": {"k": "v"}} for n, s in zip("abc", STATES)],
+    }
     parsed = HealthStatus.model_validate(payload)
     assert [c.state for c in parsed.components] == STATES

@@ -16,12 +16,21 @@ def _payloads(core, store_event):
     level = core.BackpressureLevel
     events = [
         dict(coordinator_id="bars-coord", queue_size=q, capacity=c, level=level(v), ts=t)
-        for q, c, v, t in [(0, 1, "ok", 1700000000.0), (850, 1000, "soft", 1700000000.25), (5, 5, "hard", 1.5)]
+        for q, c, v, t in [
+            (0, 1, "ok", 1700000000.0),
+            (850, 1000, "soft", 1700000000.25),
+            (5, 5, "hard", 1.5),
+        ]
     ]
     health = core.HealthStatus(
-        service="market-data-store", state="degraded", version="0.6.73", ts=1700000000.5,
-        components=[core.HealthComponent(name="db", state="healthy", details={"latency_ms": "3"}),
-                    core.HealthComponent(name="queue", state="unhealthy")],
+        service="market-data-store",
+        state="degraded",
+        version="0.6.73",
+        ts=1700000000.5,
+        components=[
+            core.HealthComponent(name="db", state="healthy", details={"latency_ms": "3"}),
+            core.HealthComponent(name="queue", state="unhealthy"),
+        ],
     )
     out = {
         "FeedbackEvent": [core.FeedbackEvent(**e).model_dump(mode="json") for e in events],
@@ -30,8 +39,9 @@ def _payloads(core, store_event):
     }
     if store_event is not None:
         out["StoreFeedbackEvent"] = [
-            store_event.create(coordinator_id="c", queue_size=0, capacity=1, level=level("ok"), reason="drained")
-            .model_dump(mode="json"),
+            store_event.create(
+                coordinator_id="c", queue_size=0, capacity=1, level=level("ok"), reason="drained"
+            ).model_dump(mode="json"),
             store_event(**events[1], source="store", reason=None).model_dump(mode="json"),
         ]
     return out

@@ -41,14 +41,25 @@ def assertion_entries(directory: Path) -> list[Entry]:
                 marker = _marker(decorator)
                 if marker and "id" in marker:
                     doc = (ast.get_docstring(node) or "").strip().splitlines()
-                    entries.append(Entry(marker["id"], marker.get("subject", "?"),
-                                         marker.get("layer", "assertion"), doc[0] if doc else ""))
+                    entries.append(
+                        Entry(
+                            marker["id"],
+                            marker.get("subject", "?"),
+                            marker.get("layer", "assertion"),
+                            doc[0] if doc else "",
+                        )
+                    )
     return entries
 
 
 def entries() -> list[Entry]:
     rules = [
-        Entry(f"schema.*.{rule.value}", "all subjects", "schema", f"[{compat.SEVERITY[rule].value}] {compat.GUARDS[rule]}")
+        Entry(
+            f"schema.*.{rule.value}",
+            "all subjects",
+            "schema",
+            f"[{compat.SEVERITY[rule].value}] {compat.GUARDS[rule]}",
+        )
         for rule in compat.Rule
     ]
     return [*assertion_entries(runner.builtin_contracts()), *rules]

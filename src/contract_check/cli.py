@@ -32,7 +32,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Format(StrEnum):
@@ -62,11 +62,21 @@ def _progress(quiet: bool) -> tuple[check.Progress, Any]:
     return update, status
 
 
-def _emit_report(report: Report, *, fmt: Format, quiet: bool, elapsed: float, json_path: Path | None,
-                 junit_path: Path | None, markdown_path: Path | None) -> int:
+def _emit_report(
+    report: Report,
+    *,
+    fmt: Format,
+    quiet: bool,
+    elapsed: float,
+    json_path: Path | None,
+    junit_path: Path | None,
+    markdown_path: Path | None,
+) -> int:
     from contract_check import report as render
 
     out = Console(highlight=False, soft_wrap=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 140  # logs (CI, files) are read wide; 80 columns would fold every check id
     if fmt is Format.json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
@@ -88,15 +98,29 @@ def _emit_report(report: Report, *, fmt: Format, quiet: bool, elapsed: float, js
     return report.summary.exit_code
 
 
-RefOpt = Annotated[list[str], typer.Option("--core-ref", help="Core ref to check (repeatable or comma-separated): "
-                                           "1.4.55, v1.4.55, latest, git:TAG, a branch or SHA, a path, 'NAME @ URL'.")]
-StoreOpt = Annotated[str | None, typer.Option("--store", help="Store path or requirement (default: '.' when it "
-                                              "depends on Core, else the newest market-data-store).")]
+RefOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--core-ref",
+        help="Core ref to check (repeatable or comma-separated): "
+        "1.4.55, v1.4.55, latest, git:TAG, a branch or SHA, a path, 'NAME @ URL'.",
+    ),
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store path or requirement (default: '.' when it "
+        "depends on Core, else the newest market-data-store).",
+    ),
+]
 CorePkgOpt = Annotated[str | None, typer.Option("--core-package", help="Core distribution name.")]
 CoreGitOpt = Annotated[str | None, typer.Option("--core-git", help="Core git URL for git: refs.")]
 PythonOpt = Annotated[str | None, typer.Option("--python", help="Python for the sandbox (version or path).")]
 IndexOpt = Annotated[str | None, typer.Option("--index-url", help="Package index URL (default: uv's).")]
-FindLinksOpt = Annotated[list[str] | None, typer.Option("--find-links", help="Extra wheel directory or page.")]
+FindLinksOpt = Annotated[
+    list[str] | None, typer.Option("--find-links", help="Extra wheel directory or page.")
+]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Use only uv's cache and --find-links.")]
 TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds allowed for each phase.")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log commands; tracebacks.")]
@@ -109,20 +133,26 @@ def check_command(
     store: StoreOpt = None,
     core_package: CorePkgOpt = None,
     core_git: CoreGitOpt = None,
-    contracts: Annotated[list[Path] | None, typer.Option("--contracts", help="Extra pytest contract files or "
-                                                         "directories (repeatable).")] = None,
+    contracts: Annotated[
+        list[Path] | None,
+        typer.Option("--contracts", help="Extra pytest contract files or directories (repeatable)."),
+    ] = None,
     python: PythonOpt = None,
     index_url: IndexOpt = None,
     find_links: FindLinksOpt = None,
     offline: OfflineOpt = False,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
-    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
+    junit_xml: Annotated[
+        Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")
+    ] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
     strict: Annotated[bool, typer.Option("--strict", help="Treat WARN findings as failures.")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", help="Refs checked in parallel.")] = None,
     timeout: TimeoutOpt = None,
-    keep_venv: Annotated[bool, typer.Option("--keep-venv", help="Keep the sandbox and print its path.")] = False,
+    keep_venv: Annotated[
+        bool, typer.Option("--keep-venv", help="Keep the sandbox and print its path.")
+    ] = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
 ) -> int:
@@ -130,10 +160,20 @@ def check_command(
     start = time.monotonic()
     cwd = Path.cwd()
     flags: dict[str, Any] = {
-        "core_refs": _split_refs(core_ref), "store": store, "core_package": core_package, "core_git": core_git,
-        "contracts": tuple(p.resolve() for p in contracts or ()), "python": python, "index_url": index_url,
-        "find_links": tuple(find_links or ()), "offline": offline or None, "strict": strict or None,
-        "jobs": jobs, "timeout": timeout, "keep_venv": keep_venv, "verbose": verbose,
+        "core_refs": _split_refs(core_ref),
+        "store": store,
+        "core_package": core_package,
+        "core_git": core_git,
+        "contracts": tuple(p.resolve() for p in contracts or ()),
+        "python": python,
+        "index_url": index_url,
+        "find_links": tuple(find_links or ()),
+        "offline": offline or None,
+        "strict": strict or None,
+        "jobs": jobs,
+        "timeout": timeout,
+        "keep_venv": keep_venv,
+        "verbose": verbose,
     }
     options = config.build(flags, cwd)
     progress, status = _progress(quiet)
@@ -142,8 +182,15 @@ def check_command(
     finally:
         if status is not None:
             status.stop()
-    return _emit_report(report, fmt=fmt, quiet=quiet, elapsed=time.monotonic() - start, json_path=json_path,
-                        junit_path=junit_xml, markdown_path=markdown)
+    return _emit_report(
+        report,
+        fmt=fmt,
+        quiet=quiet,
+        elapsed=time.monotonic() - start,
+        json_path=json_path,
+        junit_path=junit_xml,
+        markdown_path=markdown,
+    )
 
 
 @app.command("list")
@@ -165,8 +212,12 @@ def list_command() -> int:
 @app.command("merge")
 def merge_command(
     results: Annotated[list[Path], typer.Argument(help="Shard JSON reports to join.")],
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the merged JSON report here.")] = None,
-    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the merged JSON report here.")
+    ] = None,
+    junit_xml: Annotated[
+        Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")
+    ] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
     quiet: QuietOpt = False,
@@ -179,16 +230,25 @@ def merge_command(
         report = merge_reports(results)
     except MergeError as exc:
         raise UsageError(str(exc)) from None
-    return _emit_report(report, fmt=fmt, quiet=quiet, elapsed=sum(r.duration_s for r in report.runs),
-                        json_path=json_path, junit_path=junit_xml, markdown_path=markdown)
+    return _emit_report(
+        report,
+        fmt=fmt,
+        quiet=quiet,
+        elapsed=sum(r.duration_s for r in report.runs),
+        json_path=json_path,
+        junit_path=junit_xml,
+        markdown_path=markdown,
+    )
 
 
 @app.command("snapshot")
 def snapshot_command(
     core_ref: Annotated[str, typer.Option("--core-ref", help="The known-good Core ref.")],
     store: StoreOpt = None,
-    output: Annotated[Path | None, typer.Option("--output", help="Golden directory to write "
-                                                "(default: the built-in contracts/golden).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Golden directory to write (default: the built-in contracts/golden)."),
+    ] = None,
     core_package: CorePkgOpt = None,
     core_git: CoreGitOpt = None,
     python: PythonOpt = None,
@@ -202,9 +262,16 @@ def snapshot_command(
     from contract_check import snapshot
 
     flags: dict[str, Any] = {
-        "core_refs": (core_ref,), "store": store, "core_package": core_package, "core_git": core_git,
-        "python": python, "index_url": index_url, "find_links": tuple(find_links or ()),
-        "offline": offline or None, "timeout": timeout, "verbose": verbose,
+        "core_refs": (core_ref,),
+        "store": store,
+        "core_package": core_package,
+        "core_git": core_git,
+        "python": python,
+        "index_url": index_url,
+        "find_links": tuple(find_links or ()),
+        "offline": offline or None,
+        "timeout": timeout,
+        "verbose": verbose,
     }
     options = config.build(flags, Path.cwd())
     progress, status = _progress(False)
@@ -225,8 +292,12 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Does the Store still work with this Core?"""
 
@@ -243,6 +314,11 @@ def _setup_logging(verbose: bool) -> None:
     log.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
+def _interrupted() -> int:
+    err.print("[yellow]interrupted[/]: stopped; child processes were killed and the sandbox removed")
+    return ExitCode.INTERRUPTED
+
+
 def run(argv: list[str]) -> int:
     """Parse *argv*, run the command, and map every outcome to an exit code."""
     args = list(argv)
@@ -251,8 +327,13 @@ def run(argv: list[str]) -> int:
     verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
     _setup_logging(verbose)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_int = signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # even if started with SIGINT ignored
     try:
         result = app(args, prog_name="contract-check", standalone_mode=False)
+        if result == ExitCode.INTERRUPTED:  # typer/click return Exit(130) for a KeyboardInterrupt
+            return _interrupted()
         return int(result) if isinstance(result, int) else 0
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
@@ -260,11 +341,12 @@ def run(argv: list[str]) -> int:
     except click.exceptions.UsageError as exc:
         exc.show()
         return ExitCode.USAGE
-    except click.exceptions.Exit as exc:
+    except click.exceptions.Exit as exc:  # typer turns KeyboardInterrupt into Exit(130)
+        if exc.exit_code == ExitCode.INTERRUPTED:
+            return _interrupted()
         return int(exc.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort):
-        err.print("[yellow]interrupted[/]: stopped; the sandbox was removed")
-        return ExitCode.INTERRUPTED
+        return _interrupted()
     except ContractCheckError as exc:
         err.print(f"[bold red]error[/]: {redact(exc.message)}", markup=True, highlight=False)
         if exc.tip:
@@ -279,6 +361,7 @@ def run(argv: list[str]) -> int:
         return ExitCode.INTERNAL
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,17 @@ DEFAULT_CORE_PACKAGE = "market-data-core"
 DEFAULT_STORE_PACKAGE = "market-data-store"
 DEFAULT_CORE_GIT = "https://github.com/mjdevaccount/market-data-core.git"
 DEFAULT_TIMEOUT = 300.0
+
+# the user's uv/pip configuration of the index, first wins; the sandbox scrubs these, so they are read here
+# and passed to uv explicitly (IndexSettings.uv_args)
+_INDEX_ENV = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list of strings",
+}
 
 # key in [tool.contract-check] -> (attribute, accepted python types)
 _CONFIG_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
@@ -68,7 +81,7 @@ def read_pyproject(project: Path) -> dict[str, Any] | None:
 
 
 def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
-    """Validated ``[tool.contract-check]`` entries as Options keyword arguments (relative paths made absolute)."""
+    """``[tool.contract-check]``, validated, as Options keyword arguments, relative paths made absolute."""
     table = ((pyproject or {}).get("tool") or {}).get("contract-check") or {}
     if not isinstance(table, dict):
         raise UsageError(f"[tool.contract-check] in {where / 'pyproject.toml'} must be a table")
@@ -84,17 +97,19 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
         if ok and isinstance(value, list):
             ok = all(isinstance(v, str) for v in value)
         if not ok:
-            wanted = " or ".join("list of strings" if t is list else t.__name__ for t in types)
+            wanted = "a number" if float in types else " or ".join(_TYPE_NAMES[t] for t in types)
             raise UsageError(
-                f"[tool.contract-check] {key} in {where / 'pyproject.toml'} must be a {wanted}, "
+                f"[tool.contract-check] {key} in {where / 'pyproject.toml'} must be {wanted}, "
                 f"not {type(value).__name__} {value!r}"
             )
         if attr == "contracts":
-            value = tuple((where / v).resolve() for v in value)
+            value = tuple((where / Path(v).expanduser()).resolve() for v in value)
         elif attr == "find_links":
-            value = tuple(str((where / v).resolve()) if not _is_url(v) else v for v in value)
+            value = tuple(
+                str((where / Path(v).expanduser()).resolve()) if not _is_url(v) else v for v in value
+            )
         elif attr == "store" and not _is_requirement_like(value):
-            value = str((where / value).resolve())
+            value = str((where / Path(value).expanduser()).resolve())
         out[attr] = value
     return out
 
@@ -104,11 +119,13 @@ def _is_url(text: str) -> bool:
 
 
 def _is_requirement_like(text: str) -> bool:
+    if _is_url(text):  # "name @ https://.../store.whl" is a direct reference, not a relative path
+        return True
     return not (text.startswith((".", "/", "~")) or text.endswith((".whl", ".tar.gz", ".zip")))
 
 
 def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
-    """The specifier a project declares on *package* ("" for any version), None when it does not depend on it."""
+    """The specifier declared on *package* ("" for any version); None if it does not depend on it."""
     deps = ((pyproject or {}).get("project") or {}).get("dependencies") or []
     for dep in deps:
         try:
@@ -120,20 +137,31 @@ def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
     return None
 
 
-def build(flags: dict[str, Any], cwd: Path) -> Options:
-    """Options from the flags the user gave (None = not given) over the config in the current project."""
+def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None = None) -> Options:
+    """Options from the flags the user gave (None = not given) over the config in the current project.
+
+    Without an index URL from either, the one the user configured for uv or pip (``UV_DEFAULT_INDEX``,
+    ``UV_INDEX_URL``, ``PIP_INDEX_URL``) is used; without that, uv's own default.
+    """
     merged: dict[str, Any] = tool_table(read_pyproject(cwd), cwd)
     merged.update({k: v for k, v in flags.items() if v is not None and v != () and v != []})
+    if not merged.get("index_url"):
+        environ = os.environ if environ is None else environ
+        configured = next((environ[k] for k in _INDEX_ENV if environ.get(k)), None)
+        if configured:
+            merged["index_url"] = configured
     known = {f.name for f in fields(Options)}
     unexpected = set(merged) - known
     if unexpected:  # pragma: no cover - a programming error, not a user one
         raise TypeError(f"unknown options {sorted(unexpected)}")
     options = Options(**merged)
-    if options.timeout <= 0:
+    if not (options.timeout > 0 and math.isfinite(options.timeout)):
         raise UsageError(f"--timeout must be a positive number of seconds, not {options.timeout:g}")
     if options.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
     for path in options.contracts:
         if not path.exists():
-            raise UsageError(f"--contracts path does not exist: {path}", tip="give a pytest file or directory")
+            raise UsageError(
+                f"--contracts path does not exist: {path}", tip="give a pytest file or directory"
+            )
     return options

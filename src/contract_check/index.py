@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -62,8 +63,10 @@ class IndexSettings:
 
 @cache
 def default_index_url(uv: str) -> str:
-    """The default index the installed uv reports in its own help text (no host name is written here)."""
-    done = proc.run([uv, "pip", "install", "--help"], env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1"})
+    """The default index that the installed uv reports in its help text (no host name is written here)."""
+    done = proc.run(
+        [uv, "pip", "install", "--help"], env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1"}
+    )
     match = re.search(r"by default: <([^>]+)>", done.stdout)
     if not match:
         raise EnvironmentProblem(
@@ -121,12 +124,30 @@ def _split_credentials(url: str) -> tuple[str, dict[str, str]]:
     parts = urllib.parse.urlsplit(url)
     if not parts.username:
         return url, {}
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
+    host = parts.netloc.rpartition("@")[2]  # keeps an IPv6 host's brackets and the port as written
     clean = urllib.parse.urlunsplit(parts._replace(netloc=host))
     userinfo = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
     return clean, {"Authorization": "Basic " + base64.b64encode(userinfo.encode()).decode()}
+
+
+class _NoAuthAcrossHosts(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry the index's credentials to another host (urllib would)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            old_parts, new_parts = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(new.full_url)
+            if (old_parts.scheme, old_parts.netloc) != (new_parts.scheme, new_parts.netloc):
+                new.remove_header("Authorization")
+        return new
 
 
 def _fetch(url: str, timeout: float) -> tuple[str, str] | None:
@@ -138,7 +159,8 @@ def _fetch(url: str, timeout: float) -> tuple[str, str] | None:
     clean, headers = _split_credentials(url)
     request = urllib.request.Request(clean, headers={"Accept": _ACCEPT, **headers})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - user's index
+        opener = urllib.request.build_opener(_NoAuthAcrossHosts())
+        with opener.open(request, timeout=timeout) as response:
             return response.headers.get("Content-Type", ""), response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
@@ -164,15 +186,26 @@ def _from_index(index_url: str, name: str, timeout: float) -> dict[Version, bool
         return {}
     content_type, body = page
     if "json" in content_type:
-        data = json.loads(body)
-        return _collect(((f["filename"], bool(f.get("yanked"))) for f in data.get("files", [])), name)
+        try:
+            files = [(str(f["filename"]), bool(f.get("yanked"))) for f in json.loads(body).get("files", [])]
+        except (ValueError, AttributeError, TypeError, KeyError):
+            raise EnvironmentProblem(
+                f"the package index sent a page that is not a PEP 691 project page for {proc.redact(url)}",
+                tip="check --index-url: it must be a simple repository API",
+                kind="network",
+            ) from None
+        return _collect(files, name)
     parser = _Anchors()
     parser.feed(body)
     return _collect(parser.files, name)
 
 
 def _from_find_links(link: str, name: str, timeout: float) -> dict[Version, bool]:
-    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(link).path)) if link.startswith("file:") else Path(link)
+    path = (
+        Path(urllib.request.url2pathname(urllib.parse.urlsplit(link).path))
+        if link.startswith("file:")
+        else Path(link)
+    )
     if path.is_dir():
         return _collect(((p.name, False) for p in path.iterdir()), name)
     page = _fetch(link, timeout) if "://" in link else None

@@ -82,7 +82,8 @@ class StoreInfo(_Frozen):
     name: str | None = None
     version: str | None = None
     declared_core: str | None = None
-    origin: str = ""  # how the Store was chosen: "--store", "config", "current directory", "newest on the index"
+    # how the Store was chosen: "--store", "config", "current directory", "newest on the index"
+    origin: str = ""
 
 
 class Run(_Frozen):

@@ -7,6 +7,7 @@ redacted before it can reach a message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -21,7 +22,9 @@ from contract_check.errors import CommandTimeout
 
 log = logging.getLogger("contract_check")
 
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s:]+(?::[^/@\s]*)?)@")
+# the user-info is everything up to the LAST "@" before the path: a password may hold an unescaped "@",
+# and the user name may be empty ("https://:token@host")
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
 
 
 def redact(text: str) -> str:
@@ -48,14 +51,10 @@ class Completed:
 
 
 def _kill_tree(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL does not get ignored
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not get ignored
-        pass
 
 
 def run(
@@ -96,10 +95,8 @@ def run(
     finally:
         # the leader may have exited while its children live on (a contract that forked): reap the group
         if proc.returncode is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
     done = Completed(args, proc.returncode, stdout, stderr, time.monotonic() - start)
     log.debug("exit %s after %.2fs", done.returncode, done.duration_s)
     if done.returncode != 0:

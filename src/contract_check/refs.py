@@ -29,7 +29,8 @@ ACCEPTED_FORMS = """accepted --core-ref forms:
   'NAME @ URL'                 a PEP 508 direct reference"""
 
 _ARCHIVES = (".whl", ".tar.gz", ".zip")
-_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+# whitespace other than a plain space, and C0/C1 controls (a space may only appear in "NAME @ URL")
+_CONTROL = re.compile(r"[^\S ]|[\x00-\x1f\x7f-\x9f]")
 _GIT_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
@@ -81,7 +82,7 @@ def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
         raise _usage(ref, "it is empty")
     if ref.startswith("-"):
         raise _usage(ref, "it starts with '-'")
-    if ref.strip() != ref or (_CONTROL.search(ref) and " @ " not in ref):
+    if ref.strip() != ref or _CONTROL.search(ref) or (" " in ref and " @ " not in ref):
         raise _usage(ref, "it holds whitespace or control characters")
     if ref == "latest":
         return ParsedRef(ref, Source.INDEX, "latest", latest=True)
@@ -97,8 +98,12 @@ def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
     version = _as_version(ref)
     if version is not None:
         return ParsedRef(ref, Source.INDEX, str(version))
-    path = (cwd or Path.cwd()) / Path(ref).expanduser()
-    if path.exists() or ref.endswith(_ARCHIVES) or ref.startswith(("./", "../", "/", "~")):
+    try:
+        given = Path(ref).expanduser()
+    except RuntimeError:  # ~user of an unknown user
+        given = Path(ref)
+    path = (cwd or Path.cwd()) / given
+    if _exists(path) or ref.endswith(_ARCHIVES) or ref.startswith(("./", "../", "/", "~")):
         return _local(ref, path)
     if is_git_ref_name(ref):
         return ParsedRef(ref, Source.GIT, ref)
@@ -110,20 +115,31 @@ def _direct_reference(ref: str, core_package: str) -> ParsedRef | None:
         req = Requirement(ref)
     except InvalidRequirement:
         return None
-    if not req.url:
-        return None
+    if not req.url or "://" not in req.url:
+        return None  # "feature@x" is a git ref name, not a requirement with the URL "x"
     if canonicalize_name(req.name) != canonicalize_name(core_package):
-        raise _usage(ref, f"it names {req.name!r}, but the Core package is {core_package!r} (see --core-package)")
+        raise _usage(
+            ref, f"it names {req.name!r}, but the Core package is {core_package!r} (see --core-package)"
+        )
     return ParsedRef(ref, Source.URL, str(req))
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the file system is no path of ours
+        return False
+
+
 def _local(ref: str, path: Path) -> ParsedRef:
-    if not path.exists():
+    if not _exists(path):
         raise _usage(ref, f"no such file or directory: {path}")
     path = path.resolve()
     if path.is_dir():
         if not (path / "pyproject.toml").is_file() and not (path / "setup.py").is_file():
-            raise _usage(ref, f"{path} is a directory but not a Python project (no pyproject.toml or setup.py)")
+            raise _usage(
+                ref, f"{path} is a directory but not a Python project (no pyproject.toml or setup.py)"
+            )
     elif not path.name.endswith(_ARCHIVES):
         raise _usage(ref, f"{path} is a file but not a wheel (.whl) or sdist (.tar.gz, .zip)")
     return ParsedRef(ref, Source.PATH, str(path))

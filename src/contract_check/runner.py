@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,7 @@ from contract_check.models import Check, Layer, Severity, Status
 
 PLUGIN_MODULE = "contract_check_plugin"
 MAX_RESTARTS = 3
-_RULE_PREFIX = re.compile(r"^(?:\w+Error: )?([A-Z][A-Z_]+[A-Z]): ")
+_RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
 
 
 def builtin_contracts() -> Path:
@@ -50,11 +51,15 @@ class Outcome:
 
 def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
     outcome, message = event["outcome"], event.get("message") or ""
-    layer = Layer(event.get("layer", "user")) if event.get("layer") in Layer.__members__.values() else Layer.USER
+    layer = (
+        Layer(event.get("layer", "user")) if event.get("layer") in Layer.__members__.values() else Layer.USER
+    )
     rule_match = _RULE_PREFIX.match(message)
     rule = rule_match.group(1) if rule_match else None
     warnings = event.get("warnings") or []
-    status = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status.ERROR}.get(outcome, Status.SKIPPED)
+    status = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status.ERROR}.get(
+        outcome, Status.SKIPPED
+    )
     severity: Severity | None = None
     if status in (Status.FAILED, Status.ERROR):
         severity = Severity.ERR
@@ -116,8 +121,21 @@ def run_contracts(
     for attempt in range(MAX_RESTARTS + 1):
         out = workdir / f"results-{attempt}.jsonl"
         argv: list[str | Path] = [
-            interpreter, "-m", "pytest", "-p", PLUGIN_MODULE, "-p", "no:cacheprovider", "-q", "--no-header",
-            "-o", "addopts=", "--rootdir", workdir, *targets,
+            interpreter,
+            "-m",
+            "pytest",
+            "-p",
+            PLUGIN_MODULE,
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--no-header",
+            "-o",
+            "addopts=",
+            "--continue-on-collection-errors",
+            "--rootdir",
+            workdir,
+            *targets,
         ]
         for nodeid in sorted(finished):
             argv += ["--deselect", nodeid]
@@ -126,7 +144,7 @@ def run_contracts(
         try:
             done = proc.run(argv, env=child_env, cwd=workdir, timeout=timeout, what="the contracts")
             outcome.duration_s += done.duration_s
-            died = f"the pytest process died (exit {done.returncode})"
+            died = f"the pytest process died ({_describe_exit(done.returncode)})"
             tail = done.tail(15)
         except CommandTimeout:
             timed_out, tail = True, ""
@@ -164,6 +182,15 @@ def run_contracts(
         outcome.checks.append(_check_from_result({**crashed, "outcome": "error", "message": died}, strict))
     outcome.notes.append(f"gave up after {MAX_RESTARTS} restarts; some contracts did not run")
     return outcome
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 def _collect_error(event: dict[str, Any]) -> Check:

@@ -50,9 +50,7 @@ _SCRUB_PREFIXES = ("PIP_",)  # pip configuration means nothing to uv and must no
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in _SCRUB and not k.startswith(_SCRUB_PREFIXES)
-    }
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB and not k.startswith(_SCRUB_PREFIXES)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONNOUSERSITE"] = "1"
     env["NO_COLOR"] = "1"
@@ -95,7 +93,9 @@ _NETWORK = re.compile(
     r"network is unreachable|operation timed out|could not connect|request failed after)",
     re.I,
 )
-_BUILD = re.compile(r"(?:failed to build|build backend|failed to prepare|does not appear to be a python project)", re.I)
+_BUILD = re.compile(
+    r"(?:failed to build|build backend|failed to prepare|does not appear to be a python project)", re.I
+)
 
 
 def classify_install_failure(output: str) -> str:
@@ -123,7 +123,9 @@ _TIPS = {
 class Sandbox:
     """A temp dir holding a fresh uv venv; ``install`` puts the Store, Core and pytest in it."""
 
-    def __init__(self, *, python: str | None, index: IndexSettings, timeout: float, keep: bool = False) -> None:
+    def __init__(
+        self, *, python: str | None, index: IndexSettings, timeout: float, keep: bool = False
+    ) -> None:
         self.python = python or sys.executable
         self.index = index
         self.timeout = timeout
@@ -150,7 +152,10 @@ class Sandbox:
                 tip="free disk space or point TMPDIR at a writable directory",
             ) from None
         try:
-            self._uv("venv", ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)])
+            self._uv(
+                "venv",
+                ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)],
+            )
         except BaseException:
             self.close()
             raise
@@ -166,8 +171,13 @@ class Sandbox:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def _uv(self, phase: str, args: list[str], what: str = "") -> proc.Completed:
-        done = proc.run([self.uv, *args], env=scrubbed_env(), cwd=self.root, timeout=self.timeout,
-                        what=what or f"uv {phase}")
+        done = proc.run(
+            [self.uv, *args],
+            env=scrubbed_env(),
+            cwd=self.root,
+            timeout=self.timeout,
+            what=what or f"uv {phase}",
+        )
         self.phases[phase] = round(self.phases.get(phase, 0.0) + done.duration_s, 3)
         if not done.ok:
             kind = "uv" if phase == "venv" else classify_install_failure(done.stderr + done.stdout)
@@ -181,8 +191,17 @@ class Sandbox:
         overrides_file.write_text("\n".join(overrides) + "\n", encoding="utf-8")
         done = self._uv(
             "install",
-            ["pip", "install", "--no-config", "--python", str(self.interpreter), "--overrides",
-             str(overrides_file), *self.index.uv_args(), *requirements],
+            [
+                "pip",
+                "install",
+                "--no-config",
+                "--python",
+                str(self.interpreter),
+                "--overrides",
+                str(overrides_file),
+                *self.index.uv_args(),
+                *requirements,
+            ],
             what="installing the Store and Core",
         )
         self.install_log = done.stderr

@@ -63,7 +63,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def _describe(item: pytest.Item) -> dict[str, Any]:
     marker = item.get_closest_marker("contract")
     if marker is None:
-        return {"id": item.nodeid, "subject": item.path.stem if hasattr(item, "path") else "user", "layer": "user"}
+        return {
+            "id": item.nodeid,
+            "subject": item.path.stem if hasattr(item, "path") else "user",
+            "layer": "user",
+        }
     callspec = getattr(item, "callspec", None)
     suffix = f"[{callspec.id}]" if callspec is not None else ""
     return {
@@ -76,7 +80,9 @@ def _describe(item: pytest.Item) -> dict[str, Any]:
 _WARNINGS: dict[str, list[str]] = {}
 
 
-def pytest_warning_recorded(warning_message: warnings.WarningMessage, when: str, nodeid: str, location: Any) -> None:
+def pytest_warning_recorded(
+    warning_message: warnings.WarningMessage, when: str, nodeid: str, location: Any
+) -> None:
     if issubclass(warning_message.category, ContractWarning):
         _WARNINGS.setdefault(nodeid, []).append(str(warning_message.message))
 
@@ -108,9 +114,14 @@ def _message(report: pytest.TestReport) -> str:
     return str(report.longrepr or "")
 
 
+def _guards(item: pytest.Item) -> str:
+    doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
 def _finish(item: pytest.Item) -> None:
     reports = item.stash.get(_REPORTS, [])
-    outcome, message, duration = "passed", "", 0.0
+    outcome, message, duration = "passed", _guards(item), 0.0
     for report in reports:
         duration += report.duration
         if report.failed:

@@ -42,15 +42,30 @@ def _row(finding: compat.Finding, strict: bool) -> Check:
 
 def schema_checks(candidate: Any, golden: compat.Snapshot, *, strict: bool) -> list[Check]:
     if not isinstance(candidate, dict):
-        return [Check(id="schema.snapshot", subject="*", layer=Layer.SCHEMA, status=Status.ERROR,
-                      severity=Severity.ERR, message="the sandbox did not report the candidate's schemas")]
+        return [
+            Check(
+                id="schema.snapshot",
+                subject="*",
+                layer=Layer.SCHEMA,
+                status=Status.ERROR,
+                severity=Severity.ERR,
+                message="the sandbox did not report the candidate's schemas",
+            )
+        ]
     snapshot = compat.Snapshot(models=candidate.get("models", {}), enums=candidate.get("enums", {}))
     findings = compat.compare(golden, snapshot)
     rows = [_row(f, strict) for f in findings]
     for subject in [*golden["models"], *golden["enums"]]:
         if not any(f.model == subject for f in findings):
-            rows.append(Check(id=f"schema.{subject}", subject=subject, layer=Layer.SCHEMA, status=Status.PASSED,
-                              message="same as the golden schema"))
+            rows.append(
+                Check(
+                    id=f"schema.{subject}",
+                    subject=subject,
+                    layer=Layer.SCHEMA,
+                    status=Status.PASSED,
+                    message="same as the golden schema",
+                )
+            )
     return sorted(rows, key=lambda c: (c.subject, c.id))
 
 
@@ -69,20 +84,24 @@ def payload_checks(payloads: Any, golden: compat.Snapshot) -> list[Check]:
             for i, item in enumerate(items)
             for e in validator.iter_errors(item)
         ]
-        rows.append(Check(
-            id=f"payload.candidate-validates-golden-schema.{subject}",
-            subject=subject,
-            layer=Layer.PAYLOAD,
-            status=Status.FAILED if problems else Status.PASSED,
-            severity=Severity.ERR if problems else None,
-            message="; ".join(problems[:3]) or f"{len(items)} payloads valid under the golden schema",
-        ))
+        rows.append(
+            Check(
+                id=f"payload.candidate-validates-golden-schema.{subject}",
+                subject=subject,
+                layer=Layer.PAYLOAD,
+                status=Status.FAILED if problems else Status.PASSED,
+                severity=Severity.ERR if problems else None,
+                message="; ".join(problems[:3]) or f"{len(items)} payloads valid under the golden schema",
+            )
+        )
     return rows
 
 
 def checks(artifacts: dict[str, Any], *, strict: bool, golden: compat.Snapshot | None = None) -> list[Check]:
     golden = golden or load_golden()
-    if golden is None or "snapshot" not in artifacts and "payloads" not in artifacts:
+    if golden is None or ("snapshot" not in artifacts and "payloads" not in artifacts):
         return []
-    return [*schema_checks(artifacts.get("snapshot"), golden, strict=strict),
-            *payload_checks(artifacts.get("payloads"), golden)]
+    return [
+        *schema_checks(artifacts.get("snapshot"), golden, strict=strict),
+        *payload_checks(artifacts.get("payloads"), golden),
+    ]

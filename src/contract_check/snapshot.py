@@ -35,14 +35,20 @@ def take(options: Options, cwd: Path, output: Path | None, progress: Progress) -
     for subject, items in payloads.items():
         _dump(golden / "payloads" / f"{subject}.json", items)
     versions = outcome.versions
-    _dump(golden / "metadata.json", {
-        "core_ref": resolved.ref,
-        "core": versions.get(options.core_package),
-        "store": {"spec": checker.store.spec, "name": checker.store_name,
-                  "version": versions.get(checker.store_name or "", None)},
-        "pydantic": versions.get("pydantic"),
-        "python": versions.get("python"),
-        "tool": __version__,
-        "date": dt.datetime.now(dt.UTC).date().isoformat(),
-    })
+    _dump(
+        golden / "metadata.json",
+        {
+            "core_ref": resolved.ref,
+            "core": versions.get(options.core_package),
+            "store": {
+                "spec": checker.store.spec,
+                "name": checker.store_name,
+                "version": versions.get(checker.store_name or "", None),
+            },
+            "pydantic": versions.get("pydantic"),
+            "python": versions.get("python"),
+            "tool": __version__,
+            "date": dt.datetime.now(dt.UTC).date().isoformat(),
+        },
+    )
     return golden

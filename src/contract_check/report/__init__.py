@@ -46,8 +46,9 @@ def _detail(check: Check) -> Text:
         text.append(tag + " ", style="bold" if check.is_failure else "")
     message = check.message.strip().splitlines()
     if message:
-        first = message[0] if check.is_failure or check.severity else message[0][:80]
-        text.append(first)
+        style = "" if check.is_failure or check.severity else "dim"
+        shown = " ".join(line.strip() for line in message[:4])[:400] if check.is_failure else message[0][:100]
+        text.append(shown.replace("pydantic_core._pydantic_core.", ""), style=style)
     return text
 
 
@@ -82,11 +83,16 @@ def core_line(run: Run) -> Text:
 def run_table(run: Run) -> Table:
     table = Table(show_lines=False, header_style="bold", expand=False)
     table.add_column("Subject", no_wrap=True)
-    table.add_column("Check", overflow="fold")
+    table.add_column("Check", overflow="fold", min_width=24)
     table.add_column("Result", no_wrap=True)
     table.add_column("Detail", overflow="fold")
+    previous = ""
     for check in run.checks:
-        table.add_row(escape(check.subject), escape(check.id), _result_cell(check), _detail(check))
+        detail = _detail(check)
+        if check.is_failure and check.message and check.message == previous:
+            detail = Text("(same error as above)", style="dim")
+        previous = check.message if check.is_failure else ""
+        table.add_row(escape(check.subject), escape(check.id), _result_cell(check), detail)
     return table
 
 
