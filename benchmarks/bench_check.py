@@ -52,9 +52,7 @@ def pip_flow(core_ref: str, store: str) -> float:
         py = str(d / "v/bin/python")
         (d / "c.txt").write_text(f"market-data-core=={core_ref}\n")
         # pip has no overrides: install the Store first, then force the Core version over its pin
-        subprocess.run(
-            [py, "-m", "pip", "install", "-q", store, "pytest"], check=True, stdout=subprocess.DEVNULL
-        )
+        subprocess.run([py, "-m", "pip", "install", "-q", store, "pytest"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run(
             [py, "-m", "pip", "install", "-q", "--no-deps", f"market-data-core=={core_ref}"],
             check=True,
@@ -104,9 +102,7 @@ def main() -> None:
     flows = {"contract-check": tool, "bare uv script": uv_flow, "pip flow (starting plan)": pip_flow}
     for fn in flows.values():  # warm every cache once (uv's and pip's), untimed
         fn(args.core_ref, args.store)
-    results = {
-        name: [fn(args.core_ref, args.store) for _ in range(args.repeat)] for name, fn in flows.items()
-    }
+    results = {name: [fn(args.core_ref, args.store) for _ in range(args.repeat)] for name, fn in flows.items()}
     tool_median = statistics.median(results["contract-check"])
     print(f"check of Core {args.core_ref} against {args.store}, warm caches, median of {args.repeat}")
     print(f"{'flow':28} {'median s':>9} {'min s':>7} {'max s':>7} {'vs tool':>8}")

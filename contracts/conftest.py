@@ -27,9 +27,7 @@ def _import(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except Exception as exc:  # any failure at import time is a broken contract
-        raise ContractImportError(
-            f"IMPORT_FAILED: import {module} failed: {type(exc).__name__}: {exc}"
-        ) from None
+        raise ContractImportError(f"IMPORT_FAILED: import {module} failed: {type(exc).__name__}: {exc}") from None
 
 
 def _attr(module: ModuleType, name: str) -> Any:

@@ -286,9 +286,7 @@ _BP = "market_data_core/telemetry/backpressure.py"
 _HL = "market_data_core/telemetry/health.py"
 _TI = "market_data_core/telemetry/__init__.py"
 
-_SOURCE_LINE = (
-    '    source: str = Field(default="store", description="Source component (store, pipeline, etc.)")\n'
-)
+_SOURCE_LINE = '    source: str = Field(default="store", description="Source component (store, pipeline, etc.)")\n'
 _TS_LINE = '    ts: float = Field(..., description="Unix epoch seconds")\n'
 _HARD_LINE = '    hard = "hard"\n'
 _QUEUE_SIZE_FIELD = 'Field(..., ge=0, description="Current queue size")'
@@ -606,9 +604,7 @@ def _check_relpath(path: str) -> None:
         raise ValueError(f"not a clean relative path: {path!r}")
 
 
-def _metadata(
-    dist: str, version: str, requires: Iterable[str], summary: str, requires_python: str | None
-) -> str:
+def _metadata(dist: str, version: str, requires: Iterable[str], summary: str, requires_python: str | None) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {dist}", f"Version: {version}", f"Summary: {summary}"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
@@ -650,8 +646,7 @@ def write_wheel(
         (f"{dist_info}/METADATA", _metadata(dist, version, requires, summary, requires_python).encode()),
         (
             f"{dist_info}/WHEEL",
-            b"Wheel-Version: 1.0\nGenerator: contract-check-fixturepkgs\nRoot-Is-Purelib: true\n"
-            b"Tag: py3-none-any\n",
+            b"Wheel-Version: 1.0\nGenerator: contract-check-fixturepkgs\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         ),
         (f"{dist_info}/top_level.txt", "".join(f"{t}\n" for t in top_level).encode()),
     ]

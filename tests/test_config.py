@@ -72,9 +72,7 @@ def test_every_known_key(tmp_path: Path) -> None:
         ("/opt/store", "/opt/store"),
     ],
 )
-def test_store_paths_are_made_absolute_requirements_are_not(
-    store: str, expected: str, tmp_path: Path
-) -> None:
+def test_store_paths_are_made_absolute_requirements_are_not(store: str, expected: str, tmp_path: Path) -> None:
     out = table(f"store = {store!r}\n", tmp_path / "proj")
     assert out["store"] == expected.format(tmp=tmp_path)
 
@@ -107,8 +105,7 @@ def test_unknown_key_names_it_and_lists_known_keys(tmp_path: Path) -> None:
     assert "unknown key 'core_ref' in [tool.contract-check]" in err.message
     assert str(tmp_path / "pyproject.toml") in err.message
     assert err.tip == (
-        "known keys: contracts, core-git, core-package, find-links, index-url, jobs, python, store, strict, "
-        "timeout"
+        "known keys: contracts, core-git, core-package, find-links, index-url, jobs, python, store, strict, timeout"
     )
 
 
@@ -259,23 +256,17 @@ def test_jobs_at_least_one(jobs: int, tmp_path: Path) -> None:
         ({"UV_DEFAULT_INDEX": ""}, None),
     ],
 )
-def test_index_url_from_uv_or_pip_configuration(
-    environ: dict[str, str], expected: str | None, tmp_path: Path
-) -> None:
+def test_index_url_from_uv_or_pip_configuration(environ: dict[str, str], expected: str | None, tmp_path: Path) -> None:
     assert config.build({"core_refs": ("1.0",)}, tmp_path, environ=environ).index_url == expected
 
 
 def test_index_url_from_config_beats_the_environment(tmp_path: Path) -> None:
     write(tmp_path, '[tool.contract-check]\nindex-url = "https://cfg.example.invalid/simple"\n')
-    options = config.build(
-        {"core_refs": ("1.0",)}, tmp_path, environ={"UV_INDEX_URL": "https://env.example.invalid/"}
-    )
+    options = config.build({"core_refs": ("1.0",)}, tmp_path, environ={"UV_INDEX_URL": "https://env.example.invalid/"})
     assert options.index_url == "https://cfg.example.invalid/simple"
 
 
-def test_build_reads_the_process_environment_by_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_build_reads_the_process_environment_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("UV_DEFAULT_INDEX", "UV_INDEX_URL"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("PIP_INDEX_URL", "https://pip.example.invalid/simple")

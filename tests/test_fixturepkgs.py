@@ -243,9 +243,7 @@ def _strip_docs(schema: Any) -> Any:
 def _schemas(loaded: Loaded) -> dict[str, Any]:
     t = loaded.t
     return {
-        name: getattr(t, name).model_json_schema()
-        for name in ("FeedbackEvent", "HealthStatus")
-        if hasattr(t, name)
+        name: getattr(t, name).model_json_schema() for name in ("FeedbackEvent", "HealthStatus") if hasattr(t, name)
     }
 
 
@@ -349,9 +347,7 @@ def _check_queue_size_float(v: Loaded) -> None:
 def _check_details_widened(v: Loaded) -> None:
     component = v.t.HealthComponent.model_validate({"name": "db", "state": "healthy", "details": {"ms": 12}})
     assert component.details == {"ms": 12}
-    component = v.t.HealthComponent.model_validate(
-        {"name": "db", "state": "healthy", "details": {"ms": "12"}}
-    )
+    component = v.t.HealthComponent.model_validate({"name": "db", "state": "healthy", "details": {"ms": "12"}})
     assert component.details == {"ms": "12"}
 
 
@@ -447,10 +443,7 @@ def test_core_wheel_record_and_metadata(tmp_path: Path) -> None:
             continue
         algorithm, _, value = digest.partition("=")
         assert algorithm == "sha256"
-        assert (
-            base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-            == hashlib.sha256(contents[path]).digest()
-        )
+        assert base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)) == hashlib.sha256(contents[path]).digest()
         assert "=" not in value
         assert int(size) == len(contents[path])
 
@@ -463,15 +456,10 @@ def test_core_wheel_record_and_metadata(tmp_path: Path) -> None:
     assert contents[f"{info}/top_level.txt"] == b"market_data_core\n"
     sources = {k: v.decode() for k, v in contents.items() if not k.startswith(info)}
     assert sources == core_files("enum_value_added")
-    assert (
-        build_core_wheel(tmp_path / "again", "1.2.0rc1", "enum_value_added").read_bytes()
-        == wheel.read_bytes()
-    )
+    assert build_core_wheel(tmp_path / "again", "1.2.0rc1", "enum_value_added").read_bytes() == wheel.read_bytes()
 
 
-def test_store_wheel_pins_core_out_of_every_fixture_range(
-    tmp_path: Path, fixture_world: FixtureWorld
-) -> None:
+def test_store_wheel_pins_core_out_of_every_fixture_range(tmp_path: Path, fixture_world: FixtureWorld) -> None:
     wheel = build_store_wheel(tmp_path)
     assert wheel.name == "cc_fixture_store-0.1.0-py3-none-any.whl"
     contents, _ = _read_wheel(wheel)
@@ -530,9 +518,7 @@ def test_git_repo_refs(fixture_world: FixtureWorld, tmp_path: Path) -> None:
     assert _git_out(repo, "cat-file", "-t", "v1.0.0") == "tag"  # annotated, like real releases
     assert _git_out(repo, "status", "--porcelain") == ""
     # Same history, same SHAs (fixed identity and dates); an empty tag leaves a commit untagged.
-    again = make_core_git_repo(
-        tmp_path / "again", [("v1.0.0", "1.0.0", "baseline"), ("", "1.0.1", "docs_only")]
-    )
+    again = make_core_git_repo(tmp_path / "again", [("v1.0.0", "1.0.0", "baseline"), ("", "1.0.1", "docs_only")])
     assert again["v1.0.0"] == shas["v1.0.0"]
     assert _git_out(tmp_path / "again", "tag") == "v1.0.0"
     with pytest.raises(ValueError):

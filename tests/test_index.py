@@ -263,8 +263,7 @@ def server(other_server: Server) -> Iterator[Server]:
         "/simple/html-only/": (
             200,
             "text/html",
-            b'<a href="/f/html_only-0.1.0.tar.gz">a</a>'
-            b'<a href="/f/html_only-0.2.0.tar.gz" data-yanked="">b</a>',
+            b'<a href="/f/html_only-0.1.0.tar.gz">a</a><a href="/f/html_only-0.2.0.tar.gz" data-yanked="">b</a>',
             {},
         ),
         "/moved/simple/market-data-core/": (302, "text/plain", b"", {"Location": f"/simple/{CORE}/"}),
@@ -357,9 +356,7 @@ def test_unreachable_index_is_a_network_problem_without_credentials() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://ci-user:s3cr3t@127.0.0.1:{port}/simple"
-    with pytest.raises(
-        EnvironmentProblem, match=r"could not reach the package index http://\*\*\*@127"
-    ) as info:
+    with pytest.raises(EnvironmentProblem, match=r"could not reach the package index http://\*\*\*@127") as info:
         index.releases(CORE, IndexSettings(index_url=url), uv=NO_UV, timeout=5)
     assert info.value.kind == "network"
     assert "s3cr3t" not in info.value.message and "ci-user" not in info.value.message
@@ -415,9 +412,7 @@ def test_nearest() -> None:
 
 def test_uv_args() -> None:
     assert IndexSettings().uv_args() == []
-    settings = IndexSettings(
-        "https://mirror.example.invalid/simple", ("/w", "https://example.invalid/l/"), True
-    )
+    settings = IndexSettings("https://mirror.example.invalid/simple", ("/w", "https://example.invalid/l/"), True)
     assert settings.uv_args() == [
         "--default-index",
         "https://mirror.example.invalid/simple",

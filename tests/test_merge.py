@@ -34,9 +34,7 @@ def shard(
     runs = []
     for ref in refs:
         if ref in errors:
-            runs.append(
-                Run(core_ref=ref, status=Status.ERROR, exit_code=3, error=f"{ref} is not on the index")
-            )
+            runs.append(Run(core_ref=ref, status=Status.ERROR, exit_code=3, error=f"{ref} is not on the index"))
             continue
         status = Status.FAILED if ref in failing else Status.PASSED
         checks = [
@@ -44,9 +42,7 @@ def shard(
             Check(id="roundtrip", subject="FeedbackEvent", layer=Layer.ASSERTION, status=status, message="x"),
         ]
         code = run_exit_code(checks)
-        runs.append(
-            Run(core_ref=ref, core_version=ref, status=run_status(code), exit_code=code, checks=checks)
-        )
+        runs.append(Run(core_ref=ref, core_version=ref, status=run_status(code), exit_code=code, checks=checks))
     return Report(
         tool=Tool(version="0.1.0", strict=strict),
         store=StoreInfo(spec=".", name="market-data-store", version=store),
@@ -103,9 +99,7 @@ def test_merge_of_shards_without_runs_is_not_compatible(tmp_path: Path) -> None:
 
 
 def test_merge_strict_if_any_shard_was_strict(tmp_path: Path) -> None:
-    merged = merge_reports(
-        [write(tmp_path, "a.json", shard("1")), write(tmp_path, "b.json", shard("2", strict=True))]
-    )
+    merged = merge_reports([write(tmp_path, "a.json", shard("1")), write(tmp_path, "b.json", shard("2", strict=True))])
     assert merged.tool.strict is True
 
 
@@ -150,9 +144,7 @@ def test_other_schema_version_names_both(tmp_path: Path) -> None:
     data["schema_version"] = 2
     future = tmp_path / "future.json"
     future.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(
-        MergeError, match=r"future\.json: report schema_version 2, .* reads schema_version 1"
-    ) as info:
+    with pytest.raises(MergeError, match=r"future\.json: report schema_version 2, .* reads schema_version 1") as info:
         merge_reports([future])
     assert info.value.tip is not None
 

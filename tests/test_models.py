@@ -47,9 +47,7 @@ def test_worst_of_everything_and_of_nothing() -> None:
 
 
 def check(status: Status, severity: Severity | None = None, rule: str | None = None, id: str = "c") -> Check:
-    return Check(
-        id=id, subject="FeedbackEvent", layer=Layer.ASSERTION, status=status, severity=severity, rule=rule
-    )
+    return Check(id=id, subject="FeedbackEvent", layer=Layer.ASSERTION, status=status, severity=severity, rule=rule)
 
 
 P, F, E, S = Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED
@@ -193,9 +191,7 @@ def test_a_contract_warning_fails_under_strict() -> None:
 
 
 def test_warnings_do_not_soften_a_failure() -> None:
-    row = _check_from_result(
-        event(outcome="failed", message="boom", warnings=["ENUM_VALUE_ADDED: x"]), strict=True
-    )
+    row = _check_from_result(event(outcome="failed", message="boom", warnings=["ENUM_VALUE_ADDED: x"]), strict=True)
     assert (row.status, row.severity, row.message, row.rule) == (Status.FAILED, Severity.ERR, "boom", None)
 
 

@@ -67,9 +67,7 @@ def test_v_prefix(run_cli, fx, ref):
 
 def test_latest_is_newest_final_release(run_cli, fx, fixture_world):
     result = run_cli("--core-ref", "latest", *fx)
-    newest = max(
-        fixture_world.core_versions, key=lambda v: tuple(int(x) for x in v.split(".") if x.isdigit())
-    )
+    newest = max(fixture_world.core_versions, key=lambda v: tuple(int(x) for x in v.split(".") if x.isdigit()))
     assert only_run(result)["core_version"] == newest
     assert result.code == 0, result.output
 
@@ -124,9 +122,7 @@ def test_core_that_fails_to_import_is_broken(run_cli, fx):
     result = run_cli("--core-ref", "1.3.0", *fx)
     assert result.code == 1, result.output
     assert "IMPORT_FAILED" in result.rules()
-    assert all(
-        "No module named 'market_data_core.telemetry.events'" in c["message"] for c in result.failing()
-    )
+    assert all("No module named 'market_data_core.telemetry.events'" in c["message"] for c in result.failing())
     assert "same error as above" in result.stdout  # the table does not repeat one import error 28 times
 
 
@@ -138,9 +134,7 @@ def test_missing_version_names_nearest_and_suggests_git(run_cli, fx):
     assert only_run(result)["status"] == "error"
 
 
-@pytest.mark.parametrize(
-    "ref", ["--core-ref=-rf", "--core-ref=1.0 ; rm -rf /", "--core-ref=a..b", "--core-ref=x\ty"]
-)
+@pytest.mark.parametrize("ref", ["--core-ref=-rf", "--core-ref=1.0 ; rm -rf /", "--core-ref=a..b", "--core-ref=x\ty"])
 def test_malformed_refs_are_usage_errors(run_cli, fx, ref):
     result = run_cli(ref, *fx)
     assert result.code == 2, result.output
@@ -208,12 +202,7 @@ def test_user_contracts_run_alongside_builtin(run_cli, fx, tmp_path):
     )
     result = run_cli("--core-ref", "1.0.0", "--contracts", extra, *fx)
     assert result.code == 1, result.output
-    user = {
-        c["id"].rsplit("::", 1)[-1]: c
-        for r in result.report["runs"]
-        for c in r["checks"]
-        if c["layer"] == "user"
-    }
+    user = {c["id"].rsplit("::", 1)[-1]: c for r in result.report["runs"] for c in r["checks"] if c["layer"] == "user"}
     assert user["test_ok"]["status"] == "passed"
     assert user["test_store_expects_region"]["status"] == "failed"
     assert "wants a region field" in user["test_store_expects_region"]["message"]
@@ -247,19 +236,11 @@ def test_user_contract_faults_become_error_rows(run_cli, fx, tmp_path):
     result = run_cli("--core-ref", "1.0.0", "--contracts", extra, "--timeout", "20", *fx)
     assert time.monotonic() - start < 120
     assert result.code == 1, result.output
-    rows = {
-        c["id"].rsplit("::", 1)[-1]: c
-        for r in result.report["runs"]
-        for c in r["checks"]
-        if c["layer"] == "user"
-    }
+    rows = {c["id"].rsplit("::", 1)[-1]: c for r in result.report["runs"] for c in r["checks"] if c["layer"] == "user"}
     assert rows["test_a_segfault"]["status"] == "error" and "died" in rows["test_a_segfault"]["message"]
     assert rows["test_b_hard_exit"]["status"] == "error"
     assert rows["test_c_sys_exit"]["status"] == "failed"
-    assert (
-        rows["test_d_hang"]["status"] == "error"
-        and "did not finish within 20s" in rows["test_d_hang"]["message"]
-    )
+    assert rows["test_d_hang"]["status"] == "error" and "did not finish within 20s" in rows["test_d_hang"]["message"]
     assert rows["test_e_fine"]["status"] == "passed"
     broken = [c for c in result.failing() if "test_broken_import" in c["id"]]
     assert broken and "NoSuchThing" in broken[0]["message"]

@@ -76,9 +76,7 @@ def test_run_ok_and_paths_in_argv(tmp_path: Path) -> None:
 
 
 def test_run_passes_exactly_the_given_environment() -> None:
-    done = proc.run(
-        [PY, "-c", "import json, os; print(json.dumps(dict(os.environ)))"], env={"ONLY_THIS": "1"}
-    )
+    done = proc.run([PY, "-c", "import json, os; print(json.dumps(dict(os.environ)))"], env={"ONLY_THIS": "1"})
     child = json.loads(done.stdout)
     child.pop("LC_CTYPE", None)  # the interpreter may coerce the C locale
     assert child == {"ONLY_THIS": "1"}
@@ -88,9 +86,7 @@ def test_no_shell_is_involved(tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_text("still here")
     args = [f";rm -rf {victim}", "$(touch pwned)", "`touch pwned`", "*", "a b", "'q'", "| cat", "&&", ""]
-    done = proc.run(
-        [PY, "-c", "import json, sys; print(json.dumps(sys.argv[1:]))", *args], env=ENV, cwd=tmp_path
-    )
+    done = proc.run([PY, "-c", "import json, sys; print(json.dumps(sys.argv[1:]))", *args], env=ENV, cwd=tmp_path)
     assert json.loads(done.stdout) == args
     assert victim.read_text() == "still here"
     assert not (tmp_path / "pwned").exists()

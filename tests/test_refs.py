@@ -261,9 +261,7 @@ def test_git_name_table_agrees_with_git() -> None:
     for name, valid in GIT_NAMES:
         if "\x00" in name or not name:
             continue  # not expressible as an argv element / git reads "" specially
-        done = subprocess.run(
-            [git, "check-ref-format", "--allow-onelevel", name], capture_output=True, check=False
-        )
+        done = subprocess.run([git, "check-ref-format", "--allow-onelevel", name], capture_output=True, check=False)
         if (done.returncode == 0) is not valid:
             disagree.append(name)
     assert disagree == []

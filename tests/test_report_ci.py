@@ -62,9 +62,7 @@ def check(
     )
 
 
-def run(
-    core_ref: str = "1.4.61", checks: list[Check] | None = None, *, error: str | None = None, **kw: object
-) -> Run:
+def run(core_ref: str = "1.4.61", checks: list[Check] | None = None, *, error: str | None = None, **kw: object) -> Run:
     checks = checks or []
     code = kw.pop("exit_code", None)
     if code is None:
@@ -192,9 +190,7 @@ def test_junit_failing_report_carries_rule_severity_and_detail() -> None:
 
 def test_junit_erroring_and_skipped_checks() -> None:
     checks = [
-        check(
-            "payload:feedback-0", Status.ERROR, layer=Layer.PAYLOAD, message="Traceback ...\nKeyError: 'ts'"
-        ),
+        check("payload:feedback-0", Status.ERROR, layer=Layer.PAYLOAD, message="Traceback ...\nKeyError: 'ts'"),
         check("user:store-contracts", Status.SKIPPED, layer=Layer.USER, message="no user contracts given"),
         check("is-a-core-event"),
     ]
@@ -217,9 +213,7 @@ def test_junit_erroring_and_skipped_checks() -> None:
 
 
 def test_junit_several_refs_one_suite_each() -> None:
-    rep = report(
-        run("1.4.59", PASSING), run("1.4.60", FAILING), run("latest", PASSING, core_version="1.4.61")
-    )
+    rep = report(run("1.4.59", PASSING), run("1.4.60", FAILING), run("latest", PASSING, core_version="1.4.61"))
     root = parse(render_junit(rep, now=NOW))
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == ["core 1.4.59", "core 1.4.60", "core latest (1.4.61)"]
@@ -252,9 +246,7 @@ def test_junit_nothing_ran_is_not_green() -> None:
 
 def test_junit_escapes_markup_and_forbidden_characters() -> None:
     nasty = 'a < b & "c" ]]> \x1b[31mred\x1b[0m \x00 \ud800 \ufffe tab\tend'
-    checks = [
-        check("weird<&>id", Status.FAILED, subject="Feed\x07back", rule="FIELD_TYPE_CHANGED", message=nasty)
-    ]
+    checks = [check("weird<&>id", Status.FAILED, subject="Feed\x07back", rule="FIELD_TYPE_CHANGED", message=nasty)]
     xml = render_junit(report(run("git:feature/x", checks)), now=NOW)
     root = parse(xml)
     case = root.find("testsuite/testcase")
@@ -289,10 +281,7 @@ def test_markdown_broken_lists_findings_with_rule_and_severity() -> None:
     md = render_markdown(report(run("1.4.60", FAILING)))
     assert md.startswith("### contract-check: BROKEN\n")
     findings = md.split("#### Findings", 1)[1]
-    assert (
-        "- **failed** `schema:FeedbackEvent` (FeedbackEvent) — FIELD_REMOVED [ERR]: field `ts` removed"
-        in findings
-    )
+    assert "- **failed** `schema:FeedbackEvent` (FeedbackEvent) — FIELD_REMOVED [ERR]: field `ts` removed" in findings
     assert "- **WARN** `schema:BackpressureLevel` (BackpressureLevel) — ENUM_VALUE_ADDED [WARN]" in findings
     assert "1 failed, 0 errors, 1 warning" in md
     assert "**exit code 1**" in md
@@ -345,12 +334,9 @@ def test_annotations_escape_title_and_message() -> None:
     (line,) = annotations(report(run("1.4.61", [bad])))
     head, _, message = line.partition("::")[2].partition("::")
     assert head == (
-        "error title=contract-check core 1.4.61%3A FeedbackEvent"
-        " schema%3AFeed%2Cback (CONSTRAINT_TIGHTENED ERR)"
+        "error title=contract-check core 1.4.61%3A FeedbackEvent schema%3AFeed%2Cback (CONSTRAINT_TIGHTENED ERR)"
     )
-    assert (
-        message == "CONSTRAINT_TIGHTENED: capacity: gt 0 -> gt 1 (100%25 of drained queues)%0D%0Asecond line"
-    )
+    assert message == "CONSTRAINT_TIGHTENED: capacity: gt 0 -> gt 1 (100%25 of drained queues)%0D%0Asecond line"
     assert "\n" not in line and "\r" not in line
 
 

@@ -61,21 +61,15 @@ def resolve_store(options: Options, cwd: Path) -> StoreTarget:
         declared = config.depends_on(pyproject, options.core_package)
         if declared is not None:
             name = ((pyproject or {}).get("project") or {}).get("name")
-            return StoreTarget(
-                ".", str(cwd.resolve()), name, declared or None, "the project in the current directory"
-            )
+            return StoreTarget(".", str(cwd.resolve()), name, declared or None, "the project in the current directory")
         name = config.DEFAULT_STORE_PACKAGE
-        return StoreTarget(
-            name, name, name, None, "newest on the index (no Store project in the current directory)"
-        )
+        return StoreTarget(name, name, name, None, "newest on the index (no Store project in the current directory)")
     path = (cwd / spec).expanduser()
     looks_like_path = spec.startswith((".", "/", "~")) or spec.endswith((".whl", ".tar.gz", ".zip"))
     if path.exists() and (path.is_dir() or spec.endswith((".whl", ".tar.gz", ".zip")) or looks_like_path):
         return _store_from_path(spec, path.resolve(), options.core_package)
     if looks_like_path:
-        raise UsageError(
-            f"--store {spec!r}: no such file or directory", tip="give a project path or a requirement"
-        )
+        raise UsageError(f"--store {spec!r}: no such file or directory", tip="give a project path or a requirement")
     try:
         req = Requirement(spec)
     except InvalidRequirement as exc:
@@ -90,13 +84,9 @@ def _store_from_path(spec: str, path: Path, core_package: str) -> StoreTarget:
     if path.is_dir():
         pyproject = config.read_pyproject(path)
         if pyproject is None and not (path / "setup.py").is_file():
-            raise UsageError(
-                f"--store {spec!r}: {path} is not a Python project (no pyproject.toml or setup.py)"
-            )
+            raise UsageError(f"--store {spec!r}: {path} is not a Python project (no pyproject.toml or setup.py)")
         name = ((pyproject or {}).get("project") or {}).get("name")
-        return StoreTarget(
-            spec, str(path), name, config.depends_on(pyproject, core_package) or None, "--store"
-        )
+        return StoreTarget(spec, str(path), name, config.depends_on(pyproject, core_package) or None, "--store")
     try:
         if path.name.endswith(".whl"):
             name = str(parse_wheel_filename(path.name)[0])
@@ -211,9 +201,9 @@ class Checker:
         core_version = versions.get(options.core_package)
         if self.store_name:
             self.store_version = versions.get(self.store_name, self.store_version)
-            self.store_declared = _declared(
-                outcome.requires.get(self.store_name, []), options.core_package
-            ) or (self.store_declared)
+            self.store_declared = _declared(outcome.requires.get(self.store_name, []), options.core_package) or (
+                self.store_declared
+            )
         checks: list[Check] = list(outcome.checks)
         checks += schema_layer.checks(outcome.artifacts, strict=options.strict)
         exit_code = run_exit_code(checks)
@@ -257,9 +247,7 @@ def check(options: Options, cwd: Path, progress: Progress = _quiet) -> Report:
 
 
 def build_report(store: StoreInfo, runs: list[Run], *, strict: bool) -> Report:
-    return Report(
-        tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summarise(runs)
-    )
+    return Report(tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summarise(runs))
 
 
 def exit_code(report: Report) -> int:

@@ -110,17 +110,14 @@ StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store path or requirement (default: '.' when it "
-        "depends on Core, else the newest market-data-store).",
+        help="Store path or requirement (default: '.' when it depends on Core, else the newest market-data-store).",
     ),
 ]
 CorePkgOpt = Annotated[str | None, typer.Option("--core-package", help="Core distribution name.")]
 CoreGitOpt = Annotated[str | None, typer.Option("--core-git", help="Core git URL for git: refs.")]
 PythonOpt = Annotated[str | None, typer.Option("--python", help="Python for the sandbox (version or path).")]
 IndexOpt = Annotated[str | None, typer.Option("--index-url", help="Package index URL (default: uv's).")]
-FindLinksOpt = Annotated[
-    list[str] | None, typer.Option("--find-links", help="Extra wheel directory or page.")
-]
+FindLinksOpt = Annotated[list[str] | None, typer.Option("--find-links", help="Extra wheel directory or page.")]
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Use only uv's cache and --find-links.")]
 TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds allowed for each phase.")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log commands; tracebacks.")]
@@ -142,17 +139,13 @@ def check_command(
     find_links: FindLinksOpt = None,
     offline: OfflineOpt = False,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
-    junit_xml: Annotated[
-        Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")
-    ] = None,
+    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
     strict: Annotated[bool, typer.Option("--strict", help="Treat WARN findings as failures.")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", help="Refs checked in parallel.")] = None,
     timeout: TimeoutOpt = None,
-    keep_venv: Annotated[
-        bool, typer.Option("--keep-venv", help="Keep the sandbox and print its path.")
-    ] = False,
+    keep_venv: Annotated[bool, typer.Option("--keep-venv", help="Keep the sandbox and print its path.")] = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
 ) -> int:
@@ -212,12 +205,8 @@ def list_command() -> int:
 @app.command("merge")
 def merge_command(
     results: Annotated[list[Path], typer.Argument(help="Shard JSON reports to join.")],
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the merged JSON report here.")
-    ] = None,
-    junit_xml: Annotated[
-        Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")
-    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the merged JSON report here.")] = None,
+    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
     quiet: QuietOpt = False,
@@ -294,9 +283,7 @@ def _version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option(
-            "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
-        ),
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit."),
     ] = False,
 ) -> None:
     """Does the Store still work with this Core?"""
@@ -327,9 +314,7 @@ def run(argv: list[str]) -> int:
     verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
     _setup_logging(verbose)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    previous_int = signal.signal(
-        signal.SIGINT, signal.default_int_handler
-    )  # even if started with SIGINT ignored
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     try:
         result = app(args, prog_name="contract-check", standalone_mode=False)
         if result == ExitCode.INTERRUPTED:  # typer/click return Exit(130) for a KeyboardInterrupt

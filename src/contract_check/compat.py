@@ -139,11 +139,7 @@ def _norm(node: Any, defs: dict[str, Any], stack: tuple[str, ...]) -> Any:
         if key in _NOISE:
             continue
         if key in _SCHEMA_KEYS:
-            value = (
-                [_norm(v, defs, stack) for v in value]
-                if isinstance(value, list)
-                else _norm(value, defs, stack)
-            )
+            value = [_norm(v, defs, stack) for v in value] if isinstance(value, list) else _norm(value, defs, stack)
         elif key in _SCHEMA_MAPS and isinstance(value, dict):
             value = {k: _norm(v, defs, stack) for k, v in sorted(value.items())}
         elif key in _SCHEMA_LISTS and isinstance(value, list):

@@ -105,9 +105,7 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
         if attr == "contracts":
             value = tuple((where / Path(v).expanduser()).resolve() for v in value)
         elif attr == "find_links":
-            value = tuple(
-                str((where / Path(v).expanduser()).resolve()) if not _is_url(v) else v for v in value
-            )
+            value = tuple(str((where / Path(v).expanduser()).resolve()) if not _is_url(v) else v for v in value)
         elif attr == "store" and not _is_requirement_like(value):
             value = str((where / Path(value).expanduser()).resolve())
         out[attr] = value
@@ -161,7 +159,5 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
         raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
     for path in options.contracts:
         if not path.exists():
-            raise UsageError(
-                f"--contracts path does not exist: {path}", tip="give a pytest file or directory"
-            )
+            raise UsageError(f"--contracts path does not exist: {path}", tip="give a pytest file or directory")
     return options

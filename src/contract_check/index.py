@@ -64,9 +64,7 @@ class IndexSettings:
 @cache
 def default_index_url(uv: str) -> str:
     """The default index that the installed uv reports in its help text (no host name is written here)."""
-    done = proc.run(
-        [uv, "pip", "install", "--help"], env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1"}
-    )
+    done = proc.run([uv, "pip", "install", "--help"], env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1"})
     match = re.search(r"by default: <([^>]+)>", done.stdout)
     if not match:
         raise EnvironmentProblem(
@@ -202,9 +200,7 @@ def _from_index(index_url: str, name: str, timeout: float) -> dict[Version, bool
 
 def _from_find_links(link: str, name: str, timeout: float) -> dict[Version, bool]:
     path = (
-        Path(urllib.request.url2pathname(urllib.parse.urlsplit(link).path))
-        if link.startswith("file:")
-        else Path(link)
+        Path(urllib.request.url2pathname(urllib.parse.urlsplit(link).path)) if link.startswith("file:") else Path(link)
     )
     if path.is_dir():
         return _collect(((p.name, False) for p in path.iterdir()), name)

@@ -38,8 +38,7 @@ def _load(path: Path) -> Report:
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise MergeError(
-            f"{path}: report schema_version {version!r}, but this contract-check reads "
-            f"schema_version {SCHEMA_VERSION}",
+            f"{path}: report schema_version {version!r}, but this contract-check reads schema_version {SCHEMA_VERSION}",
             tip="merge with the contract-check version that wrote the shards",
         )
     try:

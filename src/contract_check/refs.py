@@ -118,9 +118,7 @@ def _direct_reference(ref: str, core_package: str) -> ParsedRef | None:
     if not req.url or "://" not in req.url:
         return None  # "feature@x" is a git ref name, not a requirement with the URL "x"
     if canonicalize_name(req.name) != canonicalize_name(core_package):
-        raise _usage(
-            ref, f"it names {req.name!r}, but the Core package is {core_package!r} (see --core-package)"
-        )
+        raise _usage(ref, f"it names {req.name!r}, but the Core package is {core_package!r} (see --core-package)")
     return ParsedRef(ref, Source.URL, str(req))
 
 
@@ -137,9 +135,7 @@ def _local(ref: str, path: Path) -> ParsedRef:
     path = path.resolve()
     if path.is_dir():
         if not (path / "pyproject.toml").is_file() and not (path / "setup.py").is_file():
-            raise _usage(
-                ref, f"{path} is a directory but not a Python project (no pyproject.toml or setup.py)"
-            )
+            raise _usage(ref, f"{path} is a directory but not a Python project (no pyproject.toml or setup.py)")
     elif not path.name.endswith(_ARCHIVES):
         raise _usage(ref, f"{path} is a file but not a wheel (.whl) or sdist (.tar.gz, .zip)")
     return ParsedRef(ref, Source.PATH, str(path))

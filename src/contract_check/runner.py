@@ -51,15 +51,11 @@ class Outcome:
 
 def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
     outcome, message = event["outcome"], event.get("message") or ""
-    layer = (
-        Layer(event.get("layer", "user")) if event.get("layer") in Layer.__members__.values() else Layer.USER
-    )
+    layer = Layer(event.get("layer", "user")) if event.get("layer") in Layer.__members__.values() else Layer.USER
     rule_match = _RULE_PREFIX.match(message)
     rule = rule_match.group(1) if rule_match else None
     warnings = event.get("warnings") or []
-    status = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status.ERROR}.get(
-        outcome, Status.SKIPPED
-    )
+    status = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status.ERROR}.get(outcome, Status.SKIPPED)
     severity: Severity | None = None
     if status in (Status.FAILED, Status.ERROR):
         severity = Severity.ERR

@@ -93,9 +93,7 @@ _NETWORK = re.compile(
     r"network is unreachable|operation timed out|could not connect|request failed after)",
     re.I,
 )
-_BUILD = re.compile(
-    r"(?:failed to build|build backend|failed to prepare|does not appear to be a python project)", re.I
-)
+_BUILD = re.compile(r"(?:failed to build|build backend|failed to prepare|does not appear to be a python project)", re.I)
 
 
 def classify_install_failure(output: str) -> str:
@@ -123,9 +121,7 @@ _TIPS = {
 class Sandbox:
     """A temp dir holding a fresh uv venv; ``install`` puts the Store, Core and pytest in it."""
 
-    def __init__(
-        self, *, python: str | None, index: IndexSettings, timeout: float, keep: bool = False
-    ) -> None:
+    def __init__(self, *, python: str | None, index: IndexSettings, timeout: float, keep: bool = False) -> None:
         self.python = python or sys.executable
         self.index = index
         self.timeout = timeout

@@ -80,9 +80,7 @@ def _describe(item: pytest.Item) -> dict[str, Any]:
 _WARNINGS: dict[str, list[str]] = {}
 
 
-def pytest_warning_recorded(
-    warning_message: warnings.WarningMessage, when: str, nodeid: str, location: Any
-) -> None:
+def pytest_warning_recorded(warning_message: warnings.WarningMessage, when: str, nodeid: str, location: Any) -> None:
     if issubclass(warning_message.category, ContractWarning):
         _WARNINGS.setdefault(nodeid, []).append(str(warning_message.message))
 

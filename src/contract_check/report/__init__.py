@@ -108,9 +108,7 @@ def verdict_line(report: Report, elapsed: float | None = None) -> Text:
     return line
 
 
-def render_table(
-    report: Report, console: Console, *, quiet: bool = False, elapsed: float | None = None
-) -> None:
+def render_table(report: Report, console: Console, *, quiet: bool = False, elapsed: float | None = None) -> None:
     if not quiet:
         console.print(store_line(report))
         for run in report.runs:

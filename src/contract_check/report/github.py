@@ -64,12 +64,8 @@ def _findings(report: Report) -> list[tuple[str, str, str]]:
     warnings: list[tuple[str, str, str]] = []
     for run in report.runs:
         if run.error:
-            errors.append(
-                ("error", f"contract-check core {run.core_ref}: could not check", run.error.strip())
-            )
-        elif run.exit_code not in (ExitCode.OK, ExitCode.BROKEN) and not any(
-            c.is_failure for c in run.checks
-        ):
+            errors.append(("error", f"contract-check core {run.core_ref}: could not check", run.error.strip()))
+        elif run.exit_code not in (ExitCode.OK, ExitCode.BROKEN) and not any(c.is_failure for c in run.checks):
             msg = f"no contract result (exit code {run.exit_code})"
             errors.append(("error", f"contract-check core {run.core_ref}: could not check", msg))
         for check in run.checks:
@@ -88,9 +84,7 @@ def annotations(report: Report, limit: int = 10) -> list[str]:
     hidden = len(findings) - len(shown)
     if hidden:
         noun = "finding" if hidden == 1 else "findings"
-        lines.append(
-            command("warning", f"{hidden} more contract-check {noun} not shown; see the step summary")
-        )
+        lines.append(command("warning", f"{hidden} more contract-check {noun} not shown; see the step summary"))
     return lines
 
 
@@ -115,9 +109,7 @@ def _append(path: str, text: str) -> None:
         fh.write(text)
 
 
-def publish(
-    report: Report, env: Mapping[str, str], report_path: Path | None, *, stream: TextIO | None = None
-) -> None:
+def publish(report: Report, env: Mapping[str, str], report_path: Path | None, *, stream: TextIO | None = None) -> None:
     """Publish ``report`` to GitHub Actions; does nothing unless ``env`` says ``GITHUB_ACTIONS=true``.
 
     Appends the Markdown to ``$GITHUB_STEP_SUMMARY``, appends ``verdict``/``exit-code``/``report`` to

@@ -74,9 +74,7 @@ def _sub(parent: ET.Element, tag: str, attrib: dict[str, str], text: str | None 
 
 def _testcase(suite: ET.Element, check: Check) -> str | None:
     """Append the testcase for ``check``; return which outcome element it carries, if any."""
-    case = _sub(
-        suite, "testcase", {"classname": check.subject, "name": check.id, "time": _seconds(check.duration_s)}
-    )
+    case = _sub(suite, "testcase", {"classname": check.subject, "name": check.id, "time": _seconds(check.duration_s)})
     message = _label(check) + one_line(check.message)
     outcome = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped"}.get(check.status)
     if outcome is None:  # passed; a WARN/INFO finding still shows its text
@@ -143,9 +141,7 @@ def _suite(parent: ET.Element, report: Report, run: Run, index: int, timestamp: 
             counts[outcome] += 1
     problem = _run_problem(run)
     if problem is not None:
-        case = _sub(
-            suite, "testcase", {"classname": "contract-check", "name": suite_name(run), "time": "0.000"}
-        )
+        case = _sub(suite, "testcase", {"classname": "contract-check", "name": suite_name(run), "time": "0.000"})
         _sub(
             case,
             "error",
