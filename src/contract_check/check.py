@@ -63,7 +63,7 @@ def resolve_store(options: Options, cwd: Path) -> StoreTarget:
             name = ((pyproject or {}).get("project") or {}).get("name")
             return StoreTarget(".", str(cwd.resolve()), name, declared or None, "the project in the current directory")
         name = config.DEFAULT_STORE_PACKAGE
-        return StoreTarget(name, name, name, None, "newest on the index (no Store project in the current directory)")
+        return StoreTarget(name, name, name, None, "newest on the index; no Store project in the current directory")
     path = (cwd / spec).expanduser()
     looks_like_path = spec.startswith((".", "/", "~")) or spec.endswith((".whl", ".tar.gz", ".zip"))
     if path.exists() and (path.is_dir() or spec.endswith((".whl", ".tar.gz", ".zip")) or looks_like_path):

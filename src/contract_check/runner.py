@@ -50,7 +50,7 @@ class Outcome:
 
 
 def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
-    outcome, message = event["outcome"], event.get("message") or ""
+    outcome, message = event["outcome"], _clean(event.get("message") or "")
     layer = Layer(event.get("layer", "user")) if event.get("layer") in Layer.__members__.values() else Layer.USER
     rule_match = _RULE_PREFIX.match(message)
     rule = rule_match.group(1) if rule_match else None
@@ -76,6 +76,11 @@ def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
         message=proc.redact(message.strip())[:2000],
         duration_s=float(event.get("duration") or 0.0),
     )
+
+
+def _clean(message: str) -> str:
+    """Drop pydantic's "For further information visit <url>" lines: noise in a report."""
+    return "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
 
 
 def _read_events(path: Path) -> list[dict[str, Any]]:
