@@ -6,6 +6,7 @@ import json
 import warnings
 
 import pytest
+
 from contract_check_plugin import ContractWarning
 
 CONTRACTED = ["ok", "soft", "hard"]

@@ -7,6 +7,7 @@ import time
 import warnings
 
 import pytest
+
 from contract_check_plugin import ContractWarning
 
 FIELDS = ("coordinator_id", "queue_size", "capacity", "level", "source", "ts")

@@ -30,7 +30,9 @@ def main() -> int:
     args = parser.parse_args()
     settings = index.IndexSettings(index_url=args.index_url)
     found = index.releases(args.core_package, settings, uv=find_uv())
-    versions = [r.version for r in found if not r.yanked and not r.version.is_prerelease and r.version >= Version(args.min)]
+    versions = [
+        r.version for r in found if not r.yanked and not r.version.is_prerelease and r.version >= Version(args.min)
+    ]
     exe = Path(sys.executable).with_name("contract-check")
     verdicts: dict[str, list[str]] = {}
     start = time.monotonic()
@@ -43,11 +45,15 @@ def main() -> int:
             if out.is_file():
                 report = json.loads(out.read_text())
                 failing = [c["id"] for r in report["runs"] for c in r["checks"] if c["status"] in ("failed", "error")]
-            verdict = {0: "compatible", 1: "BROKEN", 3: "could not check"}.get(done.returncode, f"exit {done.returncode}")
+            verdict = {0: "compatible", 1: "BROKEN", 3: "could not check"}.get(
+                done.returncode, f"exit {done.returncode}"
+            )
             verdicts.setdefault(verdict, []).append(str(version))
             print(f"{version!s:>8}  {verdict:16} {', '.join(failing[:4])}", flush=True)
-    print(f"\n{len(versions)} releases in {time.monotonic() - start:.0f}s: "
-          + "; ".join(f"{k}: {len(v)}" for k, v in verdicts.items()))
+    print(
+        f"\n{len(versions)} releases in {time.monotonic() - start:.0f}s: "
+        + "; ".join(f"{k}: {len(v)}" for k, v in verdicts.items())
+    )
     return 0 if set(verdicts) == {"compatible"} else 1
 
 

@@ -8,6 +8,7 @@ under --strict) and, where the variant names a rule, report it.
 from __future__ import annotations
 
 import pytest
+
 from fixturepkgs import CORE_DIST, VARIANTS
 
 pytestmark = pytest.mark.slow
