@@ -27,6 +27,7 @@ from contract_check.models import (
     Check,
     Report,
     Run,
+    Status,
     StoreInfo,
     Tool,
     run_exit_code,
@@ -64,9 +65,15 @@ def resolve_store(options: Options, cwd: Path) -> StoreTarget:
             return StoreTarget(".", str(cwd.resolve()), name, declared or None, "the project in the current directory")
         name = config.DEFAULT_STORE_PACKAGE
         return StoreTarget(name, name, name, None, "newest on the index; no Store project in the current directory")
-    path = (cwd / spec).expanduser()
-    looks_like_path = spec.startswith((".", "/", "~")) or spec.endswith((".whl", ".tar.gz", ".zip"))
-    if path.exists() and (path.is_dir() or spec.endswith((".whl", ".tar.gz", ".zip")) or looks_like_path):
+    try:
+        path = cwd / Path(spec).expanduser()
+    except RuntimeError:  # ~user of an unknown user
+        path = cwd / spec
+    # "name @ https://host/store.whl" is a direct reference, not a path, whatever it ends with
+    looks_like_path = "://" not in spec and (
+        spec.startswith((".", "/", "~")) or spec.endswith((".whl", ".tar.gz", ".zip"))
+    )
+    if refs.path_exists(path) and (path.is_dir() or looks_like_path):
         return _store_from_path(spec, path.resolve(), options.core_package)
     if looks_like_path:
         raise UsageError(f"--store {spec!r}: no such file or directory", tip="give a project path or a requirement")
@@ -157,7 +164,7 @@ class Checker:
         except ContractCheckError as exc:
             message = exc.message + (f"\ntip: {exc.tip}" if exc.tip else "")
             return Run(
-                core_ref=ref,
+                core_ref=redact(ref),
                 requirement=resolved.display if resolved else None,
                 source=resolved.source if resolved else None,
                 status=run_status(exc.exit_code),
@@ -177,7 +184,7 @@ class Checker:
             if options.keep_venv:
                 logging.getLogger("contract_check").warning("keeping the sandbox at %s", box.root)
                 self.kept.append(box.root)
-            self.progress(f"installing {self.store.spec} with {resolved.display}")
+            self.progress(f"installing {redact(self.store.spec)} with {resolved.display}")
             box.install([self.store.install, "pytest"], [resolved.requirement])
             targets = runner.prepare(box.root, options.contracts)
             self.progress(f"running the contracts against {resolved.display}")
@@ -209,11 +216,13 @@ class Checker:
         exit_code = run_exit_code(checks)
         error = None
         if exit_code == 3:
-            error = "could not check: no contract ran" + (f"\n{outcome.notes[-1]}" if outcome.notes else "")
+            ran = any(c.status is not Status.SKIPPED for c in checks)
+            error = "could not check: " + ("none of the built-in contracts ran" if ran else "no contract ran")
+            error += f"\n{outcome.notes[-1]}" if outcome.notes else ""
         elif outcome.notes and not outcome.completed:
             error = outcome.notes[-1]
         return Run(
-            core_ref=resolved.ref,
+            core_ref=redact(resolved.ref),
             requirement=resolved.display,
             core_version=core_version,
             source=resolved.source,
@@ -242,6 +251,8 @@ def check(options: Options, cwd: Path, progress: Progress = _quiet) -> Report:
     checker = Checker(options, cwd, progress)
     for ref in options.core_refs:  # every ref is validated before anything is installed
         refs.parse(ref, core_package=options.core_package, cwd=cwd)
+    if options.python is None:  # the sandbox runs this Python: its grammar is the contracts' grammar
+        runner.check_user_contracts(options.contracts)
     runs = [checker.check_ref(ref) for ref in options.core_refs]
     return build_report(checker.store_info(), runs, strict=options.strict)
 

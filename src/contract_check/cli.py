@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
@@ -14,14 +15,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from contract_check import __version__, check, config
-from contract_check.errors import ContractCheckError
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import ExitCode, Report
 from contract_check.proc import redact
+
+try:  # newer typer raises the exceptions of its own copy of click and no longer installs click itself
+    from typer._click.exceptions import UsageError as ClickUsageError
+except ImportError:  # pragma: no cover - older typer raises click's own
+    from click.exceptions import UsageError as ClickUsageError  # type: ignore[assignment]
 
 COMMANDS = {"check", "snapshot", "list", "merge"}
 app = typer.Typer(
@@ -57,7 +63,7 @@ def _progress(quiet: bool) -> tuple[check.Progress, Any]:
 
     def update(message: str) -> None:
         log.info(message)
-        status.update(message)
+        status.update(escape(message))  # a ref or path may hold "[...]", which is not markup
 
     return update, status
 
@@ -81,21 +87,42 @@ def _emit_report(
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
         render.render_table(report, out, quiet=quiet, elapsed=elapsed)
-    if json_path:
-        render.write_json(report, json_path)
-    if junit_path:
-        from contract_check.report.junit import render_junit
+    try:
+        if json_path:
+            render.write_json(report, json_path)
+        if junit_path:
+            from contract_check.report.junit import render_junit
 
-        junit_path.write_text(render_junit(report), encoding="utf-8")
-    if markdown_path:
-        from contract_check.report.markdown import render_markdown
+            junit_path.write_text(render_junit(report), encoding="utf-8")
+        if markdown_path:
+            from contract_check.report.markdown import render_markdown
 
-        markdown_path.write_text(render_markdown(report), encoding="utf-8")
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        from contract_check.report import github
+            markdown_path.write_text(render_markdown(report), encoding="utf-8")
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            from contract_check.report import github
 
-        github.publish(report, os.environ, json_path)
+            github.publish(report, os.environ, json_path)
+    except OSError as exc:  # the verdict is printed, but a gate that reads the report file must not pass
+        where = f" {exc.filename}" if exc.filename else ""
+        raise EnvironmentProblem(f"could not write the report{where}: {exc.strerror or exc}") from None
     return report.summary.exit_code
+
+
+def _output_path(path: Path | None, option: str) -> Path | None:
+    """A report file to write, checked before the (slow) check runs so that a typo fails fast."""
+    if path is None:
+        return None
+    problem = None
+    try:
+        if path.is_dir():
+            problem = "is a directory"
+        elif not path.parent.is_dir():
+            problem = "is in a directory that does not exist"
+    except (OSError, ValueError) as exc:
+        problem = f"is not a usable path ({exc})"
+    if problem:
+        raise UsageError(f"{option} {str(path)!r} {problem}", tip="give the path of a file to write")
+    return path
 
 
 RefOpt = Annotated[
@@ -152,12 +179,15 @@ def check_command(
     """Check the Store against one or more Core refs (the default command)."""
     start = time.monotonic()
     cwd = Path.cwd()
+    json_path = _output_path(json_path, "--json")
+    junit_xml = _output_path(junit_xml, "--junit-xml")
+    markdown = _output_path(markdown, "--markdown")
     flags: dict[str, Any] = {
         "core_refs": _split_refs(core_ref),
         "store": store,
         "core_package": core_package,
         "core_git": core_git,
-        "contracts": tuple(p.resolve() for p in contracts or ()),
+        "contracts": tuple(contracts or ()),  # made absolute (against cwd) and checked by config.build
         "python": python,
         "index_url": index_url,
         "find_links": tuple(find_links or ()),
@@ -212,9 +242,11 @@ def merge_command(
     quiet: QuietOpt = False,
 ) -> int:
     """Join shard reports (one per Core ref, e.g. from a CI matrix) into one report."""
-    from contract_check.errors import UsageError
     from contract_check.merge import MergeError, merge_reports
 
+    json_path = _output_path(json_path, "--json")
+    junit_xml = _output_path(junit_xml, "--junit-xml")
+    markdown = _output_path(markdown, "--markdown")
     try:
         report = merge_reports(results)
     except MergeError as exc:
@@ -269,7 +301,7 @@ def snapshot_command(
     finally:
         if status is not None:
             status.stop()
-    Console(highlight=False).print(f"wrote the golden contract to {written}")
+    Console(highlight=False).print(f"wrote the golden contract to {escape(str(written))}")
     return 0
 
 
@@ -320,27 +352,27 @@ def run(argv: list[str]) -> int:
         if result == ExitCode.INTERRUPTED:  # typer/click return Exit(130) for a KeyboardInterrupt
             return _interrupted()
         return int(result) if isinstance(result, int) else 0
-    except click.exceptions.NoArgsIsHelpError as exc:
-        exc.show()
+    except ClickUsageError as exc:  # a bad option or value; the message may quote a URL with a token
+        shown = io.StringIO()
+        exc.show(file=shown)
+        sys.stderr.write(redact(shown.getvalue()))
         return ExitCode.USAGE
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        return ExitCode.USAGE
-    except click.exceptions.Exit as exc:  # typer turns KeyboardInterrupt into Exit(130)
+    except typer.Exit as exc:  # typer turns KeyboardInterrupt into Exit(130)
         if exc.exit_code == ExitCode.INTERRUPTED:
             return _interrupted()
         return int(exc.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         return _interrupted()
+    # messages quote refs, paths and option values: escaped, so that "[...]" is printed, not read as markup
     except ContractCheckError as exc:
-        err.print(f"[bold red]error[/]: {redact(exc.message)}", markup=True, highlight=False)
+        err.print(f"[bold red]error[/]: {escape(redact(exc.message))}", markup=True, highlight=False)
         if exc.tip:
-            err.print(f"[bold]tip[/]: {redact(exc.tip)}")
+            err.print(f"[bold]tip[/]: {escape(redact(exc.tip))}")
         return exc.exit_code
     except Exception as exc:  # an internal error: short message, traceback only with -v
-        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {redact(str(exc))}")
+        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(redact(str(exc)))}")
         if verbose:
-            err.print(redact(traceback.format_exc()))
+            err.print(redact(traceback.format_exc()), markup=False)
         else:
             err.print("run again with -v for the traceback, and report it")
         return ExitCode.INTERNAL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -24,6 +25,7 @@ DEFAULT_TIMEOUT = 300.0
 # the user's uv/pip configuration of the index, first wins; the sandbox scrubs these, so they are read here
 # and passed to uv explicitly (IndexSettings.uv_args)
 _INDEX_ENV = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
+_PROJECT_NAME = re.compile(r"[A-Z0-9]([A-Z0-9._-]*[A-Z0-9])?", re.IGNORECASE)  # PEP 508 names
 _TYPE_NAMES = {
     str: "a string",
     int: "an integer",
@@ -102,14 +104,23 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
                 f"[tool.contract-check] {key} in {where / 'pyproject.toml'} must be {wanted}, "
                 f"not {type(value).__name__} {value!r}"
             )
+        what = f"[tool.contract-check] {key}"
         if attr == "contracts":
-            value = tuple((where / Path(v).expanduser()).resolve() for v in value)
+            value = tuple(_local_path(where, v, what) for v in value)
         elif attr == "find_links":
-            value = tuple(str((where / Path(v).expanduser()).resolve()) if not _is_url(v) else v for v in value)
+            value = tuple(str(_local_path(where, v, what)) if not _is_url(v) else v for v in value)
         elif attr == "store" and not _is_requirement_like(value):
-            value = str((where / Path(value).expanduser()).resolve())
+            value = str(_local_path(where, value, what))
         out[attr] = value
     return out
+
+
+def _local_path(base: Path, text: str | Path, what: str) -> Path:
+    """*text* as an absolute path (``~`` expanded, relative to *base*); an unusable one is a usage error."""
+    try:
+        return (base / Path(text).expanduser()).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # ~nobody, a NUL byte, a name too long
+        raise UsageError(f"{what} {str(text)[:200]!r} is not a usable path: {exc}") from None
 
 
 def _is_url(text: str) -> bool:
@@ -152,12 +163,26 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     unexpected = set(merged) - known
     if unexpected:  # pragma: no cover - a programming error, not a user one
         raise TypeError(f"unknown options {sorted(unexpected)}")
+    # children run in the sandbox directory: a relative path given on the command line is made absolute here
+    merged["contracts"] = tuple(_local_path(cwd, p, "--contracts") for p in merged.get("contracts", ()))
+    merged["find_links"] = tuple(
+        v if _is_url(v) else str(_local_path(cwd, v, "--find-links")) for v in merged.get("find_links", ())
+    )
+    python = merged.get("python")
+    if python and (os.sep in python or "/" in python or python.startswith(("~", "."))):
+        merged["python"] = str(_local_path(cwd, python, "--python"))
     options = Options(**merged)
+    if not _PROJECT_NAME.fullmatch(options.core_package):
+        raise UsageError(f"--core-package {options.core_package!r} is not a valid distribution name")
     if not (options.timeout > 0 and math.isfinite(options.timeout)):
         raise UsageError(f"--timeout must be a positive number of seconds, not {options.timeout:g}")
     if options.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
     for path in options.contracts:
-        if not path.exists():
+        try:
+            found = path.exists()
+        except (OSError, ValueError):  # a name too long for the file system
+            found = False
+        if not found:
             raise UsageError(f"--contracts path does not exist: {path}", tip="give a pytest file or directory")
     return options

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import http.client
 import json
 import os
 import re
@@ -150,13 +151,13 @@ class _NoAuthAcrossHosts(urllib.request.HTTPRedirectHandler):
 
 def _fetch(url: str, timeout: float) -> tuple[str, str] | None:
     """(content type, body) of *url*, or None when the index has no such project."""
-    if url.startswith("file:"):
-        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
-        page = path / "index.html" if path.is_dir() else path
-        return ("text/html", page.read_text(errors="replace")) if page.is_file() else None
-    clean, headers = _split_credentials(url)
-    request = urllib.request.Request(clean, headers={"Accept": _ACCEPT, **headers})
     try:
+        if url.startswith("file:"):
+            path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+            page = path / "index.html" if path.is_dir() else path
+            return ("text/html", page.read_text(errors="replace")) if page.is_file() else None
+        clean, headers = _split_credentials(url)
+        request = urllib.request.Request(clean, headers={"Accept": _ACCEPT, **headers})
         opener = urllib.request.build_opener(_NoAuthAcrossHosts())
         with opener.open(request, timeout=timeout) as response:
             return response.headers.get("Content-Type", ""), response.read().decode("utf-8", "replace")
@@ -168,7 +169,7 @@ def _fetch(url: str, timeout: float) -> tuple[str, str] | None:
             tip="check --index-url and its credentials",
             kind="network",
         ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:  # InvalidURL too
         reason = getattr(exc, "reason", exc)
         raise EnvironmentProblem(
             f"could not reach the package index {proc.redact(url)}: {proc.redact(str(reason))}",
@@ -202,8 +203,11 @@ def _from_find_links(link: str, name: str, timeout: float) -> dict[Version, bool
     path = (
         Path(urllib.request.url2pathname(urllib.parse.urlsplit(link).path)) if link.startswith("file:") else Path(link)
     )
-    if path.is_dir():
-        return _collect(((p.name, False) for p in path.iterdir()), name)
+    try:
+        if path.is_dir():
+            return _collect(((p.name, False) for p in path.iterdir()), name)
+    except (OSError, ValueError):  # unreadable, or not a name the file system takes: uv will say why
+        return {}
     page = _fetch(link, timeout) if "://" in link else None
     if page is None:
         return {}

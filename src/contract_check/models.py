@@ -143,10 +143,13 @@ def run_exit_code(checks: list[Check]) -> int:
     Severity has already been applied when a row was made: a WARN finding is a ``passed`` row with
     severity WARN, or a ``failed`` one under ``--strict``; INFO findings are always ``passed``.
     """
-    if not any(c.status in (Status.PASSED, Status.FAILED, Status.ERROR) for c in checks):
+    ran = [c for c in checks if c.status in (Status.PASSED, Status.FAILED, Status.ERROR)]
+    if not ran:
         return ExitCode.ENVIRONMENT  # nothing ran: "could not check" is never "compatible"
-    if any(c.status in (Status.FAILED, Status.ERROR) for c in checks):
+    if any(c.is_failure for c in ran):
         return ExitCode.BROKEN
+    if all(c.layer is Layer.USER for c in ran):
+        return ExitCode.ENVIRONMENT  # only the user's own contracts ran (a user conftest skipped the built-ins)
     return ExitCode.OK
 
 

@@ -103,7 +103,7 @@ def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
     except RuntimeError:  # ~user of an unknown user
         given = Path(ref)
     path = (cwd or Path.cwd()) / given
-    if _exists(path) or ref.endswith(_ARCHIVES) or ref.startswith(("./", "../", "/", "~")):
+    if path_exists(path) or ref.endswith(_ARCHIVES) or ref.startswith(("./", "../", "/", "~")):
         return _local(ref, path)
     if is_git_ref_name(ref):
         return ParsedRef(ref, Source.GIT, ref)
@@ -122,7 +122,7 @@ def _direct_reference(ref: str, core_package: str) -> ParsedRef | None:
     return ParsedRef(ref, Source.URL, str(req))
 
 
-def _exists(path: Path) -> bool:
+def path_exists(path: Path) -> bool:
     try:
         return path.exists()
     except (OSError, ValueError):  # a name too long for the file system is no path of ours
@@ -130,7 +130,7 @@ def _exists(path: Path) -> bool:
 
 
 def _local(ref: str, path: Path) -> ParsedRef:
-    if not _exists(path):
+    if not path_exists(path):
         raise _usage(ref, f"no such file or directory: {path}")
     path = path.resolve()
     if path.is_dir():

@@ -7,16 +7,18 @@ row; the remaining contracts are then run in a fresh process, so one bad check n
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from contract_check import proc
-from contract_check.errors import CommandTimeout
+from contract_check.errors import CommandTimeout, EnvironmentProblem, UsageError
 from contract_check.models import Check, Layer, Severity, Status
 
 PLUGIN_MODULE = "contract_check_plugin"
@@ -83,18 +85,95 @@ def _clean(message: str) -> str:
     return "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
 
 
+# event -> {field: accepted types} (None: optional); the host reads these, so without them a report is unusable
+_EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "env": {"versions": (dict, type(None)), "requires": (dict, type(None))},
+    "start": {"nodeid": (str,)},
+    "result": {
+        "nodeid": (str,),
+        "outcome": (str,),
+        "message": (str, type(None)),
+        "duration": (int, float, type(None)),
+        "warnings": (list, type(None)),
+    },
+    "collect_error": {"nodeid": (str,)},
+    "artifact": {"name": (str,)},
+    "end": {},
+}
+_OUTCOMES = {"passed", "failed", "error", "skipped"}
+
+
+def _well_formed(event: dict[str, Any]) -> bool:
+    fields = _EVENT_FIELDS[event["event"]]
+    if not all(isinstance(event.get(name), types) for name, types in fields.items()):
+        return False  # a missing field reads as None, which only the optional fields accept
+    if event["event"] == "result":
+        return event["outcome"] in _OUTCOMES and all(isinstance(w, str) for w in event.get("warnings") or [])
+    if event["event"] == "env":
+        versions, requires = event.get("versions") or {}, event.get("requires") or {}
+        return all(isinstance(v, str) for v in versions.values()) and all(
+            isinstance(r, list) and all(isinstance(x, str) for x in r) for r in requires.values()
+        )
+    return True
+
+
 def _read_events(path: Path) -> list[dict[str, Any]]:
+    """The plugin's events. Lines that are no event (a line cut short by a crash) are skipped; an event
+    without the fields the host reads means the run cannot be judged: EnvironmentProblem (exit 3)."""
     if not path.is_file():
         return []
     events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
-        if isinstance(event, dict) and "event" in event:
-            events.append(event)
+        if not (isinstance(event, dict) and isinstance(event.get("event"), str) and event["event"] in _EVENT_FIELDS):
+            continue
+        if not _well_formed(event):
+            raise EnvironmentProblem(
+                f"the contract results are malformed (line {number} of {path.name}: {proc.redact(line[:200])!r})",
+                tip="something other than contract-check's plugin wrote to $CONTRACT_CHECK_OUT",
+            )
+        events.append(event)
     return events
+
+
+_NORECURSE = {"__pycache__", "node_modules", "venv", "build", "dist"}  # as pytest's norecursedirs
+
+
+def _contract_files(directory: Path) -> list[Path]:
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not (d.startswith(".") or d in _NORECURSE or d.endswith(".egg"))]
+        found += [
+            Path(root, f)
+            for f in files
+            if f == "conftest.py" or (f.endswith(".py") and (f.startswith("test_") or f.endswith("_test.py")))
+        ]
+    return sorted(found)
+
+
+def check_user_contracts(paths: tuple[Path, ...]) -> None:
+    """Raise UsageError for a user contract file (test module or conftest) that is not valid Python.
+
+    Such a file is the user's mistake whatever the Core is, so it is reported before anything is installed,
+    not as an error row that would read as a broken Core. Compiled with this interpreter: call it only when
+    the sandbox runs the same Python.
+    """
+    for path in paths:
+        for file in [path] if path.is_file() else _contract_files(path):
+            try:
+                with warnings.catch_warnings():  # an invalid escape is pytest's to report, not ours
+                    warnings.simplefilter("ignore")
+                    compile(file.read_bytes(), str(file), "exec", dont_inherit=True)
+            except SyntaxError as exc:  # IndentationError and TabError too
+                raise UsageError(
+                    f"--contracts file {file} is not valid Python: {exc.msg} (line {exc.lineno})",
+                    tip="fix the file; a contract that cannot be loaded checks nothing",
+                ) from None
+            except (OSError, ValueError):
+                continue  # unreadable, or NUL bytes: pytest reports it as an error row
 
 
 def prepare(workdir: Path, user_contracts: tuple[Path, ...]) -> list[Path]:

@@ -140,11 +140,19 @@ class Sandbox:
         return self.venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
     def __enter__(self) -> Sandbox:
-        try:
-            self.root = Path(tempfile.mkdtemp(prefix="contract-check-"))
-        except OSError as exc:
+        # Python would quietly fall back to /tmp (or the cwd) for a TMPDIR that is missing or read-only
+        wanted = os.environ.get("TMPDIR") or None
+        if wanted and not (os.path.isdir(wanted) and os.access(wanted, os.W_OK | os.X_OK)):
             raise EnvironmentProblem(
-                f"could not create a temporary directory: {exc.strerror or exc}",
+                f"TMPDIR is {wanted!r}, which is not a writable directory",
+                tip="create it, or point TMPDIR at a writable directory",
+            )
+        try:
+            self.root = Path(tempfile.mkdtemp(prefix="contract-check-", dir=wanted))
+        except OSError as exc:
+            where = os.path.dirname(exc.filename) if isinstance(exc.filename, str) else wanted or "the temp directory"
+            raise EnvironmentProblem(
+                f"could not create a temporary directory in {where}: {exc.strerror or exc}",
                 tip="free disk space or point TMPDIR at a writable directory",
             ) from None
         try:

@@ -10,6 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from contract_check import compat, runner
+from contract_check.errors import EnvironmentProblem
 from contract_check.models import Check, Layer, Severity, Status
 
 
@@ -52,7 +53,18 @@ def schema_checks(candidate: Any, golden: compat.Snapshot, *, strict: bool) -> l
                 message="the sandbox did not report the candidate's schemas",
             )
         ]
-    snapshot = compat.Snapshot(models=candidate.get("models", {}), enums=candidate.get("enums", {}))
+    models, enums = candidate.get("models", {}), candidate.get("enums", {})
+    if not (
+        isinstance(models, dict)
+        and isinstance(enums, dict)
+        and all(isinstance(v, dict) for v in models.values())
+        and all(isinstance(v, list) for v in enums.values())
+    ):  # not what the built-in snapshot contract writes: nothing can be concluded from it
+        raise EnvironmentProblem(
+            "the sandbox reported a malformed schema snapshot (models must map to schemas, enums to lists)",
+            tip="something other than the built-in snapshot contract wrote the 'snapshot' artifact",
+        )
+    snapshot = compat.Snapshot(models=models, enums=enums)
     findings = compat.compare(golden, snapshot)
     rows = [_row(f, strict) for f in findings]
     for subject in [*golden["models"], *golden["enums"]]:

@@ -11,6 +11,7 @@ from contract_check import __version__, runner
 from contract_check.check import Checker, Progress
 from contract_check.config import Options
 from contract_check.errors import EnvironmentProblem
+from contract_check.proc import redact
 
 
 def _dump(path: Path, data: Any) -> None:
@@ -38,10 +39,10 @@ def take(options: Options, cwd: Path, output: Path | None, progress: Progress) -
     _dump(
         golden / "metadata.json",
         {
-            "core_ref": resolved.ref,
+            "core_ref": redact(resolved.ref),  # committed to the repository: never a token
             "core": versions.get(options.core_package),
             "store": {
-                "spec": checker.store.spec,
+                "spec": redact(checker.store.spec),
                 "name": checker.store_name,
                 "version": versions.get(checker.store_name or "", None),
             },

@@ -1,0 +1,315 @@
+"""No credential is ever printed: a token planted in every URL the tool accepts (index, find-links, Core git,
+direct references for Core and Store, uv/pip configuration, [tool.contract-check]) never shows up in stdout,
+stderr, the JSON/JUnit/Markdown reports, the GitHub step summary or the step outputs, with -v on.
+
+The URLs point at 127.0.0.1:9 (discard; nothing listens), so every run fails fast with an error that quotes
+the URL: exactly the messages that would leak. Tests marked ``slow`` get as far as ``uv pip install``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from conftest import cli_env, leftovers
+from contract_check import check, cli, proc, runner, sandbox
+from contract_check.errors import EnvironmentProblem
+from contract_check.index import IndexSettings
+from contract_check.models import ExitCode
+from fixturepkgs import CORE_DIST, STORE_DIST
+
+TOKEN = "s3cr3t-T0KEN"
+HOST = "127.0.0.1:9"
+SHOWN = f"***@{HOST}"  # what a redacted URL looks like
+
+
+def url(path: str, user: str = "user") -> str:
+    return f"https://{user}:{TOKEN}@{HOST}{path}"
+
+
+@pytest.fixture
+def everywhere(run_cli, tmp_path: Path):
+    """Run the CLI with every output switched on; return (result, {output name: text})."""
+
+    def run(*args: Any, env: dict[str, str] | None = None, cwd: Path | None = None, reports: bool = True):
+        out = tmp_path / "out"
+        out.mkdir(exist_ok=True)
+        files = {
+            "json": out / "report.json",
+            "junit": out / "report.xml",
+            "markdown": out / "report.md",
+            "step-summary": out / "summary.md",
+            "step-outputs": out / "outputs.txt",
+        }
+        github = {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_STEP_SUMMARY": str(files["step-summary"]),
+            "GITHUB_OUTPUT": str(files["step-outputs"]),
+        }
+        result = run_cli(
+            *args,
+            "--json",
+            files["json"],
+            "--junit-xml",
+            files["junit"],
+            "--markdown",
+            files["markdown"],
+            "-v",
+            json_report=False,
+            env=cli_env(tmp_path / "tmp", **github, **(env or {})),
+            cwd=cwd,
+            timeout=240,
+        )
+        if reports:
+            missing = [name for name, path in files.items() if not path.is_file()]
+            assert not missing, (missing, result.output)
+        texts = {"stdout": result.stdout, "stderr": result.stderr}
+        texts.update({name: path.read_text() for name, path in files.items() if path.is_file()})
+        return result, texts
+
+    return run
+
+
+def assert_no_token(texts: dict[str, str], *, quoted: bool = True) -> None:
+    leaked = [name for name, text in texts.items() if TOKEN in text]
+    assert not leaked, {name: [line for line in texts[name].splitlines() if TOKEN in line] for name in leaked}
+    if quoted:
+        assert any(SHOWN in text for text in texts.values()), "the URL reached no output: the test proves nothing"
+
+
+# ------------------------------------------------------------------------------- fast: fail before uv runs
+
+
+def test_index_url(everywhere, fixture_world) -> None:
+    result, texts = everywhere(
+        "--core-ref", "1.0.0", "--core-package", CORE_DIST, "--store", fixture_world.store_wheel,
+        "--index-url", url("/simple"),
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert f"could not reach the package index https://{SHOWN}/simple/{CORE_DIST}/" in result.stdout
+    assert_no_token(texts)
+    assert leftovers(result.tmpdir) == []
+
+
+def test_find_links_url(everywhere, fixture_world) -> None:
+    result, texts = everywhere(
+        "--core-ref", "1.0.0", "--core-package", CORE_DIST, "--store", fixture_world.store_wheel,
+        "--find-links", url("/links"), "--offline",
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert_no_token(texts)
+
+
+@pytest.mark.parametrize("variable", ["UV_INDEX_URL", "UV_DEFAULT_INDEX", "PIP_INDEX_URL"])
+def test_index_from_uv_or_pip_configuration(everywhere, fixture_world, variable: str) -> None:
+    result, texts = everywhere(
+        "--core-ref", "1.0.0", "--core-package", CORE_DIST, "--store", fixture_world.store_wheel,
+        env={variable: url("/simple", user="__token__")},
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert_no_token(texts)
+
+
+def test_index_from_tool_table(everywhere, fixture_world, tmp_path: Path) -> None:
+    project = tmp_path / "store"
+    shutil.copytree(fixture_world.store_project, project)
+    with (project / "pyproject.toml").open("a") as fh:
+        fh.write(
+            textwrap.dedent(f"""
+            [tool.contract-check]
+            core-package = "{CORE_DIST}"
+            index-url = "{url("/simple")}"
+            """)
+        )
+    result, texts = everywhere("--core-ref", "1.0.0", cwd=project)
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert_no_token(texts)
+
+
+@pytest.mark.parametrize(("option", "quoted"), [("--format", True), ("--jobs", False), ("--timeout", False)])
+def test_option_value_in_a_usage_error(everywhere, option: str, quoted: bool) -> None:
+    result, texts = everywhere("--core-ref", "1.0.0", option, url("/x"), reports=False)
+    assert result.code == ExitCode.USAGE, result.output
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert_no_token(texts, quoted=quoted)
+
+
+# ------------------------------------------------------------------------ uv's own stderr, via a fake uv
+
+FAKE_UV_STDERR = [
+    f"error: Failed to fetch: `{url('/simple/pydantic/')}`",
+    f"  Caused by: error sending request for url ({url('/simple/pydantic/')})",
+    f"fatal: unable to access '{url('/core.git/', user='oauth2')}': Failed to connect",
+    f"   Updating git+{url('/core.git')}@v1.0.0 (v1.0.0)",
+    f"index https://:{TOKEN}@{HOST}/simple and https://user:p@ss:{TOKEN}@{HOST}/simple",
+]
+
+
+def fake_uv(directory: Path, *, fail: str = "pip") -> Path:
+    """A uv that prints token-bearing URLs to stderr and fails the *fail* subcommand (venv or pip)."""
+    script = directory / "fake-uv"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"if sys.argv[1:2] == [{fail!r}]:\n"
+        f"    sys.stderr.write({json.dumps(chr(10).join(FAKE_UV_STDERR))} + '\\n')\n"
+        f"    sys.exit(2)\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize("fail", ["venv", "pip"])
+def test_uv_stderr_in_an_install_error_is_redacted(tmp_path: Path, caplog: pytest.LogCaptureFixture, fail: str) -> None:
+    caplog.set_level(logging.DEBUG, logger="contract_check")
+    box = sandbox.Sandbox(python=None, index=IndexSettings(url("/simple")), timeout=60)
+    box.uv = str(fake_uv(tmp_path, fail=fail))
+    with pytest.raises(EnvironmentProblem) as info, mock.patch.dict(os.environ, {"TMPDIR": str(tmp_path)}), box:
+        box.install(["store"], [f"{CORE_DIST} @ git+{url('/core.git')}@v1"])
+    problem = info.value
+    assert f"uv {'venv' if fail == 'venv' else 'install'} failed" in problem.message
+    assert SHOWN in problem.message and TOKEN not in problem.message + (problem.tip or "")
+    if fail == "pip":
+        assert problem.kind == "network"  # classified from uv's words before they were redacted
+    logged = "\n".join(record.getMessage() for record in caplog.records)  # what -v prints
+    assert "$ " in logged and TOKEN not in logged
+    assert not list(tmp_path.glob("contract-check-*"))
+
+
+def test_uv_stderr_end_to_end(everywhere, fixture_world, tmp_path: Path) -> None:
+    """The real CLI with $UV pointing at the fake: the install error it prints (table, reports) is redacted."""
+    uv = fake_uv(tmp_path)
+    result, texts = everywhere(
+        "--core-ref", "git:v1.0.0", "--core-git", url("/core.git"), "--core-package", CORE_DIST,
+        "--store", fixture_world.store_wheel, "--index-url", url("/simple"), "--find-links", url("/links"),
+        env={"UV": str(uv)},
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert "uv install failed (network)" in result.stdout and "error sending request" in result.stdout
+    assert_no_token(texts)
+    assert leftovers(result.tmpdir) == []
+
+
+def test_completed_tail_is_redacted() -> None:
+    done = proc.Completed(("uv",), 1, f"out {url('/a')}", "\n".join(FAKE_UV_STDERR), 0.1)
+    assert TOKEN not in done.tail() and SHOWN in done.tail()
+    assert TOKEN not in proc.Completed(("uv",), 1, f"only stdout {url('/a')}", "", 0.1).tail()
+
+
+def test_contract_messages_are_redacted() -> None:
+    """What a contract says (an assertion message, a collection error) may quote a URL from the environment."""
+    result = runner._check_from_result(
+        {"nodeid": "t.py::t", "outcome": "failed", "message": f"could not reach {url('/simple')}"}, strict=False
+    )
+    collect = runner._collect_error({"nodeid": "t.py", "message": f"ImportError: fetch {url('/x')} failed"})
+    for row in (result, collect):
+        assert TOKEN not in row.message and SHOWN in row.message
+
+
+def test_internal_error_with_a_token_is_redacted(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    fault = RuntimeError(f"unexpected answer from {url('/simple')}")
+    with (
+        contextlib.chdir(tmp_path),
+        mock.patch.object(check, "check", side_effect=fault),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = cli.run(["--core-ref", "1.0.0", "--offline", "-v"])
+    assert code == ExitCode.INTERNAL
+    assert "Traceback" in err.getvalue() and SHOWN in err.getvalue()
+    assert TOKEN not in out.getvalue() + err.getvalue()
+
+
+def test_snapshot_metadata_never_holds_a_token(fixture_world, tmp_path: Path) -> None:
+    """The golden metadata is committed to the repository: the ref and the Store spec in it are redacted."""
+    golden = runner.builtin_contracts() / "golden"
+    payloads = {p.stem: json.loads(p.read_text()) for p in (golden / "payloads").glob("*.json")}
+    outcome = runner.Outcome(
+        completed=True,
+        artifacts={"snapshot": json.loads((golden / "schemas.json").read_text()), "payloads": payloads},
+        versions={CORE_DIST: "1.1.0", STORE_DIST: "0.1.0"},
+    )
+    output = tmp_path / "golden"
+    with contextlib.chdir(tmp_path), mock.patch.object(check.Checker, "execute", return_value=outcome):
+        code = cli.run(
+            [
+                "snapshot",
+                "--core-ref",
+                f"{CORE_DIST} @ {url('/core-1.1.0.whl')}",
+                "--core-package",
+                CORE_DIST,
+                "--store",
+                f"{STORE_DIST} @ {url('/store.whl')}",
+                "--output",
+                str(output),
+                "--offline",
+            ]
+        )
+    assert code == 0
+    written = "".join(p.read_text() for p in output.rglob("*.json"))
+    metadata = json.loads((output / "metadata.json").read_text())
+    assert SHOWN in metadata["core_ref"] and SHOWN in metadata["store"]["spec"]
+    assert TOKEN not in written
+
+
+# --------------------------------------------------------------------------- slow: as far as uv pip install
+
+
+@pytest.mark.slow
+def test_core_git_url(everywhere, fixture_world) -> None:
+    result, texts = everywhere(
+        "--core-ref", "git:v1.0.0", "--core-git", url("/core.git"), "--core-package", CORE_DIST,
+        "--find-links", fixture_world.find_links, "--store", fixture_world.store_wheel,
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert f"git+https://{SHOWN}/core.git@v1.0.0" in result.stdout
+    assert_no_token(texts)
+    assert leftovers(result.tmpdir) == []
+
+
+@pytest.mark.slow
+def test_core_direct_reference(everywhere, fixture_world) -> None:
+    result, texts = everywhere(
+        "--core-ref", f"{CORE_DIST} @ {url('/cc_fixture_core-1.1.0-py3-none-any.whl')}", "--core-package", CORE_DIST,
+        "--find-links", fixture_world.find_links, "--store", fixture_world.store_wheel,
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    report = json.loads(texts["json"])
+    assert TOKEN not in report["runs"][0]["core_ref"]
+    assert_no_token(texts)
+    assert leftovers(result.tmpdir) == []
+
+
+@pytest.mark.slow
+def test_store_direct_reference(everywhere, fixture_world) -> None:
+    result, texts = everywhere(
+        "--core-ref", "1.0.0", "--core-package", CORE_DIST, "--find-links", fixture_world.find_links,
+        "--store", f"{STORE_DIST} @ {url('/cc_fixture_store-0.1.0-py3-none-any.whl')}",
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert "uv install failed" in result.stdout  # a requirement, not a missing path, although it ends in .whl
+    assert_no_token(texts)
+    assert leftovers(result.tmpdir) == []
+
+
+@pytest.mark.slow
+def test_find_links_url_reaching_uv(everywhere, fixture_world) -> None:
+    result, texts = everywhere(
+        "--core-ref", "git:v1.0.0", "--core-git", fixture_world.core_git_url, "--core-package", CORE_DIST,
+        "--find-links", url("/links"), "--store", fixture_world.store_wheel,
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert_no_token(texts)
+    assert leftovers(result.tmpdir) == []
