@@ -5,9 +5,17 @@ from __future__ import annotations
 # ==================================================================================================
 # BEGIN fixture packages -- fake Core/Store for installs (owned with tests/fixturepkgs.py)
 # ==================================================================================================
+import os
+
 import pytest
 
 from fixturepkgs import FixtureWorld, build_fixture_world
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Shared environments and cached results go to a session directory, never to the user's cache."""
+    os.environ["CONTRACT_CHECK_CACHE_DIR"] = str(tmp_path_factory.mktemp("contract-check-cache"))
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +37,6 @@ def fixture_world(tmp_path_factory: pytest.TempPathFactory) -> FixtureWorld:
 # BEGIN CLI runner -- run contract-check as a real subprocess, in an isolated TMPDIR
 # ==================================================================================================
 import json  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import cli_env, leftovers
-from contract_check import check, cli, config, refs, runner, sandbox
+from contract_check import check, cli, config, matrix, refs, runner, sandbox
 from contract_check.errors import EnvironmentProblem
 from contract_check.models import Check, ExitCode, Layer, Status, run_exit_code
 from fixturepkgs import CORE_DIST
@@ -296,7 +296,8 @@ def test_user_mistakes_are_usage_errors_before_any_install(place: Place, args: l
 
 def test_missing_core_ref_is_a_usage_error(place: Place) -> None:
     ran = call(["--offline"], place.cwd)
-    assert ran.code == ExitCode.USAGE and "Missing option '--core-ref'" in ran.stderr, ran.output
+    assert ran.code == ExitCode.USAGE and "no Core ref given" in ran.stderr, ran.output
+    assert "--core-range" in ran.stderr  # the tip names the other ways to say which refs
 
 
 def test_relative_find_links_and_contracts_are_made_absolute(place: Place) -> None:
@@ -498,7 +499,7 @@ def test_github_summary_that_cannot_be_written(place: Place) -> None:
     ],
 )
 def test_internal_error_is_short_and_traceback_only_with_v(place: Place, fault: Exception) -> None:
-    with mock.patch.object(check, "check", side_effect=fault):
+    with mock.patch.object(matrix, "check", side_effect=fault):
         ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg"], place.cwd)
         verbose = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", "-v"], place.cwd)
     assert ran.code == verbose.code == ExitCode.INTERNAL, ran.output
@@ -510,7 +511,7 @@ def test_internal_error_is_short_and_traceback_only_with_v(place: Place, fault: 
 
 @pytest.mark.parametrize("fault", [KeyboardInterrupt(), EOFError()])
 def test_interrupt_in_process_is_130(place: Place, fault: BaseException) -> None:
-    with mock.patch.object(check, "check", side_effect=fault):
+    with mock.patch.object(matrix, "check", side_effect=fault):
         ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg"], place.cwd)
     assert ran.code == ExitCode.INTERRUPTED and "interrupted" in ran.stderr, ran.output
     assert "Traceback" not in ran.output

@@ -23,7 +23,7 @@ from unittest import mock
 import pytest
 
 from conftest import cli_env, leftovers
-from contract_check import check, cli, proc, runner, sandbox
+from contract_check import check, cli, matrix, proc, runner, sandbox
 from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
 from contract_check.models import ExitCode
@@ -222,7 +222,7 @@ def test_internal_error_with_a_token_is_redacted(tmp_path: Path) -> None:
     fault = RuntimeError(f"unexpected answer from {url('/simple')}")
     with (
         contextlib.chdir(tmp_path),
-        mock.patch.object(check, "check", side_effect=fault),
+        mock.patch.object(matrix, "check", side_effect=fault),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):

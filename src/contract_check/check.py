@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -39,6 +41,14 @@ from contract_check.proc import redact
 from contract_check.sandbox import Sandbox, find_uv, scrubbed_env
 
 Progress = Callable[[str], None]
+
+
+class ResultStore(Protocol):
+    """Where finished runs are looked up and kept (matrix.ResultLookup implements it)."""
+
+    def key(self, resolved: refs.ResolvedRef) -> str | None: ...
+    def get(self, key: str) -> Run | None: ...
+    def put(self, key: str, run: Run) -> None: ...
 
 
 def _quiet(_: str) -> None:
@@ -136,6 +146,25 @@ class Checker:
         self.store_declared: str | None = self.store.declared_core
         self.store_name: str | None = self.store.name
         self.kept: list[Path] = []
+        self.base: Path | None = None  # shared base venv to clone per ref (see matrix.py), if any
+        self.results: ResultStore | None = None  # result cache, if enabled
+        self.base_requires: list[str] = []  # the Store's Requires-Dist, read from the base env
+        self.base_seconds = 0.0
+
+    def pin_default_store(self) -> None:
+        """The default Store ("newest on the index") becomes an exact version, reported and cacheable."""
+        if not self.store.origin.startswith("newest") or self.store.name is None:
+            return
+        try:
+            found = index.releases(self.store.name, self.options.index, uv=find_uv())
+        except ContractCheckError:
+            return  # uv will pick the newest itself; the report then reads the version from the sandbox
+        newest = index.newest(found)
+        if newest is not None:
+            self.store = dataclasses.replace(self.store, install=f"{self.store.name}=={newest}")
+
+    def declared_from_base(self) -> str | None:
+        return _declared(self.base_requires, self.options.core_package)
 
     @cache  # noqa: B019 - one Checker per invocation; the listing is shared by every ref of the run
     def releases(self) -> list[index.Release]:
@@ -158,7 +187,14 @@ class Checker:
         try:
             resolved = self.resolve(ref)
             phases["resolve"] = round(time.monotonic() - start, 3)
-            return self._check_resolved(resolved, start, phases)
+            key = self.results.key(resolved) if self.results else None
+            cached = self.results.get(key) if self.results and key else None
+            if cached is not None:
+                return cached.model_copy(update={"cached": True, "core_ref": redact(ref)})
+            run = self._check_resolved(resolved, start, phases)
+            if self.results and key and run.exit_code in (0, 1):
+                self.results.put(key, run)
+            return run
         except UsageError:
             raise
         except ContractCheckError as exc:
@@ -179,7 +215,11 @@ class Checker:
         options = self.options
         self.progress(f"creating a virtualenv for {resolved.display}")
         with Sandbox(
-            python=options.python, index=options.index, timeout=options.timeout, keep=options.keep_venv
+            python=options.python,
+            index=options.index,
+            timeout=options.timeout,
+            keep=options.keep_venv,
+            base=self.base,
         ) as box:
             if options.keep_venv:
                 logging.getLogger("contract_check").warning("keeping the sandbox at %s", box.root)
@@ -246,17 +286,6 @@ class Checker:
         )
 
 
-def check(options: Options, cwd: Path, progress: Progress = _quiet) -> Report:
-    """Check every ref in *options* and return the report (exit code in ``report.summary``)."""
-    checker = Checker(options, cwd, progress)
-    for ref in options.core_refs:  # every ref is validated before anything is installed
-        refs.parse(ref, core_package=options.core_package, cwd=cwd)
-    if options.python is None:  # the sandbox runs this Python: its grammar is the contracts' grammar
-        runner.check_user_contracts(options.contracts)
-    runs = [checker.check_ref(ref) for ref in options.core_refs]
-    return build_report(checker.store_info(), runs, strict=options.strict)
-
-
 def build_report(store: StoreInfo, runs: list[Run], *, strict: bool) -> Report:
     return Report(tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summarise(runs))
 
@@ -265,4 +294,4 @@ def exit_code(report: Report) -> int:
     return worst([r.exit_code for r in report.runs])
 
 
-__all__ = ["Checker", "EnvironmentProblem", "build_report", "check", "exit_code", "resolve_store"]
+__all__ = ["Checker", "EnvironmentProblem", "build_report", "exit_code", "resolve_store"]

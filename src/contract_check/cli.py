@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from contract_check import __version__, check, config
+from contract_check import __version__, check, config, matrix
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import ExitCode, Report
 from contract_check.proc import redact
@@ -126,7 +126,7 @@ def _output_path(path: Path | None, option: str) -> Path | None:
 
 
 RefOpt = Annotated[
-    list[str],
+    list[str] | None,
     typer.Option(
         "--core-ref",
         help="Core ref to check (repeatable or comma-separated): "
@@ -153,7 +153,17 @@ QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the ve
 
 @app.command("check")
 def check_command(
-    core_ref: RefOpt,
+    core_ref: RefOpt = None,
+    core_range: Annotated[
+        str | None, typer.Option("--core-range", help="Check every release in this range, e.g. '>=1.4,<2'.")
+    ] = None,
+    pre: Annotated[bool, typer.Option("--pre", help="Include pre-releases in --core-range/--since-pin.")] = False,
+    since_pin: Annotated[
+        bool, typer.Option("--since-pin", help="Check every release from the Store's declared lower bound on.")
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither reuse nor keep shared environments and results.")
+    ] = False,
     store: StoreOpt = None,
     core_package: CorePkgOpt = None,
     core_git: CoreGitOpt = None,
@@ -183,7 +193,11 @@ def check_command(
     junit_xml = _output_path(junit_xml, "--junit-xml")
     markdown = _output_path(markdown, "--markdown")
     flags: dict[str, Any] = {
-        "core_refs": _split_refs(core_ref),
+        "core_refs": _split_refs(core_ref or []),
+        "core_range": core_range,
+        "pre": pre or None,
+        "since_pin": since_pin or None,
+        "no_cache": no_cache or None,
         "store": store,
         "core_package": core_package,
         "core_git": core_git,
@@ -201,7 +215,7 @@ def check_command(
     options = config.build(flags, cwd)
     progress, status = _progress(quiet)
     try:
-        report = check.check(options, cwd, progress)
+        report = matrix.check(options, cwd, progress)
     finally:
         if status is not None:
             status.stop()

@@ -51,7 +51,7 @@ _CONFIG_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
 
 @dataclass(frozen=True)
 class Options:
-    core_refs: tuple[str, ...]
+    core_refs: tuple[str, ...] = ()
     store: str | None = None
     core_package: str = DEFAULT_CORE_PACKAGE
     core_git: str = DEFAULT_CORE_GIT
@@ -64,6 +64,10 @@ class Options:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     timeout: float = DEFAULT_TIMEOUT
     keep_venv: bool = False
+    no_cache: bool = False
+    core_range: str | None = None
+    pre: bool = False
+    since_pin: bool = False
     verbose: int = 0
 
     @property

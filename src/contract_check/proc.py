@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,23 @@ def _kill_tree(proc: subprocess.Popen[str]) -> None:
         proc.wait(timeout=5)
 
 
+_live: set[subprocess.Popen[str]] = set()
+_live_lock = threading.Lock()
+_cancelled = threading.Event()
+
+
+def cancel_all() -> None:
+    """Kill every running child's process group and make further ``run`` calls raise KeyboardInterrupt.
+
+    Called from the main thread on Ctrl-C/SIGTERM while worker threads (``--jobs``) wait on children.
+    """
+    _cancelled.set()
+    with _live_lock:
+        live = list(_live)
+    for proc in live:
+        _kill_tree(proc)
+
+
 def run(
     argv: Sequence[str | Path],
     *,
@@ -71,6 +89,8 @@ def run(
     ``KeyboardInterrupt`` through after killing the group, so nothing outlives the tool.
     """
     args = tuple(str(a) for a in argv)
+    if _cancelled.is_set():
+        raise KeyboardInterrupt
     log.debug("$ %s", redact(subprocess.list2cmdline(args)))
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -84,6 +104,8 @@ def run(
         errors="replace",
         start_new_session=True,
     )
+    with _live_lock:
+        _live.add(proc)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -97,6 +119,10 @@ def run(
         if proc.returncode is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        with _live_lock:
+            _live.discard(proc)
+    if _cancelled.is_set():
+        raise KeyboardInterrupt
     done = Completed(args, proc.returncode, stdout, stderr, time.monotonic() - start)
     log.debug("exit %s after %.2fs", done.returncode, done.duration_s)
     if done.returncode != 0:

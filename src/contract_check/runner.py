@@ -82,7 +82,8 @@ def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
 
 def _clean(message: str) -> str:
     """Drop pydantic's "For further information visit <url>" lines: noise in a report."""
-    return "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
+    text = "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
+    return text.removeprefix("conftest.ContractImportError: ")
 
 
 # event -> {field: accepted types} (None: optional); the host reads these, so without them a report is unusable

@@ -6,17 +6,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 
-from contract_check import proc
+from contract_check import envcache, proc
 from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
 
@@ -121,11 +123,22 @@ _TIPS = {
 class Sandbox:
     """A temp dir holding a fresh uv venv; ``install`` puts the Store, Core and pytest in it."""
 
-    def __init__(self, *, python: str | None, index: IndexSettings, timeout: float, keep: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        python: str | None,
+        index: IndexSettings,
+        timeout: float,
+        keep: bool = False,
+        base: Path | None = None,
+        relocatable: bool = False,
+    ) -> None:
         self.python = python or sys.executable
         self.index = index
         self.timeout = timeout
         self.keep = keep
+        self.base = base  # a prepared base venv (Store, deps, pytest; no Core) to clone instead of `uv venv`
+        self.relocatable = relocatable
         self.uv = find_uv()
         self.root = Path()
         self.phases: dict[str, float] = {}
@@ -156,10 +169,12 @@ class Sandbox:
                 tip="free disk space or point TMPDIR at a writable directory",
             ) from None
         try:
-            self._uv(
-                "venv",
-                ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)],
-            )
+            if self.base is not None:
+                start = time.monotonic()
+                envcache.clone(self.base, self.venv)
+                self.phases["clone"] = round(time.monotonic() - start, 3)
+            else:
+                self.create_venv(relocatable=self.relocatable)
         except BaseException:
             self.close()
             raise
@@ -173,6 +188,37 @@ class Sandbox:
     def close(self) -> None:
         if not self.keep and self.root != Path() and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def create_venv(self, *, relocatable: bool = False) -> None:
+        args = ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)]
+        self._uv("venv", [*args, "--relocatable"] if relocatable else args)
+
+    def warm(self, modules: list[str]) -> None:
+        """Import *modules* once with bytecode writing on, so clones of this venv start with it compiled."""
+        code = "import importlib, sys\nfor m in sys.argv[1:]:\n    try:\n        importlib.import_module(m)\n"
+        code += "    except Exception:\n        pass\n"
+        env = scrubbed_env()
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        done = proc.run(
+            [self.interpreter, "-c", code, *modules], env=env, cwd=self.root, timeout=self.timeout, what="warm-up"
+        )
+        self.phases["warm"] = round(done.duration_s, 3)
+
+    def dist_requires(self, name: str | None) -> list[str]:
+        """Requires-Dist of the distribution *name* installed in this venv ([] when unknown)."""
+        if not name:
+            return []
+        code = "import importlib.metadata as m, json, sys\ntry:\n    print(json.dumps(m.requires(sys.argv[1]) or []))\n"
+        code += "except Exception:\n    print('[]')\n"
+        done = proc.run([self.interpreter, "-c", code, name], env=scrubbed_env(), cwd=self.root, timeout=self.timeout)
+        try:
+            value = json.loads(done.stdout.strip().splitlines()[-1]) if done.ok else []
+        except (ValueError, IndexError):
+            return []
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def uninstall(self, package: str) -> None:
+        self._uv("uninstall", ["pip", "uninstall", "--no-config", "--python", str(self.interpreter), package])
 
     def _uv(self, phase: str, args: list[str], what: str = "") -> proc.Completed:
         done = proc.run(

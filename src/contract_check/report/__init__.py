@@ -108,8 +108,87 @@ def verdict_line(report: Report, elapsed: float | None = None) -> Text:
     return line
 
 
+SUBJECTS = ("BackpressureLevel", "FeedbackEvent", "StoreFeedbackEvent", "HealthStatus", "HealthComponent")
+FINDINGS_PER_RUN = 8
+
+
+def _subject_cell(run: Run, subject: str) -> Text:
+    rows = [c for c in run.checks if c.subject == subject]
+    if not rows:
+        return Text("-", style="dim")
+    if any(c.is_failure for c in rows):
+        return Text("FAIL", style="bold red")
+    if any(c.severity is Severity.WARN for c in rows):
+        return Text("warn", style="bold yellow")
+    return Text("ok", style="green")
+
+
+def matrix_table(report: Report) -> Table:
+    """One row per Core ref: version, source, range, counts, a column per subject, verdict, time."""
+    table = Table(header_style="bold")
+    for column in ("Core ref", "Version", "Source", "In range"):
+        table.add_column(column, no_wrap=True)
+    for column in ("Pass", "Fail", "Warn"):
+        table.add_column(column, justify="right")
+    subjects = [s for s in SUBJECTS if any(c.subject == s for r in report.runs for c in r.checks)]
+    for subject in subjects:
+        table.add_column(subject.replace("FeedbackEvent", "Feedback").replace("Health", "Health"), no_wrap=True)
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Time", justify="right", no_wrap=True)
+    for run in report.runs:
+        in_range = {True: "yes", False: "no", None: "?"}[run.in_declared_range]
+        counts = [
+            str(sum(c.status is Status.PASSED for c in run.checks)),
+            str(sum(c.is_failure for c in run.checks)),
+            str(sum(c.severity is Severity.WARN for c in run.checks)),
+        ]
+        verdict_cell = Text(verdict(run.exit_code), style=_STYLE.get(run.exit_code, "bold red"))
+        time_cell = "cached" if run.cached else f"{run.duration_s:.1f}s"
+        table.add_row(
+            escape(run.core_ref),
+            run.core_version or "-",
+            run.source.value if run.source else "-",
+            in_range,
+            *counts,
+            *[_subject_cell(run, s) for s in subjects],
+            verdict_cell,
+            time_cell,
+        )
+    return table
+
+
+def findings(report: Report) -> list[Text]:
+    """Failing and WARN rows of every run, under the matrix table."""
+    lines: list[Text] = []
+    for run in report.runs:
+        notable = [c for c in run.checks if c.is_failure or c.severity is Severity.WARN]
+        notable.sort(key=lambda c: c.layer.value != "schema")  # rule findings are the most precise: first
+        unique: dict[str, Check] = {}
+        for c in notable:  # one line per distinct error
+            unique.setdefault(c.message, c)
+        notable = list(unique.values())
+        if run.error:
+            line = Text(f"{run.core_ref}: ", style="bold")
+            lines.append(line.append(run.error.splitlines()[0], style="red"))
+        for check in notable[:FINDINGS_PER_RUN]:
+            line = Text(f"{run.core_ref}: ", style="bold")
+            line.append(f"{check.subject} {check.id}  ")
+            lines.append(line.append_text(_detail(check)))
+        if len(notable) > FINDINGS_PER_RUN:
+            lines.append(
+                Text(f"{run.core_ref}: ... {len(notable) - FINDINGS_PER_RUN} more in the JSON report", style="dim")
+            )
+    return lines
+
+
 def render_table(report: Report, console: Console, *, quiet: bool = False, elapsed: float | None = None) -> None:
-    if not quiet:
+    if not quiet and len(report.runs) > 1:
+        console.print(store_line(report))
+        console.print(matrix_table(report))
+        for line in findings(report):
+            console.print(line)
+        console.print()
+    elif not quiet:
         console.print(store_line(report))
         for run in report.runs:
             parts: list[Table | Text] = [core_line(run)]

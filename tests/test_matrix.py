@@ -1,0 +1,176 @@
+"""Matrix mode: range expansion, parallel runs equal to sequential ones, worst exit code, result cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from contract_check import config, matrix
+from contract_check.check import Checker
+from contract_check.errors import EnvironmentProblem, UsageError
+from contract_check.index import Release
+from fixturepkgs import CORE_DIST, write_store_project
+
+
+def _flags(world):
+    return ["--core-package", CORE_DIST, "--find-links", world.find_links, "--store", world.store_wheel]
+
+
+def _verdicts(report):
+    """What a run concluded, independent of timing and of whether it came from the cache."""
+    return {
+        r["core_ref"]: (
+            r["exit_code"],
+            r["core_version"],
+            sorted((c["id"], c["status"], c["rule"]) for c in r["checks"]),
+        )
+        for r in report["runs"]
+    }
+
+
+# ------------------------------------------------------------------------------------------ range expansion
+
+
+class _Listed(Checker):
+    """A Checker whose index listing is given (pure expansion logic; no install happens)."""
+
+    def __init__(self, options: config.Options, found: list[Release]) -> None:
+        super().__init__(options, Path.cwd())
+        self._found = found
+
+    def releases(self) -> list[Release]:  # type: ignore[override]
+        return self._found
+
+
+FOUND = [
+    Release(Version("1.3.9")),
+    Release(Version("1.4.0")),
+    Release(Version("1.4.1"), yanked=True),
+    Release(Version("1.4.2rc1")),
+    Release(Version("1.4.2")),
+    Release(Version("2.0.0")),
+]
+
+
+def _options(**kw):
+    return config.Options(store="market-data-store==0.6.73", **kw)
+
+
+def test_range_skips_prereleases_and_yanked(caplog):
+    refs = matrix.expand_refs(_options(core_range=">=1.4,<2"), _Listed(_options(), FOUND))
+    assert refs == ["1.4.0", "1.4.2"]
+    assert "skipping yanked releases: 1.4.1" in caplog.text
+
+
+def test_range_with_pre_includes_prereleases():
+    refs = matrix.expand_refs(_options(core_range=">=1.4,<2", pre=True), _Listed(_options(), FOUND))
+    assert refs == ["1.4.0", "1.4.2rc1", "1.4.2"]
+
+
+def test_explicit_refs_come_first_and_duplicates_drop():
+    options = _options(core_refs=("1.4.2", "git:main"), core_range=">=1.4.2")
+    assert matrix.expand_refs(options, _Listed(options, FOUND)) == ["1.4.2", "git:main", "2.0.0"]
+
+
+def test_since_pin_uses_the_declared_lower_bound():
+    options = _options(since_pin=True)
+    checker = _Listed(options, FOUND)
+    checker.store_declared = ">=1.4.2,<2.0.0"
+    # from the pinned lower bound up to the newest release, even past the declared upper bound
+    assert matrix.expand_refs(options, checker) == ["1.4.2", "2.0.0"]
+
+
+def test_bad_range_and_empty_range():
+    with pytest.raises(UsageError, match="not a version specifier"):
+        matrix.expand_refs(_options(core_range="1.4+"), _Listed(_options(), FOUND))
+    with pytest.raises(EnvironmentProblem, match="no release of market-data-core matches"):
+        matrix.expand_refs(_options(core_range=">=9"), _Listed(_options(), FOUND))
+    with pytest.raises(UsageError, match="no Core ref given"):
+        matrix.expand_refs(_options(), _Listed(_options(), FOUND))
+
+
+# ------------------------------------------------------------------------------------- real runs (slow)
+
+
+@pytest.mark.slow
+def test_range_on_find_links(run_cli, fixture_world):
+    result = run_cli("--core-range", ">=1.0,<1.3", *_flags(fixture_world))
+    assert result.code == 0, result.output
+    assert [r["core_ref"] for r in result.report["runs"]] == ["1.0.0", "1.1.0"]
+    with_pre = run_cli("--core-range", ">=1.0,<1.3", "--pre", *_flags(fixture_world))
+    assert [r["core_ref"] for r in with_pre.report["runs"]] == ["1.0.0", "1.1.0", "1.2.0rc1"]
+    assert "Core ref" in with_pre.stdout and "1.2.0rc1" in with_pre.stdout  # the matrix table
+
+
+@pytest.mark.slow
+def test_parallel_equals_sequential(run_cli, fixture_world):
+    v = fixture_world.variant_versions
+    # baseline first, then a same-size edit ("hard" -> "HARD"): a clone of the shared environment must never
+    # hand the second run the first run's Core or its bytecode
+    refs = ",".join(["1.0.0", v["enum_value_changed"], v["queue_size_positive"], v["enum_value_added"], "1.3.0"])
+    sequential = run_cli("--core-ref", refs, "--jobs", "1", "--no-cache", *_flags(fixture_world))
+    parallel = run_cli("--core-ref", refs, "--jobs", "2", "--no-cache", *_flags(fixture_world))
+    assert sequential.code == parallel.code == 1, parallel.output
+    assert _verdicts(sequential.report) == _verdicts(parallel.report)
+    codes = {r["core_ref"]: r["exit_code"] for r in parallel.report["runs"]}
+    assert codes == {
+        "1.0.0": 0,
+        v["enum_value_changed"]: 1,
+        v["queue_size_positive"]: 1,
+        v["enum_value_added"]: 0,
+        "1.3.0": 1,
+    }
+    changed = [c for r in parallel.report["runs"] if r["core_ref"] == v["enum_value_changed"] for c in r["checks"]]
+    assert any(c["rule"] == "ENUM_VALUE_CHANGED" for c in changed)
+    assert [r["core_ref"] for r in parallel.report["runs"]] == refs.split(",")  # order is the order asked
+
+
+@pytest.mark.slow
+def test_mixed_matrix_worst_exit_code(run_cli, fixture_world):
+    result = run_cli("--core-ref", "1.0.0,1.3.0,1.7.7", "--jobs", "2", *_flags(fixture_world))
+    assert [r["exit_code"] for r in result.report["runs"]] == [0, 1, 3]
+    assert result.code == 3 == result.report["summary"]["exit_code"]
+    assert "1.7.7 is not on the index" in result.stdout
+
+
+@pytest.mark.slow
+def test_result_cache_hits_misses_and_no_cache(run_cli, fixture_world, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTRACT_CHECK_CACHE_DIR", str(tmp_path / "cache"))
+    extra = tmp_path / "mine"
+    extra.mkdir()
+    (extra / "test_mine.py").write_text("def test_mine():\n    assert True\n")
+    args = ["--core-ref", "1.0.0,1.1.0", "--contracts", extra, *_flags(fixture_world)]
+    first = run_cli(*args)
+    assert first.code == 0 and [r["cached"] for r in first.report["runs"]] == [False, False], first.output
+    second = run_cli(*args)
+    assert [r["cached"] for r in second.report["runs"]] == [True, True]
+    assert _verdicts(first.report) == _verdicts(second.report)
+    assert "cached" in second.stdout
+    # any input that decides a verdict changes the key: here, the user's contracts
+    (extra / "test_mine.py").write_text("def test_mine():\n    assert False, 'changed'\n")
+    third = run_cli(*args)
+    assert third.code == 1 and [r["cached"] for r in third.report["runs"]] == [False, False]
+    bypass = run_cli(*args, "--no-cache")
+    assert [r["cached"] for r in bypass.report["runs"]] == [False, False] and bypass.code == 1
+
+
+@pytest.mark.slow
+def test_since_pin_on_a_store_project(run_cli, fixture_world, tmp_path):
+    v = fixture_world.variant_versions
+    newest = sorted(v.values(), key=Version)[-4:]
+    project = write_store_project(tmp_path / "store", core_range=f">={newest[0]},<2")
+    result = run_cli(
+        "--since-pin",
+        "--core-package",
+        CORE_DIST,
+        "--find-links",
+        fixture_world.find_links,
+        "--store",
+        project,
+        "--jobs",
+        "2",
+    )
+    assert [r["core_ref"] for r in result.report["runs"]] == newest, result.output
+    assert all(r["in_declared_range"] for r in result.report["runs"])
