@@ -349,6 +349,31 @@ def test_list_shows_every_builtin_check(run_cli):
         assert needle in result.stdout
 
 
+def test_github_actions_folds_uv_install_output(run_cli, fx, tmp_path):
+    """Under GITHUB_ACTIONS=true uv's install output of each run is printed in a ::group:: on stderr; nowhere else."""
+    out = tmp_path / "gha"
+    out.mkdir()
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(out / "summary.md"), "GITHUB_OUTPUT": str(out / "o")}
+    result = run_cli("--core-ref", "1.0.0,1.3.0", "--no-cache", *fx, env=cli_env(tmp_path / "tmp", **github))
+    assert result.code == 1, result.output
+    lines = result.stderr.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("::group::")]
+    assert [lines[i] for i in starts] == ["::group::uv install for 1.0.0", "::group::uv install for 1.3.0"]
+    for start, version in zip(starts, ("1.0.0", "1.3.0"), strict=True):
+        end = lines.index("::endgroup::", start)
+        assert lines[start + 1].startswith("::stop-commands::")
+        assert lines[end - 1] == "::" + lines[start + 1].removeprefix("::stop-commands::") + "::"
+        assert any(f"{CORE_DIST}=={version}" in line for line in lines[start:end]), lines[start:end]
+    assert "::group::" not in result.stdout  # stdout stays the table (or the JSON of --format json)
+    for text in ((out / "summary.md").read_text(), (out / "o").read_text(), json.dumps(result.report)):
+        assert "uv install" not in text and "::group::" not in text
+    assert not [key for run in result.report["runs"] for key in run if "install" in key]  # schema unchanged
+
+    plain = run_cli("--core-ref", "1.0.0", *fx)  # not on GitHub Actions: no group anywhere
+    assert plain.code == 0, plain.output
+    assert "::group::" not in plain.output and "::stop-commands::" not in plain.output
+
+
 @pytest.mark.network
 @pytest.mark.parametrize(("core", "in_range"), [("1.2.0", False), ("1.4.61", True)])
 def test_real_store_with_real_core(run_cli, core, in_range):

@@ -197,6 +197,8 @@ def test_uv_stderr_end_to_end(everywhere, fixture_world, tmp_path: Path) -> None
     )  # fmt: skip
     assert result.code == ExitCode.ENVIRONMENT, result.output
     assert "uv install failed (network)" in result.stdout and "error sending request" in result.stdout
+    folded = result.stderr.partition("::group::uv install for git:v1.0.0\n")[2].partition("::endgroup::")[0]
+    assert f"Updating git+https://{SHOWN}/core.git@v1.0.0" in folded  # uv's log, folded for GitHub, redacted
     assert_no_token(texts)
     assert leftovers(result.tmpdir) == []
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
+from contract_check.check import trim_log
 from contract_check.models import (
     Check,
     Layer,
@@ -27,6 +28,8 @@ from contract_check.report.github import (
     escape_data,
     escape_property,
     group,
+    install_log_group,
+    print_install_logs,
     publish,
 )
 from contract_check.report.junit import render_junit, xml_safe
@@ -402,3 +405,60 @@ def test_publish_outside_github_actions_does_nothing(tmp_path: Path, value: str 
     publish(report(run("1.4.60", FAILING)), env, None, stream=out)
     assert not summary.exists() and not (tmp_path / "out").exists()
     assert out.getvalue() == ""
+
+
+# --- uv's install output, folded in the log -----------------------------------------------------------
+
+UV_LOG = "Resolved 3 packages in 12ms\nInstalled 3 packages in 4ms\n + cc-fixture-core==1.0.0\n"
+
+
+def test_install_log_group_folds_the_log_with_commands_switched_off() -> None:
+    log = UV_LOG + "::endgroup::\n::error::planted by a build backend\n::add-mask::x\n"
+    lines = install_log_group("git:feature/50%", log).splitlines()
+    assert lines[0] == "::group::uv install for git:feature/50%25"
+    token = lines[1].removeprefix("::stop-commands::")
+    assert lines[1].startswith("::stop-commands::") and len(token) > 30
+    assert lines[2:-2] == log.strip().splitlines()  # verbatim: the planted commands are inert text here
+    assert lines[-2:] == [f"::{token}::", "::endgroup::"]
+    assert token not in log and install_log_group("1.0.0", log).splitlines()[1] != lines[1]  # fresh per group
+
+
+def test_install_log_group_redacts_credentials() -> None:
+    text = install_log_group(
+        "name @ git+https://user:s3cr3t@host/core.git@v1",
+        "   Updating git+https://oauth2:s3cr3t@host/core.git (v1)\n",
+    )
+    assert "s3cr3t" not in text
+    assert "::group::uv install for name @ git+https://***@host/core.git@v1" in text
+    assert "Updating git+https://***@host/core.git (v1)" in text
+
+
+def test_print_install_logs_in_report_order_only_for_runs_with_a_log() -> None:
+    rep = report(run("1.4.59", PASSING), run("9.9.9", error="not on the index"), run("1.4.61", PASSING))
+    logs = {"1.4.61": "log of 1.4.61\n", "1.4.59": "log of 1.4.59\n", "elsewhere": "not a run of this report"}
+    out = io.StringIO()
+    print_install_logs(rep, logs, {"GITHUB_ACTIONS": "true"}, stream=out)
+    printed = out.getvalue().splitlines()
+    assert [line for line in printed if line.startswith("::group::")] == [
+        "::group::uv install for 1.4.59",
+        "::group::uv install for 1.4.61",
+    ]
+    assert printed.count("::endgroup::") == 2
+    assert printed.index("log of 1.4.59") < printed.index("log of 1.4.61")
+    assert "not a run of this report" not in out.getvalue()
+
+
+@pytest.mark.parametrize("value", [None, "false", "1"])
+def test_print_install_logs_outside_github_actions_prints_nothing(value: str | None) -> None:
+    env = {} if value is None else {"GITHUB_ACTIONS": value}
+    out = io.StringIO()
+    print_install_logs(report(run("1.4.61", PASSING)), {"1.4.61": UV_LOG}, env, stream=out)
+    assert out.getvalue() == ""
+
+
+def test_trim_log_keeps_the_end_redacted() -> None:
+    text = "\n".join(f"line {i} https://u:s3cr3t@host/simple" for i in range(250)) + "\n"
+    lines = trim_log(text).splitlines()
+    assert len(lines) == 201 and lines[0] == "[50 earlier lines not shown]"
+    assert lines[1].startswith("line 50 ") and lines[-1] == "line 249 https://***@host/simple"
+    assert trim_log(UV_LOG) == UV_LOG.strip()

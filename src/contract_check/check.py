@@ -29,6 +29,7 @@ from contract_check.models import (
     Check,
     Report,
     Run,
+    Source,
     Status,
     StoreInfo,
     Tool,
@@ -53,6 +54,18 @@ class ResultStore(Protocol):
 
 def _quiet(_: str) -> None:
     pass
+
+
+INSTALL_LOG_LINES = 200  # uv's install output kept per run (the end says what failed)
+
+
+def trim_log(text: str, lines: int = INSTALL_LOG_LINES) -> str:
+    """The last *lines* lines of *text*, redacted, with a note of how many earlier lines were dropped."""
+    kept = text.strip("\n").splitlines()
+    dropped = len(kept) - lines
+    if dropped > 0:
+        kept = [f"[{dropped} earlier lines not shown]", *kept[-lines:]]
+    return redact("\n".join(kept))
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,9 @@ class Checker:
         self.results: ResultStore | None = None  # result cache, if enabled
         self.base_requires: list[str] = []  # the Store's Requires-Dist, read from the base env
         self.base_seconds = 0.0
+        # uv's install output per run, keyed like Run.core_ref (redacted, trimmed): for the CI log only,
+        # never part of the report
+        self.install_logs: dict[str, str] = {}
 
     def pin_default_store(self) -> None:
         """The default Store ("newest on the index") becomes an exact version, reported and cacheable."""
@@ -225,7 +241,12 @@ class Checker:
                 logging.getLogger("contract_check").warning("keeping the sandbox at %s", box.root)
                 self.kept.append(box.root)
             self.progress(f"installing {redact(self.store.spec)} with {resolved.display}")
-            box.install([self.store.install, "pytest"], [resolved.requirement])
+            try:
+                immutable = resolved.source is Source.INDEX
+                box.install([self.store.install, "pytest"], [resolved.requirement], immutable=immutable)
+            finally:
+                if box.install_log.strip():
+                    self.install_logs[redact(resolved.ref)] = trim_log(box.install_log)
             targets = runner.prepare(box.root, options.contracts)
             self.progress(f"running the contracts against {resolved.display}")
             dists = ",".join(n for n in (options.core_package, self.store_name) if n)

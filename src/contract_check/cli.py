@@ -77,9 +77,16 @@ def _emit_report(
     json_path: Path | None,
     junit_path: Path | None,
     markdown_path: Path | None,
+    install_logs: dict[str, str] | None = None,
 ) -> int:
     from contract_check import report as render
 
+    github_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    if github_actions and install_logs:  # before the verdict, as the installs came first
+        from contract_check.report import github
+
+        sys.stdout.flush()
+        github.print_install_logs(report, install_logs, os.environ)
     out = Console(highlight=False, soft_wrap=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 140  # logs (CI, files) are read wide; 80 columns would fold every check id
@@ -98,7 +105,7 @@ def _emit_report(
             from contract_check.report.markdown import render_markdown
 
             markdown_path.write_text(render_markdown(report), encoding="utf-8")
-        if os.environ.get("GITHUB_ACTIONS") == "true":
+        if github_actions:
             from contract_check.report import github
 
             github.publish(report, os.environ, json_path)
@@ -214,8 +221,9 @@ def check_command(
     }
     options = config.build(flags, cwd)
     progress, status = _progress(quiet)
+    install_logs: dict[str, str] = {}
     try:
-        report = matrix.check(options, cwd, progress)
+        report = matrix.check(options, cwd, progress, install_logs=install_logs)
     finally:
         if status is not None:
             status.stop()
@@ -227,6 +235,7 @@ def check_command(
         json_path=json_path,
         junit_path=junit_xml,
         markdown_path=markdown,
+        install_logs=install_logs,
     )
 
 

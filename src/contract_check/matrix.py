@@ -243,8 +243,14 @@ def _run_all(checker: Checker, wanted: list[str], jobs: int) -> list[Run]:
     return [future.result() for future in futures]
 
 
-def check(options: Options, cwd: Path, progress: Progress = _quiet) -> Report:
-    """Check every ref the options name and return the report (exit code in ``report.summary``)."""
+def check(
+    options: Options, cwd: Path, progress: Progress = _quiet, *, install_logs: dict[str, str] | None = None
+) -> Report:
+    """Check every ref the options name and return the report (exit code in ``report.summary``).
+
+    ``install_logs``, when given, receives uv's install output per run (keyed by ``Run.core_ref``; redacted,
+    trimmed) for the CI log; it is not part of the report.
+    """
     checker = Checker(options, cwd, progress)
     for ref in options.core_refs:  # every ref is validated before anything is installed
         refs.parse(ref, core_package=options.core_package, cwd=cwd)
@@ -263,7 +269,11 @@ def check(options: Options, cwd: Path, progress: Progress = _quiet) -> Report:
         wanted = expand_refs(options, checker)
         if identity and not options.keep_venv:
             checker.results = ResultLookup(checker, identity)
-        runs = _run_all(checker, wanted, options.jobs)
+        try:
+            runs = _run_all(checker, wanted, options.jobs)
+        finally:
+            if install_logs is not None:
+                install_logs.update(checker.install_logs)
     return build_report(checker.store_info(), runs, strict=options.strict)
 
 

@@ -1,4 +1,4 @@
-"""GitHub Actions integration: annotations, log groups, step summary and step outputs.
+"""GitHub Actions integration: annotations, log groups (uv's install output), step summary and step outputs.
 
 Only used when ``GITHUB_ACTIONS=true``. Workflow commands follow the escaping of the Actions toolkit
 (``@actions/core`` ``command.ts``): message data escapes ``%``, ``\\r`` and ``\\n``; property values
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from contract_check.models import Check, ExitCode, Report, Run, Severity
+from contract_check.proc import redact
 from contract_check.report.markdown import render_markdown
 
 
@@ -40,6 +41,37 @@ def endgroup() -> str:
 
 def is_github_actions(env: Mapping[str, str]) -> bool:
     return env.get("GITHUB_ACTIONS") == "true"
+
+
+def install_log_group(core_ref: str, log: str) -> str:
+    """uv's install output for one run, folded in the log: ``::group::uv install for REF`` ... ``::endgroup::``.
+
+    The log is printed with workflow commands switched off (``::stop-commands::TOKEN`` ... ``::TOKEN::``)
+    so that a line a build backend printed cannot end the group, annotate or set outputs; it is redacted.
+    """
+    token = f"contract-check-{uuid.uuid4().hex}"
+    lines = [group(f"uv install for {redact(core_ref)}"), f"::stop-commands::{token}"]
+    lines += redact(log).strip("\n").splitlines()
+    lines += [f"::{token}::", endgroup()]
+    return "\n".join(lines) + "\n"
+
+
+def print_install_logs(
+    report: Report, logs: Mapping[str, str], env: Mapping[str, str], *, stream: TextIO | None = None
+) -> None:
+    """One folded group per run that installed (report order); does nothing unless ``GITHUB_ACTIONS=true``.
+
+    ``logs`` maps ``Run.core_ref`` to that run's install output; runs without one (cached, failed before
+    installing) get no group. Printed to ``stream`` (default stderr, so that ``--format json`` stays JSON).
+    """
+    if not is_github_actions(env) or not logs:
+        return
+    out = stream if stream is not None else sys.stderr
+    for run in report.runs:
+        log = logs.get(run.core_ref)
+        if log is not None and log.strip():
+            out.write(install_log_group(run.core_ref, log))
+    out.flush()
 
 
 def verdict(exit_code: int) -> str:
