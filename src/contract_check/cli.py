@@ -251,7 +251,10 @@ def list_command() -> int:
         table.add_column(column, overflow="fold")
     for entry in catalogue.entries():
         table.add_row(entry.id, entry.subject, entry.layer, entry.guards)
-    Console(highlight=False).print(table)
+    out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 140  # as for the report: piped output is read wide
+    out.print(table)
     return 0
 
 
