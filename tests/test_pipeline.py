@@ -400,3 +400,58 @@ def test_no_child_processes_left(fixture_world):
     stray = [line for line in ps.splitlines() if "contract-check-" in line and "pytest" in line]
     assert stray == [], stray
     assert os.getpid()
+
+
+@pytest.mark.parametrize("phase", ["venv", "install"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_during_venv_or_install(fixture_world, tmp_path, phase, sig):
+    """A signal while uv creates the venv or installs: exit 130, no sandbox, no child process left."""
+    real_uv = subprocess.run(
+        [sys.executable, "-c", "import uv; print(uv.find_uv_bin())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    marker = tmp_path / "in-phase"
+    sleeper = f"sleep {617 + list(signal.Signals).index(sig)}{'1' if phase == 'venv' else '2'}"
+    wrapper = tmp_path / "uv"
+    wrapper.write_text(
+        textwrap.dedent(f"""\
+        #!/bin/bash
+        case " $* " in
+          *" --help "*) ;;
+          *" {"venv" if phase == "venv" else "install"} "*) touch {marker}; {sleeper}; exit 1 ;;
+        esac
+        exec {real_uv} "$@"
+        """)
+    )
+    wrapper.chmod(0o755)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "contract_check",
+            "--core-ref",
+            "1.0.0",
+            "--core-package",
+            CORE_DIST,
+            "--find-links",
+            str(fixture_world.find_links),
+            "--store",
+            str(fixture_world.store_wheel),
+            "--no-cache",
+        ],
+        env=cli_env(tmpdir, UV=str(wrapper)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    assert leftovers(tmpdir) == []
+    assert subprocess.run(["pgrep", "-f", sleeper], capture_output=True).returncode == 1  # nothing left running

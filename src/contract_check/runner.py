@@ -83,7 +83,7 @@ def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
 def _clean(message: str) -> str:
     """Drop pydantic's "For further information visit <url>" lines: noise in a report."""
     text = "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
-    return text.removeprefix("conftest.ContractImportError: ")
+    return text.removeprefix("conftest.ContractImportError: ").replace("pydantic_core._pydantic_core.", "")
 
 
 # event -> {field: accepted types} (None: optional); the host reads these, so without them a report is unusable

@@ -48,7 +48,7 @@ def _detail(check: Check) -> Text:
     if message:
         style = "" if check.is_failure or check.severity else "dim"
         shown = " ".join(line.strip() for line in message[:4])[:400] if check.is_failure else message[0][:100]
-        text.append(shown.replace("pydantic_core._pydantic_core.", ""), style=style)
+        text.append(shown, style=style)
     return text
 
 
