@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,26 @@ def test_since_pin_on_a_store_project(run_cli, fixture_world, tmp_path):
     )
     assert [r["core_ref"] for r in result.report["runs"]] == newest, result.output
     assert all(r["in_declared_range"] for r in result.report["runs"])
+
+
+def test_range_against_a_real_index_page_with_yanked_files(tmp_path):
+    """The listing side for real: a PEP 503 index on disk whose 1.4.1 is yanked (data-yanked)."""
+    project = tmp_path / "simple" / "market-data-core"
+    project.mkdir(parents=True)
+    anchors = [
+        ("market_data_core-1.4.0-py3-none-any.whl", ""),
+        ("market_data_core-1.4.1-py3-none-any.whl", ' data-yanked="broken wheel"'),
+        ("market_data_core-1.4.2rc1-py3-none-any.whl", ""),
+        ("market_data_core-1.4.2.tar.gz", ""),
+        ("market_data_core-2.0.0-py3-none-any.whl", ""),
+    ]
+    project.joinpath("index.html").write_text(
+        "<html><body>" + "".join(f'<a href="../../files/{f}"{extra}>{f}</a>' for f, extra in anchors) + "</body></html>"
+    )
+    options = config.Options(
+        store="market-data-store==0.6.73", core_range=">=1.4,<2", index_url=(tmp_path / "simple").as_uri()
+    )
+    checker = Checker(options, tmp_path)
+    assert matrix.expand_refs(options, checker) == ["1.4.0", "1.4.2"]
+    with_pre = dataclasses.replace(options, pre=True)
+    assert matrix.expand_refs(with_pre, Checker(with_pre, tmp_path)) == ["1.4.0", "1.4.2rc1", "1.4.2"]
