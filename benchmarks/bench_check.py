@@ -57,6 +57,18 @@ def tool_cold(core_ref: str, store: str) -> float:
     )
 
 
+def run_contracts(py: str, d: Path) -> None:
+    """The built-in contracts with the result plugin, as both hand-made flows run them."""
+    target = copy_contracts(d)
+    env = {**os.environ, "PYTHONPATH": str(d / "plugin")}
+    subprocess.run(
+        [py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def pip_flow(core_ref: str, store: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -72,14 +84,7 @@ def pip_flow(core_ref: str, store: str) -> float:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        target = copy_contracts(d)
-        env = {**os.environ, "PYTHONPATH": str(d / "plugin")}
-        subprocess.run(
-            [py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
+        run_contracts(py, d)
         return time.perf_counter() - start
 
 
@@ -95,14 +100,7 @@ def uv_flow(core_ref: str, store: str) -> float:
             [uv, "pip", "install", "-q", "-p", py, "--overrides", str(d / "o.txt"), store, "pytest"],
             check=True,
         )
-        target = copy_contracts(d)
-        env = {**os.environ, "PYTHONPATH": str(d / "plugin")}
-        subprocess.run(
-            [py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
+        run_contracts(py, d)
         return time.perf_counter() - start
 
 
