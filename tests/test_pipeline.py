@@ -455,3 +455,19 @@ def test_interrupt_during_venv_or_install(fixture_world, tmp_path, phase, sig):
     assert "interrupted" in err and "Traceback" not in err
     assert leftovers(tmpdir) == []
     assert subprocess.run(["pgrep", "-f", sleeper], capture_output=True).returncode == 1  # nothing left running
+
+
+def test_json_stdout_stays_json_under_github_actions(run_cli, fx, tmp_path):
+    """--format json under Actions: stdout is one JSON document; annotations and groups go to stderr."""
+    github = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "o"),
+    }
+    result = run_cli(
+        "--core-ref", "1.3.0", "--format", "json", *fx, json_report=False, env=cli_env(tmp_path / "tmp", **github)
+    )
+    assert result.code == 1
+    report = json.loads(result.stdout)  # would fail if an annotation line followed the JSON
+    assert report["summary"]["exit_code"] == 1
+    assert "::error title=" in result.stderr and "::error" not in result.stdout

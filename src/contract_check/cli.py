@@ -108,7 +108,8 @@ def _emit_report(
         if github_actions:
             from contract_check.report import github
 
-            github.publish(report, os.environ, json_path)
+            # with JSON on stdout, annotations go to stderr (the runner reads workflow commands on both)
+            github.publish(report, os.environ, json_path, stream=sys.stderr if fmt is Format.json else None)
     except OSError as exc:  # the verdict is printed, but a gate that reads the report file must not pass
         where = f" {exc.filename}" if exc.filename else ""
         raise EnvironmentProblem(f"could not write the report{where}: {exc.strerror or exc}") from None
