@@ -282,6 +282,31 @@ def test_keep_venv_keeps_and_says_where(run_cli, fx):
     assert (result.tmpdir / kept[0] / "venv").is_dir()
 
 
+def signal_when(marker, sig, world, extra, env):
+    """Start a check of fixture Core 1.0.0, wait until *marker* exists, then send *sig*; return the process."""
+    argv = [
+        sys.executable,
+        "-m",
+        "contract_check",
+        "--core-ref",
+        "1.0.0",
+        "--core-package",
+        CORE_DIST,
+        "--find-links",
+        str(world.find_links),
+        "--store",
+        str(world.store_wheel),
+        *extra,
+    ]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    proc.send_signal(sig)
+    return proc
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_removes_sandbox_and_exits_130(fixture_world, tmp_path, sig):
     tmpdir = tmp_path / "tmp"
@@ -292,32 +317,7 @@ def test_interrupt_removes_sandbox_and_exits_130(fixture_world, tmp_path, sig):
     (hang / "test_hang.py").write_text(
         f"import pathlib, time\n\ndef test_hang():\n    pathlib.Path({str(marker)!r}).touch()\n    time.sleep(600)\n"
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "contract_check",
-            "--core-ref",
-            "1.0.0",
-            "--core-package",
-            CORE_DIST,
-            "--find-links",
-            str(fixture_world.find_links),
-            "--store",
-            str(fixture_world.store_wheel),
-            "--contracts",
-            str(hang),
-        ],
-        env=cli_env(tmpdir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert marker.exists(), proc.communicate()
-    proc.send_signal(sig)
+    proc = signal_when(marker, sig, fixture_world, ["--contracts", str(hang)], cli_env(tmpdir))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in err
@@ -425,31 +425,7 @@ def test_interrupt_during_venv_or_install(fixture_world, tmp_path, phase, sig):
     wrapper.chmod(0o755)
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "contract_check",
-            "--core-ref",
-            "1.0.0",
-            "--core-package",
-            CORE_DIST,
-            "--find-links",
-            str(fixture_world.find_links),
-            "--store",
-            str(fixture_world.store_wheel),
-            "--no-cache",
-        ],
-        env=cli_env(tmpdir, UV=str(wrapper)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert marker.exists(), proc.communicate()
-    proc.send_signal(sig)
+    proc = signal_when(marker, sig, fixture_world, ["--no-cache"], cli_env(tmpdir, UV=str(wrapper)))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in err
