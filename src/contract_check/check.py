@@ -16,7 +16,6 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
-    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -36,7 +35,6 @@ from contract_check.models import (
     run_exit_code,
     run_status,
     summarise,
-    worst,
 )
 from contract_check.proc import redact
 from contract_check.sandbox import Sandbox, find_uv, scrubbed_env
@@ -127,17 +125,6 @@ def _store_from_path(spec: str, path: Path, core_package: str) -> StoreTarget:
     return StoreTarget(spec, str(path), name, None, "--store")
 
 
-def _declared(requires: list[str], core_package: str) -> str | None:
-    for line in requires:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if canonicalize_name(req.name) == canonicalize_name(core_package) and not req.marker:
-            return str(req.specifier)
-    return None
-
-
 def in_range(declared: str | None, version: str | None) -> bool | None:
     if declared is None or version is None:
         return None
@@ -158,11 +145,9 @@ class Checker:
         self.store_version: str | None = None
         self.store_declared: str | None = self.store.declared_core
         self.store_name: str | None = self.store.name
-        self.kept: list[Path] = []
         self.base: Path | None = None  # shared base venv to clone per ref (see matrix.py), if any
         self.results: ResultStore | None = None  # result cache, if enabled
         self.base_requires: list[str] = []  # the Store's Requires-Dist, read from the base env
-        self.base_seconds = 0.0
         # uv's install output per run, keyed like Run.core_ref (redacted, trimmed): for the CI log only,
         # never part of the report
         self.install_logs: dict[str, str] = {}
@@ -180,7 +165,7 @@ class Checker:
             self.store = dataclasses.replace(self.store, install=f"{self.store.name}=={newest}")
 
     def declared_from_base(self) -> str | None:
-        return _declared(self.base_requires, self.options.core_package)
+        return config.declared_specifier(self.base_requires, self.options.core_package, skip_marked=True)
 
     @cache  # noqa: B019 - one Checker per invocation; the listing is shared by every ref of the run
     def releases(self) -> list[index.Release]:
@@ -239,7 +224,6 @@ class Checker:
         ) as box:
             if options.keep_venv:
                 logging.getLogger("contract_check").warning("keeping the sandbox at %s", box.root)
-                self.kept.append(box.root)
             self.progress(f"installing {redact(self.store.spec)} with {resolved.display}")
             try:
                 immutable = resolved.source is Source.INDEX
@@ -269,8 +253,11 @@ class Checker:
         core_version = versions.get(options.core_package)
         if self.store_name:
             self.store_version = versions.get(self.store_name, self.store_version)
-            self.store_declared = _declared(outcome.requires.get(self.store_name, []), options.core_package) or (
-                self.store_declared
+            self.store_declared = (
+                config.declared_specifier(
+                    outcome.requires.get(self.store_name, []), options.core_package, skip_marked=True
+                )
+                or self.store_declared
             )
         checks: list[Check] = list(outcome.checks)
         checks += schema_layer.checks(outcome.artifacts, strict=options.strict)
@@ -311,8 +298,4 @@ def build_report(store: StoreInfo, runs: list[Run], *, strict: bool) -> Report:
     return Report(tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summarise(runs))
 
 
-def exit_code(report: Report) -> int:
-    return worst([r.exit_code for r in report.runs])
-
-
-__all__ = ["Checker", "EnvironmentProblem", "build_report", "exit_code", "resolve_store"]
+__all__ = ["Checker", "EnvironmentProblem", "build_report", "resolve_store"]

@@ -137,17 +137,26 @@ def _is_requirement_like(text: str) -> bool:
     return not (text.startswith((".", "/", "~")) or text.endswith((".whl", ".tar.gz", ".zip")))
 
 
-def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
-    """The specifier declared on *package* ("" for any version); None if it does not depend on it."""
-    deps = ((pyproject or {}).get("project") or {}).get("dependencies") or []
-    for dep in deps:
+def declared_specifier(requirements: list[Any], package: str, *, skip_marked: bool = False) -> str | None:
+    """The specifier *requirements* (PEP 508 lines) put on *package* ("" for any version); None if none names it.
+
+    *skip_marked*: ignore lines with a marker (a wheel's Requires-Dist lists its extras that way).
+    """
+    for line in requirements:
         try:
-            req = Requirement(dep)
+            req = Requirement(line)
         except (InvalidRequirement, TypeError):
+            continue
+        if skip_marked and req.marker:
             continue
         if canonicalize_name(req.name) == canonicalize_name(package):
             return str(req.specifier)
     return None
+
+
+def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
+    """The specifier declared on *package* ("" for any version); None if it does not depend on it."""
+    return declared_specifier(((pyproject or {}).get("project") or {}).get("dependencies") or [], package)
 
 
 def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None = None) -> Options:

@@ -189,7 +189,6 @@ def _prepare_base(checker: Checker, stack: contextlib.ExitStack, override: str |
         _build_base(checker, target, override)
 
     checker.progress("preparing the shared environment (Store, dependencies, pytest)")
-    start = time.monotonic()
     try:
         if persistent:
             key = envcache.digest(
@@ -209,7 +208,6 @@ def _prepare_base(checker: Checker, stack: contextlib.ExitStack, override: str |
         message = getattr(exc, "message", str(exc))
         log.info("no shared environment (each ref installs from scratch): %s", proc.redact(message.splitlines()[0]))
         checker.base = None
-    checker.base_seconds = round(time.monotonic() - start, 3)
 
 
 def _run_all(checker: Checker, wanted: list[str], jobs: int) -> list[Run]:
