@@ -91,7 +91,7 @@ def _store_identity(checker: Checker) -> str | None:
             return "file:" + envcache.file_digest(path)
         if path.is_dir():
             return "tree:" + envcache.tree_digest(path)
-    except OSError:  # not a path at all (e.g. a requirement longer than a file name may be)
+    except (OSError, ValueError):  # not a path at all (too long for a file name, or a NUL byte in it)
         pass
     try:
         req = Requirement(install)
