@@ -88,7 +88,7 @@ def resolve_store(options: Options, cwd: Path) -> StoreTarget:
         return StoreTarget(name, name, name, None, "newest on the index; no Store project in the current directory")
     try:
         path = cwd / Path(spec).expanduser()
-    except RuntimeError:  # ~user of an unknown user
+    except (RuntimeError, ValueError):  # ~user of an unknown user, or a NUL byte in the name
         path = cwd / spec
     # "name @ https://host/store.whl" is a direct reference, not a path, whatever it ends with
     looks_like_path = "://" not in spec and (
