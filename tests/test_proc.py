@@ -57,6 +57,7 @@ def test_redact_is_idempotent() -> None:
 # ---------------------------------------------------------------------------------------------------- run
 
 
+@pytest.mark.slow
 def test_run_captures_output_and_return_code(tmp_path: Path) -> None:
     code = "import os, sys; print('out', os.getcwd()); print('err', file=sys.stderr); sys.exit(3)"
     done = proc.run([PY, "-c", code], env=ENV, cwd=tmp_path)
@@ -68,6 +69,7 @@ def test_run_captures_output_and_return_code(tmp_path: Path) -> None:
     assert done.duration_s > 0
 
 
+@pytest.mark.slow
 def test_run_ok_and_paths_in_argv(tmp_path: Path) -> None:
     done = proc.run([Path(PY), "-c", "print('hi')"], env=ENV)
     assert done.ok and done.returncode == 0
@@ -75,13 +77,16 @@ def test_run_ok_and_paths_in_argv(tmp_path: Path) -> None:
     assert done.stdout == "hi\n" and done.stderr == ""
 
 
+@pytest.mark.slow
 def test_run_passes_exactly_the_given_environment() -> None:
     done = proc.run([PY, "-c", "import json, os; print(json.dumps(dict(os.environ)))"], env={"ONLY_THIS": "1"})
     child = json.loads(done.stdout)
     child.pop("LC_CTYPE", None)  # the interpreter may coerce the C locale
+    assert child.pop(proc.TRACKER).count(":") == 1  # how the end-of-run sweep finds its descendants
     assert child == {"ONLY_THIS": "1"}
 
 
+@pytest.mark.slow
 def test_no_shell_is_involved(tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_text("still here")
@@ -92,11 +97,13 @@ def test_no_shell_is_involved(tmp_path: Path) -> None:
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_undecodable_output_is_replaced() -> None:
     done = proc.run([PY, "-c", "import sys; sys.stdout.buffer.write(b'ok \\xff\\xfe end')"], env=ENV)
     assert done.stdout == "ok \ufffd\ufffd end"
 
 
+@pytest.mark.slow
 def test_tail_prefers_stderr_and_redacts() -> None:
     code = "import sys\nfor i in range(30): print(f'{i} https://u:secret@h/x', file=sys.stderr)\nprint('out')"
     done = proc.run([PY, "-c", code], env=ENV)
@@ -106,6 +113,7 @@ def test_tail_prefers_stderr_and_redacts() -> None:
     assert quiet.tail() == "a\nb"
 
 
+@pytest.mark.slow
 def test_the_logged_command_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG, logger="contract_check"):
         proc.run([PY, "-c", "pass", "https://user:s3cret@host/simple"], env=ENV)
@@ -146,6 +154,7 @@ if sys.argv[2] != "detach":
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_timeout_kills_the_whole_tree(tmp_path: Path) -> None:
     pidfile = tmp_path / "grandchild.pid"
@@ -162,6 +171,7 @@ def test_timeout_kills_the_whole_tree(tmp_path: Path) -> None:
     assert _wait_dead(grandchild), f"grandchild {grandchild} outlived the timeout"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_forked_child_does_not_outlive_its_leader(tmp_path: Path) -> None:
     pidfile = tmp_path / "grandchild.pid"
@@ -172,7 +182,58 @@ def test_a_forked_child_does_not_outlive_its_leader(tmp_path: Path) -> None:
     assert _wait_dead(grandchild), f"grandchild {grandchild} outlived its leader"
 
 
+@pytest.mark.slow
 def test_timeout_message_defaults_to_the_program() -> None:
     with pytest.raises(CommandTimeout, match=r"did not finish within 0\.2s") as info:
         proc.run([PY, "-c", "import time; time.sleep(10)"], env=ENV, timeout=0.2)
     assert info.value.message.startswith(f"{PY} did not finish")
+
+
+DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()  # a new session and process group: out of reach of killpg
+    if os.fork() == 0:  # double fork: re-parented away from the leader
+        with open(sys.argv[1], "w") as fh:
+            fh.write(str(os.getpid()))
+        time.sleep(60)
+        os._exit(0)
+    os._exit(0)
+time.sleep(0.5)
+print("leader done")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_setsid_daemon_does_not_outlive_the_run(tmp_path: Path) -> None:
+    pidfile = tmp_path / "daemon.pid"
+    done = proc.run([PY, "-c", DAEMON, pidfile], env=ENV, timeout=10)
+    assert done.ok and done.stdout == "leader done\n"
+    daemon = int(pidfile.read_text())
+    assert _wait_dead(daemon), f"setsid daemon {daemon} outlived the run"
+
+
+HOLDER = """
+import os, subprocess, sys, time
+# a child that keeps the leader's stdout/stderr open for a minute, in its own session
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+print("verdict ready")
+"""
+
+
+@pytest.mark.slow
+def test_a_child_holding_the_output_open_does_not_delay_the_run() -> None:
+    start = time.monotonic()
+    done = proc.run([PY, "-c", HOLDER], env=ENV, timeout=30)
+    assert done.stdout == "verdict ready\n"
+    assert time.monotonic() - start < 10  # not the 60 s the child would hold a pipe open
+
+
+@pytest.mark.slow
+def test_output_kept_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(proc, "OUTPUT_LIMIT", 1000)
+    done = proc.run([PY, "-c", "print('x' * 5000); print('the end')"], env=ENV)
+    assert len(done.stdout) < 1100
+    assert done.stdout.endswith("the end\n")
+    assert "earlier bytes not kept" in done.stdout

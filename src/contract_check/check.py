@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -21,11 +22,13 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from contract_check import __version__, config, index, refs, runner, schema_layer
+from contract_check import __version__, config, envcache, index, refs, runner, schema_layer, suite
 from contract_check.config import Options
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import (
     Check,
+    ExitCode,
+    Layer,
     Report,
     Run,
     Source,
@@ -145,12 +148,13 @@ class Checker:
         self.store_version: str | None = None
         self.store_declared: str | None = self.store.declared_core
         self.store_name: str | None = self.store.name
-        self.base: Path | None = None  # shared base venv to clone per ref (see matrix.py), if any
+        self.guard: envcache.BaseGuard | None = None  # hands out the shared base venv (see matrix.py), if any
         self.results: ResultStore | None = None  # result cache, if enabled
         self.base_requires: list[str] = []  # the Store's Requires-Dist, read from the base env
         # uv's install output per run, keyed like Run.core_ref (redacted, trimmed): for the CI log only,
         # never part of the report
         self.install_logs: dict[str, str] = {}
+        self.declared = suite.declared_checks(runner.builtin_contracts())  # what every run must report
 
     def pin_default_store(self) -> None:
         """The default Store ("newest on the index") becomes an exact version, reported and cacheable."""
@@ -211,39 +215,108 @@ class Checker:
                 error=redact(message),
             )
 
+    def store_reread(self) -> tuple[str, ...]:
+        """The Store, when uv must read it again from a local file or directory rather than from its cache."""
+        local = self.store.name and refs.path_exists(Path(self.store.install))
+        return (self.store.name,) if local and self.store.name else ()
+
+    def _reread(self, resolved: refs.ResolvedRef, cloned: bool) -> tuple[str, ...]:
+        """Packages uv must read again from local files rather than answer from its cache (a clone of the
+        base environment already holds the Store, read when the base was built)."""
+        store = () if cloned else self.store_reread()
+        local_links = any("://" not in link or link.startswith("file:") for link in self.options.find_links)
+        if resolved.source is Source.PATH or (resolved.source is Source.INDEX and local_links):
+            return (self.options.core_package, *store)
+        return store
+
     def execute(self, resolved: refs.ResolvedRef, phases: dict[str, float]) -> runner.Outcome:
-        """Sandbox, install, run the contracts; the sandbox is gone when this returns (unless --keep-venv)."""
-        options = self.options
+        """Sandbox, install, run the contracts; the sandbox is gone when this returns (unless --keep-venv).
+
+        The built-in suite runs sealed; user contracts run in a session of their own, in their project.
+        Afterwards every Core and Store module must have come from the sandbox (the Store may also come
+        from its own project directory), else the run cannot be judged.
+        """
         self.progress(f"creating a virtualenv for {resolved.display}")
+        base = self.guard.acquire(resolved.ref) if self.guard else None
+        try:
+            return self._execute_in(resolved, phases, base)
+        finally:
+            if self.guard and base is not None:
+                self.guard.release(resolved.ref)
+
+    def _execute_in(
+        self, resolved: refs.ResolvedRef, phases: dict[str, float], base: envcache.Base | None
+    ) -> runner.Outcome:
+        options = self.options
         with Sandbox(
             python=options.python,
             index=options.index,
             timeout=options.timeout,
             keep=options.keep_venv,
-            base=self.base,
+            base=base.path if base else None,
         ) as box:
             if options.keep_venv:
                 logging.getLogger("contract_check").warning("keeping the sandbox at %s", box.root)
             self.progress(f"installing {redact(self.store.spec)} with {resolved.display}")
             try:
                 immutable = resolved.source is Source.INDEX
-                box.install([self.store.install, "pytest"], [resolved.requirement], immutable=immutable)
+                box.install(
+                    [self.store.install, "pytest"],
+                    [resolved.requirement],
+                    immutable=immutable,
+                    reread=self._reread(resolved, cloned=base is not None),
+                )
             finally:
                 if box.install_log.strip():
                     self.install_logs[redact(resolved.ref)] = trim_log(box.install_log)
-            targets = runner.prepare(box.root, options.contracts)
+            layout = runner.prepare(box.root)
             self.progress(f"running the contracts against {resolved.display}")
             dists = ",".join(n for n in (options.core_package, self.store_name) if n)
-            outcome = runner.run_contracts(
-                box.interpreter,
-                box.root,
-                targets,
-                env=scrubbed_env({"CONTRACT_CHECK_DISTS": dists}),
-                timeout=options.timeout,
-                strict=options.strict,
-            )
+            env = scrubbed_env({"CONTRACT_CHECK_DISTS": dists})
+            run = functools.partial(runner.run_builtin, env=env, timeout=options.timeout, strict=options.strict)
+            outcome = run(box.interpreter, layout)
+            for root, targets in self._user_targets().items():
+                user = runner.run_user(
+                    box.interpreter, layout, targets, root, env=env, timeout=options.timeout, strict=options.strict
+                )
+                if user.exitstatus not in (0, 1, 5) or not any(c.layer is Layer.USER for c in user.checks):
+                    where = ", ".join(str(t) for t in targets)
+                    why = "; ".join(n.strip() for n in user.notes if n.strip()) or (
+                        f"pytest exit status {user.exitstatus}" if user.exitstatus is not None else "no result"
+                    )
+                    outcome.unrun.append(f"the contracts in {where} did not run ({why})")
+                outcome.merge(user)
+            outcome.foreign = self._foreign_origin(outcome, box.venv)
             phases.update(box.phases)
         return outcome
+
+    def _user_targets(self) -> dict[Path, list[Path]]:
+        """User contract paths grouped by the project they belong to (one pytest session each)."""
+        store_root = Path(self.store.install) if Path(self.store.install).is_dir() else None
+        grouped: dict[Path, list[Path]] = {}
+        for path in self.options.contracts:
+            grouped.setdefault(runner.project_root(path, store_root), []).append(path)
+        return grouped
+
+    def _foreign_origin(self, outcome: runner.Outcome, venv: Path) -> str | None:
+        """Why the results cannot be trusted when Core or the Store was imported from outside the sandbox
+        (the Store may also come from its own project directory); None when every module came from there."""
+        allowed = {self.options.core_package: [venv.resolve()]}
+        if self.store_name:
+            roots = [venv.resolve()]
+            if Path(self.store.install).is_dir():
+                roots.append(Path(self.store.install).resolve())
+            allowed[self.store_name] = roots
+        for dist, modules in outcome.origins.items():
+            for module, file in sorted(modules.items()):
+                permitted = allowed.get(dist)
+                if permitted and not any(Path(file).is_relative_to(root) for root in permitted):
+                    return (
+                        f"could not check: {module} ({dist}) was imported from {file}, not from the sandbox\n"
+                        "tip: a conftest.py, a pytest 'pythonpath' setting or a .pth file puts another copy "
+                        "first on sys.path; remove it, or keep it out of the directories the contracts run from"
+                    )
+        return None
 
     def _check_resolved(self, resolved: refs.ResolvedRef, start: float, phases: dict[str, float]) -> Run:
         options = self.options
@@ -253,22 +326,24 @@ class Checker:
         core_version = versions.get(options.core_package)
         if self.store_name:
             self.store_version = versions.get(self.store_name, self.store_version)
-            self.store_declared = (
-                config.declared_specifier(
-                    outcome.requires.get(self.store_name, []), options.core_package, skip_marked=True
-                )
-                or self.store_declared
+            declared = outcome.requires.get(self.store_name)
+            if declared is not None and versions.get(self.store_name):
+                found = config.declared_specifier(declared, options.core_package, skip_marked=True)
+                if found is None:
+                    raise UsageError(
+                        f"--store {redact(self.store.spec)}: {self.store_name} does not depend on "
+                        f"{options.core_package}, so it is not a Store of this Core",
+                        tip="give the Store project or package (or set --core-package to its Core)",
+                    )
+                self.store_declared = found or self.store_declared
+        if core_version is None and outcome.completed:
+            raise EnvironmentProblem(
+                f"could not check: {resolved.display} installed no {options.core_package}",
+                tip="the requirement installed nothing (a marker that excludes this Python, or another name)",
             )
         checks: list[Check] = list(outcome.checks)
         checks += schema_layer.checks(outcome.artifacts, strict=options.strict)
-        exit_code = run_exit_code(checks)
-        error = None
-        if exit_code == 3:
-            ran = any(c.status is not Status.SKIPPED for c in checks)
-            error = "could not check: " + ("none of the built-in contracts ran" if ran else "no contract ran")
-            error += f"\n{outcome.notes[-1]}" if outcome.notes else ""
-        elif outcome.notes and not outcome.completed:
-            error = outcome.notes[-1]
+        exit_code, error = classify(checks, outcome, self.declared)
         return Run(
             core_ref=redact(resolved.ref),
             requirement=resolved.display,
@@ -292,6 +367,44 @@ class Checker:
             declared_core=self.store_declared,
             origin=self.store.origin,
         )
+
+
+def classify(checks: list[Check], outcome: runner.Outcome, declared: list[suite.Expected]) -> tuple[int, str | None]:
+    """The run's exit code and, when it is not a plain verdict, why.
+
+    A built-in check that ran and failed makes the run BROKEN (1). Otherwise every declared built-in check
+    must have a result that is not skipped/xfail, and no pytest session may have timed out: else the run
+    could not be checked (3). Only then is it COMPATIBLE (0).
+    """
+    if outcome.foreign:  # a result about another copy of Core says nothing about this one
+        return ExitCode.ENVIRONMENT, outcome.foreign
+    exit_code = run_exit_code(checks)
+    builtin = {c.id: c.status.value for c in checks if c.layer is not Layer.USER}
+    gaps = suite.completeness(declared, builtin)
+    timed_out = set(outcome.timed_out_ids)
+    real_failure = any(c.is_failure and c.id not in timed_out for c in checks)
+    notes = [n for n in outcome.notes if n.strip()]
+    if exit_code == ExitCode.BROKEN and real_failure:
+        return exit_code, notes[-1] if notes and not outcome.completed else None
+    if exit_code == ExitCode.ENVIRONMENT or not gaps.complete or outcome.timed_out or outcome.unrun:
+        if not any(c.status is not Status.SKIPPED for c in checks):
+            error = "could not check: no contract ran"
+        elif outcome.timed_out:
+            error = "could not check: the contracts did not finish within --timeout"
+            if timed_out:
+                error += f" ({', '.join(sorted(timed_out))} still running)"
+        elif not any(c.status is not Status.SKIPPED for c in checks if c.layer is not Layer.USER):
+            error = "could not check: none of the built-in contracts ran"
+        elif outcome.unrun:
+            error = "could not check: " + "; ".join(outcome.unrun)
+        else:
+            error = "could not check: not every built-in check ran"
+        if not gaps.complete:
+            error += f" ({gaps.describe()})"
+        if notes:
+            error += f"\n{notes[-1]}"
+        return ExitCode.ENVIRONMENT, error
+    return exit_code, notes[-1] if notes and not outcome.completed else None
 
 
 def build_report(store: StoreInfo, runs: list[Run], *, strict: bool) -> Report:

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from contract_check import __version__, check, config, matrix
+from contract_check import __version__, check, config, matrix, proc
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import ExitCode, Report
 from contract_check.proc import redact
@@ -29,7 +29,7 @@ try:  # newer typer raises the exceptions of its own copy of click and no longer
 except ImportError:  # pragma: no cover - older typer raises click's own
     from click.exceptions import UsageError as ClickUsageError  # type: ignore[assignment]
 
-COMMANDS = {"check", "snapshot", "list", "merge"}
+COMMANDS = {"check", "snapshot", "list", "merge", "cache"}
 app = typer.Typer(
     name="contract-check",
     help="Does the Store still work with this Core? Checks a Core ref against the Store in a throwaway uv venv.",
@@ -332,6 +332,46 @@ def snapshot_command(
     return 0
 
 
+cache_app = typer.Typer(help="Inspect or empty the cache of shared environments and results.")
+app.add_typer(cache_app, name="cache")
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+@cache_app.command("info")
+def cache_info_command() -> int:
+    """Where the cache is and what it holds."""
+    from contract_check import envcache
+
+    found = envcache.info()
+    out = Console(highlight=False)
+    out.print(f"cache directory  {escape(str(found.root))}")
+    out.print(f"results          {found.results} ({found.expired} expired or unusable; kept for 7 days)")
+    out.print(f"environments     {found.bases} shared base environments (kept for a day)")
+    out.print(f"size             {_size(found.size_bytes)}")
+    return 0
+
+
+@cache_app.command("clear")
+def cache_clear_command() -> int:
+    """Remove every cached result and shared environment."""
+    from contract_check import envcache
+
+    before = envcache.clear()
+    Console(highlight=False).print(
+        f"removed {before.results} results and {before.bases} environments ({_size(before.size_bytes)}) "
+        f"from {escape(str(before.root))}"
+    )
+    return 0
+
+
 def _version_callback(value: bool) -> None:
     if value:
         print(f"contract-check {__version__}")
@@ -372,8 +412,10 @@ def run(argv: list[str]) -> int:
         args.insert(0, "check")
     verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
     _setup_logging(verbose)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # SIGTERM (CI cancel) and SIGHUP (terminal closed) unwind like Ctrl-C: children killed, sandboxes removed
+    handled = {sig: signal.signal(sig, _on_sigterm) for sig in (signal.SIGTERM, signal.SIGHUP)}
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+    proc.enable_subreaper()  # orphans of a contract (double fork, setsid) stay ours to sweep
     try:
         result = app(args, prog_name="contract-check", standalone_mode=False)
         if result == ExitCode.INTERRUPTED:  # typer/click return Exit(130) for a KeyboardInterrupt
@@ -404,7 +446,9 @@ def run(argv: list[str]) -> int:
             err.print("run again with -v for the traceback, and report it")
         return ExitCode.INTERNAL
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        proc.sweep_all()
+        for sig, previous in handled.items():
+            signal.signal(sig, previous)
         signal.signal(signal.SIGINT, previous_int)
 
 

@@ -22,12 +22,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from contract_check import __version__, envcache, proc, refs, runner
+from contract_check import __version__, envcache, proc, refs, runner, suite
 from contract_check.check import Checker, Progress, _quiet, build_report
 from contract_check.config import Options
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
-from contract_check.models import Report, Run, Source
-from contract_check.sandbox import Sandbox, scrubbed_env
+from contract_check.models import ExitCode, Layer, Report, Run, Source, run_exit_code
+from contract_check.sandbox import Sandbox, scrubbed_env, verdict_environment
 
 log = logging.getLogger("contract_check")
 STORE_MODULE = "market_data_store.coordinator"  # what the built-in contracts import; warmed in the base
@@ -111,7 +111,10 @@ class ResultLookup:
         contracts = [envcache.tree_digest(runner.builtin_contracts())]
         for path in options.contracts:
             contracts.append(envcache.tree_digest(path) if path.is_dir() else envcache.file_digest(path))
+        for root, targets in checker._user_targets().items():  # what pytest loads around the user contracts
+            contracts.append(_user_config_digest(root, targets))
         tool = (__version__, envcache.tree_digest(Path(__file__).parent))  # a changed rule changes every key
+        guard = checker.guard
         self.common = (
             store_identity,
             contracts,
@@ -120,6 +123,8 @@ class ResultLookup:
             options.strict,
             options.core_package,
             options.index,
+            verdict_environment(),
+            guard.base.identity if guard else None,
         )
 
     def _core_identity(self, resolved: refs.ResolvedRef) -> str | None:
@@ -163,21 +168,53 @@ class ResultLookup:
         return envcache.digest("result", core, *self.common) if core else None
 
     def get(self, key: str) -> Run | None:
+        """The cached run for *key*, if it is fresh, well formed and complete; anything else is a miss."""
         data = self.cache.get(key)
         try:
-            return Run.model_validate(data) if data else None
+            run = Run.model_validate(data) if data else None
         except ValueError:
             return None
+        if run is None or run.exit_code not in (ExitCode.OK, ExitCode.BROKEN) or run.error:
+            return None
+        if run_exit_code(run.checks) != run.exit_code:
+            return None  # the stored verdict does not follow from the stored checks
+        builtin = {c.id: c.status.value for c in run.checks if c.layer is not Layer.USER}
+        if run.exit_code == ExitCode.OK and not suite.completeness(self.checker.declared, builtin).complete:
+            return None
+        return run
 
     def put(self, key: str, run: Run) -> None:
         self.cache.put(key, run.model_dump(mode="json"))
+
+
+def _user_config_digest(root: Path, targets: list[Path]) -> str:
+    """The pytest configuration that applies to user contracts: the ini file and every conftest.py from the
+    project root down to each contracts path (the contracts' own trees are hashed separately)."""
+    files: list[Path] = []
+    ini = runner.find_ini(targets[0], root)
+    if ini is not None:
+        files.append(ini)
+    for target in targets:
+        folder = target.resolve() if target.is_dir() else target.resolve().parent
+        for parent in (folder, *folder.parents):
+            if (parent / "conftest.py").is_file():
+                files.append(parent / "conftest.py")
+            if parent == root:
+                break
+    parts = []
+    for path in sorted(set(files)):
+        try:
+            parts.append((str(path), envcache.file_digest(path)))
+        except OSError:
+            parts.append((str(path), "unreadable"))
+    return envcache.digest(str(root), parts)
 
 
 def _build_base(checker: Checker, target: Path, override: str | None) -> None:
     """Store + dependencies + pytest, bytecode warmed, then Core removed: what every ref's sandbox starts from."""
     options = checker.options
     with Sandbox(python=options.python, index=options.index, timeout=options.timeout, relocatable=True) as box:
-        box.install([checker.store.install, "pytest"], [override] if override else [])
+        box.install([checker.store.install, "pytest"], [override] if override else [], reread=checker.store_reread())
         box.warm(["pytest", "_pytest.python", "_pytest.fixtures", STORE_MODULE])
         checker.base_requires = box.dist_requires(checker.store_name)
         box.uninstall(options.core_package)
@@ -201,13 +238,14 @@ def _prepare_base(checker: Checker, stack: contextlib.ExitStack, override: str |
                 checker.options.index,
                 override is None,
             )
-            checker.base = stack.enter_context(envcache.persistent_base(key, build))
+            base = stack.enter_context(envcache.persistent_base(key, build))
         else:
-            checker.base = stack.enter_context(envcache.transient_base(build))
+            base = stack.enter_context(envcache.transient_base(build))
+        checker.guard = envcache.BaseGuard(base)
     except (ContractCheckError, OSError) as exc:
         message = getattr(exc, "message", str(exc))
         log.info("no shared environment (each ref installs from scratch): %s", proc.redact(message.splitlines()[0]))
-        checker.base = None
+        checker.guard = None
 
 
 def _run_all(checker: Checker, wanted: list[str], jobs: int) -> list[Run]:
@@ -241,6 +279,21 @@ def _run_all(checker: Checker, wanted: list[str], jobs: int) -> list[Run]:
     return [future.result() for future in futures]
 
 
+def _redo_tainted(checker: Checker, wanted: list[str], runs: list[Run]) -> list[Run]:
+    """Check again, each in a fresh venv, the refs whose runs may have seen a changed base environment."""
+    guard = checker.guard
+    if guard is None or not guard.tainted:
+        return runs
+    tainted = [ref for ref in wanted if ref in guard.tainted]
+    log.warning(
+        "a contract changed a file of the shared environment; checking %s again in fresh environments",
+        ", ".join(proc.redact(r) for r in tainted),
+    )
+    checker.guard = None
+    redone = {ref: checker.check_ref(ref) for ref in tainted}
+    return [redone.get(ref, run) for ref, run in zip(wanted, runs, strict=True)]
+
+
 def check(
     options: Options, cwd: Path, progress: Progress = _quiet, *, install_logs: dict[str, str] | None = None
 ) -> Report:
@@ -269,6 +322,7 @@ def check(
             checker.results = ResultLookup(checker, identity)
         try:
             runs = _run_all(checker, wanted, options.jobs)
+            runs = _redo_tainted(checker, wanted, runs)
         finally:
             if install_logs is not None:
                 install_logs.update(checker.install_logs)

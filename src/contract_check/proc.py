@@ -1,23 +1,31 @@
 """The one place a child process is started.
 
-Every command runs from an argv list (never a shell) in its own process group, so that a timeout or an
-interrupt kills the whole tree: a hung contract, uv and whatever they spawned. Output is captured and
-redacted before it can reach a message.
+Every command runs from an argv list (never a shell) in its own session, with a tracker variable in its
+environment. When it ends, times out or is interrupted, everything it started is killed: its process group,
+its session, and any process still carrying its tracker (a ``setsid`` daemon or a double fork; on Linux this
+process is also a child subreaper, so such orphans stay its children). Output goes to bounded temporary
+files and is redacted before it can reach a message.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import itertools
 import logging
 import os
 import re
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from contract_check.errors import CommandTimeout
 
@@ -51,28 +59,133 @@ class Completed:
         return redact("\n".join(text[-lines:]))
 
 
-def _kill_tree(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL does not get ignored
-        proc.wait(timeout=5)
+OUTPUT_LIMIT = 4 << 20  # bytes of each stream kept (the end: that is where errors are)
+TRACKER = "CONTRACT_CHECK_PROC"  # set in every child's environment; its descendants inherit it
+_INVOCATION = uuid.uuid4().hex[:12]
+_counter = itertools.count(1)
 
 
-_live: set[subprocess.Popen[str]] = set()
+def enable_subreaper() -> bool:
+    """Make this process adopt its orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``); best effort.
+
+    A contract that double-forks or calls ``setsid`` then still has this process as an ancestor, so the
+    end-of-run sweep (``_sweep``) can find and kill it. Returns whether the kernel accepted it.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(36, 1, 0, 0, 0)) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _processes() -> list[tuple[int, int, int]]:
+    """(pid, ppid, session) of every process this user can see in /proc ([] where there is no /proc)."""
+    out: list[tuple[int, int, int]] = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                fields = fh.read(4096).rsplit(b")", 1)[1].split()
+            out.append((int(name), int(fields[1]), int(fields[3])))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _carries(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return marker in fh.read(1 << 20).split(b"\0")
+    except OSError:
+        return False
+
+
+def _sweep(leader: int | None, marker: bytes) -> None:
+    """SIGKILL every process that belongs to one run: its process group, its session, and every process
+    whose environment still carries the run's tracker (a ``setsid`` daemon keeps it); then reap those that
+    became this process's children (subreaper). Repeated while anything is found (a fork during the sweep)."""
+    me = os.getpid()
+    for _ in range(5):
+        if leader is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(leader, signal.SIGKILL)
+        found = [
+            (pid, ppid)
+            for pid, ppid, session in _processes()
+            if pid != me and ((leader is not None and session == leader) or _carries(pid, marker))
+        ]
+        for pid, _ppid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid, ppid in found:
+            if ppid == me:
+                _reap(pid)
+        if not found:
+            return
+
+
+def _reap(pid: int) -> None:
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        time.sleep(0.005)
+
+
+def sweep_all() -> None:
+    """Kill whatever any child of this invocation left behind (called once, when the tool ends)."""
+    prefix = f"{TRACKER}={_INVOCATION}:".encode()
+    me = os.getpid()
+    for pid, _ppid, _session in _processes():
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                tagged = any(item.startswith(prefix) for item in fh.read(1 << 20).split(b"\0"))
+        except OSError:
+            continue
+        if tagged:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+
+
+_live: dict[subprocess.Popen[bytes], bytes] = {}
 _live_lock = threading.Lock()
 _cancelled = threading.Event()
 
 
 def cancel_all() -> None:
-    """Kill every running child's process group and make further ``run`` calls raise KeyboardInterrupt.
+    """Kill every running child's process tree and make further ``run`` calls raise KeyboardInterrupt.
 
-    Called from the main thread on Ctrl-C/SIGTERM while worker threads (``--jobs``) wait on children.
+    Called from the main thread on Ctrl-C/SIGTERM/SIGHUP while worker threads (``--jobs``) wait on children.
     """
     _cancelled.set()
     with _live_lock:
-        live = list(_live)
-    for proc in live:
-        _kill_tree(proc)
+        live = list(_live.items())
+    for child, marker in live:
+        _sweep(child.pid, marker)
+
+
+def _tail(fh: IO[bytes], limit: int) -> str:
+    size = fh.seek(0, os.SEEK_END)
+    fh.seek(max(0, size - limit))
+    data = fh.read(limit)
+    text = data.decode("utf-8", errors="replace")
+    if size > limit:
+        text = f"[{size - limit} earlier bytes not kept]\n" + text.split("\n", 1)[-1]
+    return text
 
 
 def run(
@@ -85,45 +198,49 @@ def run(
 ) -> Completed:
     """Run *argv* to completion and return what it did; never raises for a non-zero exit.
 
-    Raises :class:`CommandTimeout` (after killing the process group) when *timeout* passes, and lets
-    ``KeyboardInterrupt`` through after killing the group, so nothing outlives the tool.
+    Output goes to temporary files, not pipes, so a descendant that keeps a copy of them open cannot hold
+    the run; at most ``OUTPUT_LIMIT`` bytes of each stream are kept. When the command ends (or times out,
+    or is interrupted) everything it started is killed (``_sweep``). Raises :class:`CommandTimeout` when
+    *timeout* passes, and lets ``KeyboardInterrupt`` through, after the sweep.
     """
     args = tuple(str(a) for a in argv)
     if _cancelled.is_set():
         raise KeyboardInterrupt
     log.debug("$ %s", redact(subprocess.list2cmdline(args)))
+    token = f"{_INVOCATION}:{next(_counter)}"
+    marker = f"{TRACKER}={token}".encode()
     start = time.monotonic()
-    proc = subprocess.Popen(
-        args,
-        env=dict(env),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    with _live_lock:
-        _live.add(proc)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_tree(proc)
-        raise CommandTimeout(what or args[0], timeout or 0.0) from None
-    except BaseException:
-        _kill_tree(proc)
-        raise
-    finally:
-        # the leader may have exited while its children live on (a contract that forked): reap the group
-        if proc.returncode is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(
+            args,
+            env={**env, TRACKER: token},
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
         with _live_lock:
-            _live.discard(proc)
+            _live[child] = marker
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _sweep(child.pid, marker)
+            child.wait()
+            raise CommandTimeout(what or args[0], timeout or 0.0) from None
+        except BaseException:
+            _sweep(child.pid, marker)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
+            raise
+        finally:
+            with _live_lock:
+                _live.pop(child, None)
+        _sweep(child.pid, marker)  # the leader is gone: whatever it started goes too
+        stdout, stderr = _tail(out, OUTPUT_LIMIT), _tail(err, OUTPUT_LIMIT)
     if _cancelled.is_set():
         raise KeyboardInterrupt
-    done = Completed(args, proc.returncode, stdout, stderr, time.monotonic() - start)
+    done = Completed(args, child.returncode, stdout, stderr, time.monotonic() - start)
     log.debug("exit %s after %.2fs", done.returncode, done.duration_s)
     if done.returncode != 0:
         log.debug("%s", done.tail(40))

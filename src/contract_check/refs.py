@@ -119,6 +119,8 @@ def _direct_reference(ref: str, core_package: str) -> ParsedRef | None:
         return None  # "feature@x" is a git ref name, not a requirement with the URL "x"
     if canonicalize_name(req.name) != canonicalize_name(core_package):
         raise _usage(ref, f"it names {req.name!r}, but the Core package is {core_package!r} (see --core-package)")
+    if req.marker is not None:  # a marker could exclude the sandbox's Python: no Core would be installed at all
+        raise _usage(ref, f"it carries an environment marker ({req.marker}); a Core ref is installed unconditionally")
     return ParsedRef(ref, Source.URL, str(req))
 
 

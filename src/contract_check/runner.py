@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import tomllib
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
@@ -49,6 +50,29 @@ class Outcome:
     completed: bool = False  # pytest reached the end of its session at least once
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    origins: dict[str, dict[str, str]] = field(default_factory=dict)  # dist -> module -> file it came from
+    exitstatus: int | None = None  # pytest's own exit status, when the session ended
+    timed_out: bool = False  # a pytest process was killed at --timeout
+    timed_out_ids: list[str] = field(default_factory=list)  # the contracts that were running then
+    foreign: str | None = None  # set by the host: Core or the Store came from outside the sandbox
+    unrun: list[str] = field(default_factory=list)  # set by the host: user contracts that did not run, and why
+
+    def merge(self, other: Outcome) -> None:
+        """Add another pytest session's results (the user contracts' run) to this one."""
+        self.checks += other.checks
+        self.artifacts.update(other.artifacts)
+        for name, value in other.versions.items():
+            self.versions.setdefault(name, value)
+        for name, reqs in other.requires.items():
+            self.requires.setdefault(name, reqs)
+        self.completed = self.completed and other.completed
+        self.notes += other.notes
+        self.unrun += other.unrun
+        self.duration_s += other.duration_s
+        for dist, modules in other.origins.items():
+            self.origins.setdefault(dist, {}).update(modules)
+        self.timed_out = self.timed_out or other.timed_out
+        self.timed_out_ids += other.timed_out_ids
 
 
 def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
@@ -57,6 +81,8 @@ def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
     rule_match = _RULE_PREFIX.match(message)
     rule = rule_match.group(1) if rule_match else None
     warnings = event.get("warnings") or []
+    if outcome == "xpassed" and layer is Layer.USER:
+        outcome = "passed"  # a user's xfail that passed is a pass (strict xfail already reports a failure)
     status = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status.ERROR}.get(outcome, Status.SKIPPED)
     severity: Severity | None = None
     if status in (Status.FAILED, Status.ERROR):
@@ -68,6 +94,8 @@ def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
         rule = warn_match.group(1) if warn_match else None
         if strict:
             status = Status.FAILED
+    if outcome in ("xfailed", "xpassed"):
+        message = f"{outcome}: {message}" if message else outcome
     return Check(
         id=str(event.get("id") or event["nodeid"]),
         subject=str(event.get("subject") or "?"),
@@ -99,9 +127,10 @@ _EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     },
     "collect_error": {"nodeid": (str,)},
     "artifact": {"name": (str,)},
-    "end": {},
+    "origins": {"modules": (dict, type(None))},
+    "end": {"exitstatus": (int, type(None))},
 }
-_OUTCOMES = {"passed", "failed", "error", "skipped"}
+_OUTCOMES = {"passed", "failed", "error", "skipped", "xfailed", "xpassed"}
 
 
 def _well_formed(event: dict[str, Any]) -> bool:
@@ -110,6 +139,12 @@ def _well_formed(event: dict[str, Any]) -> bool:
         return False  # a missing field reads as None, which only the optional fields accept
     if event["event"] == "result":
         return event["outcome"] in _OUTCOMES and all(isinstance(w, str) for w in event.get("warnings") or [])
+    if event["event"] == "origins":
+        modules = event.get("modules") or {}
+        return all(
+            isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
+            for m in modules.values()
+        )
     if event["event"] == "env":
         versions, requires = event.get("versions") or {}, event.get("requires") or {}
         return all(isinstance(v, str) for v in versions.values()) and all(
@@ -177,34 +212,141 @@ def check_user_contracts(paths: tuple[Path, ...]) -> None:
                 continue  # unreadable, or NUL bytes: pytest reports it as an error row
 
 
-def prepare(workdir: Path, user_contracts: tuple[Path, ...]) -> list[Path]:
-    """Copy the plugin and the built-in contracts into *workdir*; return the pytest targets."""
+# The built-in suite's own pytest configuration: nothing from the user's files or environment applies.
+SEALED_INI = """[pytest]
+addopts =
+python_files = test_*.py
+python_classes = Test*
+python_functions = test*
+xfail_strict = false
+"""
+_PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", ".pytest.ini", "tox.ini", ".git")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What ``prepare`` put in the sandbox directory: the launcher/plugin, the suite copy, two ini files."""
+
+    workdir: Path
+    plugin: Path  # contract_check_plugin.py: the pytest plugin, and the launcher when run as a script
+    suite: Path  # a copy of the built-in suite: its tests, conftest.py and golden/
+    sealed_ini: Path
+    empty_ini: Path  # for user contracts whose project has no pytest configuration
+
+
+def prepare(workdir: Path) -> Layout:
+    """Copy the plugin and the built-in contracts into *workdir* and write the ini files."""
     plugin_dir = workdir / "plugin"
     plugin_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(__file__).with_name("sandbox_plugin.py"), plugin_dir / f"{PLUGIN_MODULE}.py")
-    target = workdir / "contracts"
+    plugin = plugin_dir / f"{PLUGIN_MODULE}.py"
+    shutil.copyfile(Path(__file__).with_name("sandbox_plugin.py"), plugin)
+    target = workdir / "suite"
     shutil.copytree(builtin_contracts(), target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return [target, *user_contracts]
+    sealed, empty = workdir / "sealed.ini", workdir / "empty.ini"
+    sealed.write_text(SEALED_INI, encoding="utf-8")
+    empty.write_text("[pytest]\n", encoding="utf-8")
+    return Layout(workdir, plugin, target, sealed, empty)
 
 
-def run_contracts(
+def project_root(path: Path, store_root: Path | None) -> Path:
+    """The project a user contract belongs to: the Store project when it is inside it, else the nearest
+    ancestor that looks like a project (pyproject.toml, setup.py, an ini file, .git), else its directory."""
+    path = path.resolve()
+    if store_root is not None and path.is_relative_to(store_root.resolve()):
+        return store_root.resolve()
+    start = path if path.is_dir() else path.parent
+    for candidate in (start, *start.parents):
+        if any((candidate / marker).exists() for marker in _PROJECT_MARKERS):
+            return candidate
+    return start
+
+
+def _has_pytest_section(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    if path.name == "pyproject.toml":
+        try:
+            data = tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, RecursionError):
+            return False
+        tool = data.get("tool") if isinstance(data, dict) else None
+        pytest_table = tool.get("pytest") if isinstance(tool, dict) else None
+        return isinstance(pytest_table, dict) and "ini_options" in pytest_table
+    section = {"tox.ini": "[pytest]", "setup.cfg": "[tool:pytest]"}.get(path.name)
+    return section is None or any(line.strip() == section for line in text.splitlines())
+
+
+def find_ini(start: Path, root: Path) -> Path | None:
+    """The pytest configuration file pytest would use for tests under *start*, looking no higher than *root*."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):
+            path = candidate / name
+            if path.is_file() and _has_pytest_section(path):
+                return path
+        if candidate == root:
+            break
+    return None
+
+
+def run_builtin(interpreter: Path, layout: Layout, *, env: dict[str, str], timeout: float, strict: bool) -> Outcome:
+    """The built-in suite, sealed: its own rootdir and ini, no conftest above it, no plugin autoloading."""
+    args: list[str | Path] = [
+        "-c",
+        layout.sealed_ini,
+        "--rootdir",
+        layout.suite,
+        "--confcutdir",
+        layout.suite,
+        layout.suite,
+    ]
+    return _run(interpreter, layout, "--sealed", args, cwd=layout.suite, env=env, timeout=timeout, strict=strict)
+
+
+def run_user(
     interpreter: Path,
-    workdir: Path,
+    layout: Layout,
     targets: list[Path],
+    root: Path,
     *,
     env: dict[str, str],
     timeout: float,
     strict: bool,
 ) -> Outcome:
-    """Run pytest on *targets* until every collected contract has a result, restarting after crashes/hangs."""
+    """User contracts as they run in their own project: its ini file and the conftests from *root* down apply
+    (nothing above *root*); node ids are relative to *root*. Run in *root* without writing to it."""
+    ini = find_ini(targets[0], root) or layout.empty_ini
+    args: list[str | Path] = ["-c", ini, "--rootdir", root, "--confcutdir", root, *targets]
+    return _run(interpreter, layout, "--user", args, cwd=root, env=env, timeout=timeout, strict=strict)
+
+
+def _run(
+    interpreter: Path,
+    layout: Layout,
+    mode: str,
+    selection: list[str | Path],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    strict: bool,
+) -> Outcome:
+    """Run pytest until every collected contract has a result, restarting after crashes and hangs."""
     outcome = Outcome()
     finished: set[str] = set()
+    tag = mode.removeprefix("--")
     for attempt in range(MAX_RESTARTS + 1):
-        out = workdir / f"results-{attempt}.jsonl"
+        out = layout.workdir / f"results-{tag}-{attempt}.jsonl"
         argv: list[str | Path] = [
             interpreter,
-            "-m",
-            "pytest",
+            "-I",  # no PYTHON* variables, no user site, no script directory on sys.path
+            "-B",  # no bytecode written (into a shared base environment, or the user's tree)
+            layout.plugin,
+            mode,
+            "--",
             "-p",
             PLUGIN_MODULE,
             "-p",
@@ -214,16 +356,14 @@ def run_contracts(
             "-o",
             "addopts=",
             "--continue-on-collection-errors",
-            "--rootdir",
-            workdir,
-            *targets,
+            *selection,
         ]
         for nodeid in sorted(finished):
             argv += ["--deselect", nodeid]
-        child_env = {**env, "PYTHONPATH": str(workdir / "plugin"), "CONTRACT_CHECK_OUT": str(out)}
+        child_env = {**env, "CONTRACT_CHECK_OUT": str(out)}
         timed_out = False
         try:
-            done = proc.run(argv, env=child_env, cwd=workdir, timeout=timeout, what="the contracts")
+            done = proc.run(argv, env=child_env, cwd=cwd, timeout=timeout, what="the contracts")
             outcome.duration_s += done.duration_s
             died = f"the pytest process died ({_describe_exit(done.returncode)})"
             tail = done.tail(15)
@@ -233,6 +373,7 @@ def run_contracts(
             died = f"did not finish within {timeout:g}s (--timeout); killed with its process tree"
         events = _read_events(out)
         crashed: dict[str, Any] | None = None
+        ended = False
         for event in events:
             kind = event["event"]
             if kind == "env":
@@ -249,10 +390,17 @@ def run_contracts(
                 outcome.checks.append(_collect_error(event))
             elif kind == "artifact":
                 outcome.artifacts[event["name"]] = event.get("data")
+            elif kind == "origins":
+                for dist, modules in (event.get("modules") or {}).items():
+                    outcome.origins.setdefault(dist, {}).update(modules)
             elif kind == "end":
-                outcome.completed = True
-        if outcome.completed and not timed_out:
-            if not events or not any(e["event"] in ("result", "collect_error") for e in events):
+                ended = True
+                outcome.exitstatus = event.get("exitstatus")
+        outcome.completed = outcome.completed or ended
+        if timed_out:
+            outcome.timed_out = True
+        if ended and not timed_out:
+            if not any(e["event"] in ("result", "collect_error") for e in events):
                 outcome.notes.append(tail)
             return outcome
         if crashed is None:
@@ -261,6 +409,8 @@ def run_contracts(
             return outcome
         finished.add(crashed["nodeid"])
         outcome.checks.append(_check_from_result({**crashed, "outcome": "error", "message": died}, strict))
+        if timed_out:
+            outcome.timed_out_ids.append(outcome.checks[-1].id)
     outcome.notes.append(f"gave up after {MAX_RESTARTS} restarts; some contracts did not run")
     return outcome
 

@@ -22,43 +22,69 @@ from contract_check import envcache, proc
 from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
 
-# Variables dropped from every child's environment, and why.
+# What reaches a child: the caller's environment minus everything that can change what gets installed or how
+# the contracts run. Dropped, and why:
 _SCRUB = {
-    "PYTHONPATH",  # would put the host's modules in front of the sandbox's
-    "PYTHONHOME",  # points the interpreter at another installation
-    "PYTHONSTARTUP",  # runs user code at interpreter start
-    "PYTHONSAFEPATH",
-    "PYTHONUSERBASE",  # user site-packages must not leak in
     "VIRTUAL_ENV",  # uv would install into the caller's venv instead of the sandbox
     "CONDA_PREFIX",  # same, for conda
-    "PYTEST_ADDOPTS",  # the user's pytest flags would change what the contracts do
-    "PYTEST_PLUGINS",  # ... and which plugins load
-    "UV_PYTHON",  # the sandbox interpreter is chosen explicitly
-    "UV_SYSTEM_PYTHON",  # never install into the system interpreter
-    "UV_PROJECT_ENVIRONMENT",
-    "UV_CONFIG_FILE",  # user uv configuration is read by the host and passed explicitly
-    "UV_NO_CONFIG",
-    "UV_OVERRIDE",  # the sandbox's overrides file is the only one
-    "UV_CONSTRAINT",  # a user constraint could veto the Core the user asked for
-    "UV_BUILD_CONSTRAINT",
-    "UV_INDEX_URL",  # the index is passed explicitly (see IndexSettings)
-    "UV_DEFAULT_INDEX",
-    "UV_FIND_LINKS",
-    "UV_OFFLINE",
-    "UV_NO_INDEX",
-    "UV_NO_CACHE",  # the shared cache is what makes repeated checks fast
+    "__PYVENV_LAUNCHER__",  # macOS framework builds: would point the interpreter elsewhere
 }
-_SCRUB_PREFIXES = ("PIP_",)  # pip configuration means nothing to uv and must not reach the contracts
+_SCRUB_PREFIXES = (
+    "PYTHON",  # PYTHONPATH, PYTHONHOME, PYTHONSTARTUP, PYTHONWARNINGS, PYTHONSAFEPATH, ...: the interpreter's
+    # behaviour (the sandbox interpreter also runs with -I, which ignores them; uv's probes do not)
+    "PYTEST_",  # PYTEST_ADDOPTS, PYTEST_PLUGINS, PYTEST_DISABLE_PLUGIN_AUTOLOAD, ...: what the contracts do
+    "PIP_",  # pip configuration means nothing to uv and must not reach the contracts
+    "UV_",  # uv settings (overrides, constraints, indexes, resolution, link mode, Python): passed explicitly;
+    # the exceptions below only change where things come from or how fast, never what
+)
+# uv variables that pass through: cache location, credentials, network and TLS, speed, output
+_UV_KEEP = {
+    "UV_CACHE_DIR",
+    "UV_KEYRING_PROVIDER",
+    "UV_NATIVE_TLS",
+    "UV_INSECURE_HOST",
+    "UV_HTTP_TIMEOUT",
+    "UV_REQUEST_TIMEOUT",
+    "UV_HTTP_RETRIES",
+    "UV_CONCURRENT_DOWNLOADS",
+    "UV_CONCURRENT_BUILDS",
+    "UV_CONCURRENT_INSTALLS",
+    "UV_NO_PROGRESS",
+    # extra indexes the user configured for uv: where packages come from; part of the result cache's key
+    "UV_INDEX",
+    "UV_EXTRA_INDEX_URL",
+}
+_UV_KEEP_PATTERN = re.compile(r"UV_INDEX_[A-Z0-9_]+_(?:USERNAME|PASSWORD)")  # credentials of a named index
+
+# Inherited variables that still reach the contracts and can change a verdict: their values are part of the
+# result cache's key (an explicit list, so that CI runs with other unrelated variables still hit).
+VERDICT_VARIABLES = (
+    *("TZ", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME"),
+    *("UV_INDEX", "UV_EXTRA_INDEX_URL"),
+)
+
+
+def _kept(name: str) -> bool:
+    if name in _SCRUB:
+        return False
+    if name.startswith("UV_"):
+        return name in _UV_KEEP or bool(_UV_KEEP_PATTERN.fullmatch(name))
+    return not name.startswith(_SCRUB_PREFIXES)
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUB and not k.startswith(_SCRUB_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if _kept(k)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONNOUSERSITE"] = "1"
     env["NO_COLOR"] = "1"
     env.pop("FORCE_COLOR", None)
     env.update(extra or {})
     return env
+
+
+def verdict_environment() -> dict[str, str]:
+    """The values of ``VERDICT_VARIABLES`` in this process (for the result cache's key)."""
+    return {name: os.environ[name] for name in VERDICT_VARIABLES if name in os.environ}
 
 
 @cache
@@ -241,9 +267,20 @@ class Sandbox:
             raise EnvironmentProblem(message, tip=_TIPS[kind], kind=kind)
         return done
 
-    def install(self, requirements: list[str], overrides: list[str], *, immutable: bool = False) -> None:
+    def install(
+        self,
+        requirements: list[str],
+        overrides: list[str],
+        *,
+        immutable: bool = False,
+        reread: tuple[str, ...] = (),
+    ) -> None:
         """Install *requirements* with *overrides* replacing any version the Store itself declares.
 
+        Files are copied out of uv's cache, never hard-linked: a contract that writes to an installed file
+        changes only this sandbox. *reread* names packages that come from local files (a wheel rebuilt with the
+        same version, a project directory): uv reads them again instead of answering from its cache (which
+        keys a find-links wheel by its name alone).
         *immutable*: the overrides name artifacts that cannot change behind their name (an index release),
         so uv's cache may answer for them; a branch or a URL is always resolved online.
         """
@@ -253,11 +290,14 @@ class Sandbox:
             "pip",
             "install",
             "--no-config",
+            "--link-mode",
+            "copy",
             "--python",
             str(self.interpreter),
             "--overrides",
             str(overrides_file),
             *self.index.uv_args(),
+            *(arg for name in reread for arg in ("--reinstall-package", name)),
             *requirements,
         ]
         if immutable and self.base is not None and not self.index.offline:

@@ -7,9 +7,15 @@ that hangs, segfaults or calls ``os._exit`` still leaves behind everything that 
   {"event": "result", "nodeid", "outcome", "message", "duration", "id", "subject", "layer", "warnings"}
   {"event": "collect_error", "nodeid", "message"}
   {"event": "artifact", "name", "data"}
+  {"event": "origins", "modules": {dist: {module: file}}}
   {"event": "end", "exitstatus": int}
-Contracts mark themselves with ``@pytest.mark.contract(id=..., subject=..., layer=...)``; a test without
-the marker (a user's own contract) is reported by its node id.
+``outcome`` is passed, failed, error, skipped, xfailed or xpassed. Contracts mark themselves with
+``@pytest.mark.contract(id=..., subject=..., layer=...)``; a test without the marker (a user's own
+contract) is reported by its node id.
+
+Run as a script (``python -I -B contract_check_plugin.py --sealed|--user -- PYTEST-ARGS``) it is also the
+launcher: it drops the pytest variables that a ``sitecustomize`` or ``.pth`` file may have set after the host
+scrubbed the environment, and runs pytest with this plugin.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ _OUT = os.environ.get("CONTRACT_CHECK_OUT", "")
 
 class ContractWarning(UserWarning):
     """Raised (via warnings.warn) by a contract to report a compatible-but-notable change: a WARN row."""
+
+
+class ContractAborted(Exception):
+    """A contract (or the code it called) raised KeyboardInterrupt or SystemExit: that contract failed."""
 
 
 def _emit(record: dict[str, Any]) -> None:
@@ -122,6 +132,9 @@ def _finish(item: pytest.Item) -> None:
     outcome, message, duration = "passed", _guards(item), 0.0
     for report in reports:
         duration += report.duration
+        if hasattr(report, "wasxfail"):  # xfail: neither a pass nor a failure of the contract it names
+            outcome, message = ("xfailed" if report.skipped else "xpassed"), str(report.wasxfail or "")
+            continue
         if report.failed:
             # a failure outside the test body (fixture setup/teardown) is an error, not a failed assertion
             outcome, message = ("failed" if report.when == "call" else "error"), _message(report)
@@ -156,5 +169,72 @@ def contract_artifact() -> Any:
     return record
 
 
+def _aborted(exc: BaseException) -> ContractAborted:
+    return ContractAborted(f"{type(exc).__name__} raised while the contract ran: {exc!r}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Any:
+    try:
+        return (yield)
+    except (KeyboardInterrupt, SystemExit) as exc:  # nothing outside sends these: the code under test did
+        raise _aborted(exc) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Any:
+    try:
+        return (yield)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise _aborted(exc) from None
+
+
+def _origins() -> dict[str, dict[str, str]]:
+    """Where the modules of the checked distributions were imported from (their ``__file__``)."""
+    names = [n for n in os.environ.get("CONTRACT_CHECK_DISTS", "").split(",") if n]
+    try:
+        tops = metadata.packages_distributions()
+    except Exception:
+        return {}
+    wanted = {_canonical(n): n for n in names}
+    out: dict[str, dict[str, str]] = {}
+    for top, dists in tops.items():
+        for dist in dists:
+            name = wanted.get(_canonical(dist))
+            if name is None:
+                continue
+            for module_name, module in list(sys.modules.items()):
+                if module_name != top and not module_name.startswith(top + "."):
+                    continue
+                file = getattr(module, "__file__", None)
+                if isinstance(file, str):
+                    out.setdefault(name, {})[module_name] = os.path.realpath(file)
+    return out
+
+
+def _canonical(name: str) -> str:
+    return "".join("-" if c in "._" else c for c in name.lower())
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _emit({"event": "origins", "modules": _origins()})
     _emit({"event": "end", "exitstatus": int(exitstatus)})
+
+
+# pytest variables a sitecustomize or .pth file could set after the host scrubbed the environment
+_CLEARED = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_DEBUG")
+
+
+def main(argv: list[str]) -> int:
+    """``--sealed -- ARGS``: the built-in suite, no plugin autoloading; ``--user -- ARGS``: user contracts."""
+    mode, _, args = argv[0], argv[1], argv[2:]
+    for name in _CLEARED:
+        os.environ.pop(name, None)
+    if mode == "--sealed":
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return int(pytest.main(args))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.exit(main(sys.argv[1:]))

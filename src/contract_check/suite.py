@@ -1,0 +1,185 @@
+"""A contract suite on disk, and the check ids it declares, read statically from its files.
+
+The host knows which built-in checks must report before anything runs: every ``test_*`` function of the
+suite's ``test_*.py`` files, with the id its ``@pytest.mark.contract(id=...)`` marker gives (else its node id),
+times the cases of literal ``@pytest.mark.parametrize`` decorators. Nothing is imported or collected: a run
+that leaves one of these without a result (deselected, skipped, xfailed, never reached) cannot be
+"compatible". A parametrisation that cannot be read statically is expected as "at least one case".
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One declared check: its id (without a case suffix) and its cases (None: any number, at least one)."""
+
+    id: str
+    subject: str
+    layer: str
+    guards: str
+    cases: tuple[str, ...] | None = ()
+
+    def ids(self) -> list[str]:
+        """The exact check ids this declaration expects ([] when its cases cannot be known statically)."""
+        if self.cases is None:
+            return []
+        return [f"{self.id}[{case}]" for case in self.cases] if self.cases else [self.id]
+
+    def covers(self, check_id: str) -> bool:
+        return check_id == self.id if self.cases == () else check_id.startswith(self.id + "[")
+
+
+def _literal(node: ast.expr, names: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    return ast.literal_eval(node)
+
+
+def _module_constants(tree: ast.Module) -> dict[str, Any]:
+    names: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                names[node.targets[0].id] = _literal(node.value, names)
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                continue
+    return names
+
+
+def _is_mark(decorator: ast.expr, name: str) -> bool:
+    func = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(func, ast.Attribute) and func.attr == name
+
+
+def _case_id(value: Any, argname: str, index: int) -> str:
+    """pytest's id for one parameter value of the simple kinds (see ``_pytest.python._idval``)."""
+    if isinstance(value, str):
+        return value.encode("unicode_escape").decode("ascii")
+    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)
+    if isinstance(value, float):
+        return str(value)
+    return f"{argname}{index}"
+
+
+def _cases(decorator: ast.Call, names: dict[str, Any]) -> list[str] | None:
+    """The case ids of one ``parametrize`` decorator, or None when they cannot be read statically."""
+    try:
+        argnames = _literal(decorator.args[0], names)
+        values = _literal(decorator.args[1], names)
+        ids = next((_literal(k.value, names) for k in decorator.keywords if k.arg == "ids"), None)
+    except (IndexError, ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return None
+    if isinstance(argnames, str):
+        argnames = [a.strip() for a in argnames.split(",") if a.strip()]
+    if not isinstance(argnames, list | tuple) or not isinstance(values, list | tuple):
+        return None
+    if ids is not None:
+        if not isinstance(ids, list | tuple) or len(ids) != len(values) or not all(isinstance(i, str) for i in ids):
+            return None
+        return list(ids)
+    out = []
+    for index, value in enumerate(values):
+        parts = value if len(argnames) > 1 and isinstance(value, list | tuple) else (value,)
+        if len(argnames) > 1 and len(parts) != len(argnames):
+            return None
+        out.append("-".join(_case_id(v, str(a), index) for v, a in zip(parts, argnames, strict=False)))
+    return out if len(set(out)) == len(out) else None  # pytest renames duplicates: not predictable here
+
+
+def _marker_kwargs(decorator: ast.expr) -> dict[str, str] | None:
+    if not (isinstance(decorator, ast.Call) and _is_mark(decorator, "contract")):
+        return None
+    return {
+        kw.arg: kw.value.value
+        for kw in decorator.keywords
+        if kw.arg and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)
+    }
+
+
+def _expected(node: ast.FunctionDef, nodeid: str, names: dict[str, Any]) -> Expected:
+    marker: dict[str, str] = {}
+    grids: list[list[str] | None] = []
+    for decorator in reversed(node.decorator_list):  # pytest applies the bottom decorator first
+        if isinstance(decorator, ast.Call) and _is_mark(decorator, "parametrize"):
+            grids.append(_cases(decorator, names))
+        found = _marker_kwargs(decorator)
+        if found is not None:
+            marker = found
+    cases: tuple[str, ...] | None = ()
+    if grids:
+        known = [g for g in grids if g is not None]
+        cases = tuple("-".join(p) for p in itertools.product(*known)) if len(known) == len(grids) else None
+    doc = (ast.get_docstring(node) or "").strip().splitlines()
+    return Expected(
+        id=marker.get("id", nodeid),
+        subject=marker.get("subject", nodeid.split("::")[0]),
+        layer=marker.get("layer", "assertion" if marker else "user"),
+        guards=doc[0] if doc else "",
+        cases=cases,
+    )
+
+
+def declared_checks(directory: Path) -> list[Expected]:
+    """Every check the ``test_*.py`` files directly in *directory* declare, in file and source order."""
+    out: list[Expected] = []
+    for path in sorted(directory.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        names = _module_constants(tree)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                out.append(_expected(node, f"{path.name}::{node.name}", names))
+            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and item.name.startswith("test"):
+                        out.append(_expected(item, f"{path.name}::{node.name}::{item.name}", names))
+    return out
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How a run's results measure up against the declared checks."""
+
+    missing: tuple[str, ...]  # declared, no result at all (deselected, never reached)
+    not_run: tuple[str, ...]  # reported skipped, xfailed or xpassed
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.not_run
+
+    def describe(self, limit: int = 8) -> str:
+        parts = []
+        for label, ids in (("no result", self.missing), ("skipped or xfail", self.not_run)):
+            if ids:
+                shown = ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+                parts.append(f"{label}: {shown}")
+        return "; ".join(parts)
+
+
+def completeness(declared: list[Expected], results: dict[str, str]) -> Completeness:
+    """Compare *results* (check id -> outcome word) with *declared*; ``passed/failed/error`` count as run."""
+    ran = {"passed", "failed", "error"}
+    missing: list[str] = []
+    not_run: list[str] = []
+    for entry in declared:
+        exact = entry.ids()
+        if exact:
+            for check_id in exact:
+                if check_id not in results:
+                    missing.append(check_id)
+                elif results[check_id] not in ran:
+                    not_run.append(check_id)
+            continue
+        found = {i: o for i, o in results.items() if entry.covers(i)}
+        if not found:
+            missing.append(entry.id if entry.cases == () else f"{entry.id}[...]")
+        not_run += [i for i, o in found.items() if o not in ran]
+    return Completeness(tuple(missing), tuple(not_run))
