@@ -164,7 +164,7 @@ def _expressible(good: set[Version], bad: set[Version]) -> bool:
     return not clash or len(good) == 1
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.tuples(_version, st.booleans()), max_size=14),
     _declared,
@@ -195,7 +195,7 @@ def test_property_answer_admits_exactly_the_compatible_versions(
         assert answer.startswith(f">={min(good).public}")  # the lower bound is the lowest compatible
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_version, min_size=1, max_size=10), _declared)
 def test_property_all_compatible_is_lowest_and_the_admitting_declared_uppers(
     versions: list[Version], declared: str | None
