@@ -1,0 +1,328 @@
+"""Accepting known breaks: entry validation, the accept file, globs, and the per-check decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contract_check import accept
+from contract_check.accept import Acceptance, decide, load_file, matches, parse_entries
+from contract_check.errors import UsageError
+
+ORIGIN = accept.PYPROJECT_ORIGIN
+D = dt.date
+
+
+def entry(check: str, until: str = "2027-06-30", reason: str = "ticket 42") -> dict[str, object]:
+    return {"check": check, "reason": reason, "until": until}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# parse_entries
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_parse_entries_accepts_string_and_toml_dates_and_numbers_the_origin() -> None:
+    parsed = parse_entries(
+        [entry("schema.*"), {"check": "a.b", "reason": "r", "until": D(2026, 1, 2)}],
+        ORIGIN,
+    )
+    assert parsed == [
+        Acceptance("schema.*", "ticket 42", D(2027, 6, 30), f"{ORIGIN} #1"),
+        Acceptance("a.b", "r", D(2026, 1, 2), f"{ORIGIN} #2"),
+    ]
+
+
+def test_parse_entries_empty_list_is_no_entries() -> None:
+    assert parse_entries([], ORIGIN) == []
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"check": "x"}, "must be an array of tables, not a table"),
+        ("x", "must be an array of tables, not a string"),
+        ([entry("a"), "b"], "#2 must be a table, not a string"),
+        ([{"reason": "r", "until": "2027-01-01"}], "#1: missing key 'check'"),
+        ([{"check": "c", "until": "2027-01-01"}], "#1: missing key 'reason'"),
+        ([{"check": "c", "reason": "r"}], "#1: missing key 'until'"),
+        ([entry("a"), {**entry("b"), "expires": "2027-01-01"}], "#2: unknown key 'expires'"),
+        ([{**entry("a"), "check": 3}], "#1: check must be a string, not an integer"),
+        ([{**entry("a"), "check": ["a"]}], "#1: check must be a string, not an array"),
+        ([entry("  ")], "#1: check is empty"),
+        ([entry("a", reason="")], "#1: reason is empty"),
+        ([{**entry("a"), "reason": True}], "#1: reason must be a string, not a boolean"),
+        ([entry("a", until="2027-02-30")], "#1: until '2027-02-30' is not a valid date"),
+        ([entry("a", until="30.06.2027")], "#1: until '30.06.2027' is not a date in the form YYYY-MM-DD"),
+        ([entry("a", until="20270630")], "#1: until '20270630' is not a date in the form YYYY-MM-DD"),
+        ([entry("a", until="2027-W26-3")], "not a date in the form YYYY-MM-DD"),
+        ([entry("a", until="2027-06-30T00:00:00")], "not a date in the form YYYY-MM-DD"),
+        ([{**entry("a"), "until": dt.datetime(2027, 6, 30, 12, 0)}], "#1: until must be a date, not a date and time"),
+        ([{**entry("a"), "until": dt.time(12, 0)}], "#1: until must be a date, not a time"),
+        ([{**entry("a"), "until": 20270630}], "#1: until must be a date, not an integer"),
+    ],
+)
+def test_parse_entries_rejects_malformed_entries_naming_entry_and_key(entries: object, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_entries(entries, ORIGIN)
+    assert message in caught.value.message
+    assert caught.value.message.startswith(ORIGIN)
+    assert caught.value.tip
+
+
+# ----------------------------------------------------------------------------------------------------------
+# load_file
+# ----------------------------------------------------------------------------------------------------------
+
+GOOD_FILE = """\
+# accepted in the review of 2026-05-01
+[[accept]]
+check = "schema.FeedbackEvent.queue_size.CONSTRAINT_TIGHTENED"
+reason = "empty queues are never sent (ticket 42)"
+until = 2027-06-30
+
+[[accept]]
+check = "contracts/test_roundtrip.py::test_event[*]"
+reason = "known"
+until = "2026-12-31"
+"""
+
+
+def test_load_file_reads_accept_tables(tmp_path: Path) -> None:
+    path = tmp_path / "accept.toml"
+    path.write_text(GOOD_FILE, encoding="utf-8")
+    assert load_file(path) == [
+        Acceptance(
+            "schema.FeedbackEvent.queue_size.CONSTRAINT_TIGHTENED",
+            "empty queues are never sent (ticket 42)",
+            D(2027, 6, 30),
+            f"{path} [[accept]] #1",
+        ),
+        Acceptance("contracts/test_roundtrip.py::test_event[*]", "known", D(2026, 12, 31), f"{path} [[accept]] #2"),
+    ]
+
+
+def test_load_file_without_entries_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "accept.toml"
+    path.write_text("# nothing accepted yet\n", encoding="utf-8")
+    assert load_file(path) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ('[[accept]]\ncheck = "a"\nreason = "b\nuntil = 2027-01-01\n', 3, 12),  # a newline inside a string
+        ("[[accept]]\ncheck = 'a'\nreason = 'b'\nuntil = 2027-02-30\n", 4, 9),  # TOML rejects the date
+        ('[[accept]]\ncheck = "a" "b"\n', 2, 13),
+        ('[[accept]]\ncheck = """a', 2, 13),  # "at end of document": the end's position is given
+    ],
+)
+def test_load_file_toml_syntax_error_names_line_and_column(tmp_path: Path, text: str, line: int, column: int) -> None:
+    path = tmp_path / "accept.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError) as caught:
+        load_file(path)
+    assert caught.value.message.startswith(f"{path}: line {line}, column {column}: not valid TOML: ")
+    assert "(at " not in caught.value.message  # the position is said once, in front
+
+
+def test_load_file_rejects_other_top_level_keys(tmp_path: Path) -> None:
+    path = tmp_path / "accept.toml"
+    path.write_text('[[accept]]\ncheck = "a"\nreason = "b"\nuntil = 2027-01-01\n[tool]\nx = 1\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"unknown top-level key 'tool'"):
+        load_file(path)
+
+
+def test_load_file_rejects_accept_that_is_not_an_array_of_tables(tmp_path: Path) -> None:
+    path = tmp_path / "accept.toml"
+    path.write_text('[accept]\ncheck = "a"\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=re.escape(f"{path} [[accept]] must be an array of tables")):
+        load_file(path)
+
+
+def test_load_file_names_the_malformed_entry(tmp_path: Path) -> None:
+    path = tmp_path / "ci-accept.toml"
+    path.write_text(GOOD_FILE + '\n[[accept]]\ncheck = "x"\nreason = "y"\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=re.escape(f"{path} [[accept]] #3: missing key 'until'")):
+        load_file(path)
+
+
+def test_load_file_missing_directory_and_fifo_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        load_file(tmp_path / "nope.toml")
+    with pytest.raises(UsageError, match="is a directory"):
+        load_file(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="is not a regular file"):
+        load_file(fifo)  # must not block waiting for a writer
+    assert time.monotonic() - started < 5
+
+
+def test_load_file_device_is_not_a_regular_file() -> None:
+    with pytest.raises(UsageError, match="is not a regular file"):
+        load_file(Path("/dev/null"))
+
+
+def test_load_file_too_large_or_not_utf8(tmp_path: Path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# " + b"x" * accept.MAX_FILE_BYTES + b"\n")
+    with pytest.raises(UsageError, match="larger than 1024 KiB"):
+        load_file(big)
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'[[accept]]\ncheck = "\xe9"\n')
+    with pytest.raises(UsageError, match="is not UTF-8 text"):
+        load_file(latin)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# matches
+# ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "check_id", "expected"),
+    [
+        ("schema.Event.queue_size.CONSTRAINT_TIGHTENED", "schema.Event.queue_size.CONSTRAINT_TIGHTENED", True),
+        ("schema.*.queue_size.CONSTRAINT_TIGHTENED", "schema.FeedbackEvent.queue_size.CONSTRAINT_TIGHTENED", True),
+        ("schema.*.CONSTRAINT_TIGHTENED", "schema.FeedbackEvent.queue_size.CONSTRAINT_TIGHTENED", True),  # * spans "."
+        ("schema.*", "schema.", True),  # * may be empty
+        ("schema.*", "schema", False),
+        ("*", "", True),
+        ("", "", True),
+        ("", "a", False),
+        ("a?c", "abc", True),
+        ("a?c", "ac", False),
+        ("a?c", "abbc", False),
+        ("t.py::test_x[1-2]", "t.py::test_x[1-2]", True),  # brackets are literal
+        ("t.py::test_x[1-2]", "t.py::test_x1", False),
+        ("t.py::test_x[*]", "t.py::test_x[a/b.c]", True),
+        ("t.py::test_x[?]", "t.py::test_x[a]", True),
+        ("t.py::test_x[!a]", "t.py::test_x[b]", False),  # no negated classes either
+        ("contracts/*", "contracts/sub/test_a.py::t", True),  # * spans "/"
+        ("Schema.*", "schema.a", False),  # case-sensitive
+        ("a*b*c", "abc", True),
+        ("a*b*c", "acb", False),
+        ("a*a", "a", False),  # prefix and suffix may not overlap
+        ("*ab*ab*", "xabyab", True),
+        ("*ab*ab*", "xaby", False),
+        ("**", "anything", True),
+        ("a\\b", "a\\b", True),  # backslash is literal, not an escape
+        ("a.b", "aXb", False),  # dot is literal
+        ("x+", "xx", False),
+    ],
+)
+def test_matches(pattern: str, check_id: str, expected: bool) -> None:
+    assert matches(pattern, check_id) is expected
+
+
+def _reference(pattern: str, check_id: str) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, check_id, flags=re.DOTALL) is not None
+
+
+@given(st.text(alphabet="ab*?[].", max_size=12), st.text(alphabet="ab[].", max_size=14))
+def test_matches_agrees_with_a_regex_reference(pattern: str, check_id: str) -> None:
+    assert matches(pattern, check_id) is _reference(pattern, check_id)
+
+
+def test_matches_is_not_exponential_on_many_stars() -> None:
+    check_id = "a" * 20_000
+    started = time.monotonic()
+    assert not matches("*a" * 200 + "*b", check_id)
+    assert not matches("a*" * 200 + "?b", check_id)
+    assert matches("*a?" * 200 + "*", check_id)
+    assert time.monotonic() - started < 2
+
+
+# ----------------------------------------------------------------------------------------------------------
+# decide
+# ----------------------------------------------------------------------------------------------------------
+
+TODAY = D(2026, 6, 30)
+
+
+def acc(check: str, until: dt.date, n: int, reason: str = "r") -> Acceptance:
+    return Acceptance(check, reason, until, f"accept.toml [[accept]] #{n}")
+
+
+def test_decide_first_active_match_accepts() -> None:
+    first = acc("schema.*", D(2026, 12, 31), 1, "whole cause")
+    second = acc("schema.A.x.FIELD_REMOVED", D(2027, 1, 1), 2)
+    decisions = decide(["schema.A.x.FIELD_REMOVED", "schema.B.y.FIELD_REMOVED", "assert.t"], [first, second], TODAY)
+    assert decisions.accepted_by("schema.A.x.FIELD_REMOVED") is first
+    assert decisions.accepted_by("schema.B.y.FIELD_REMOVED") is first
+    assert decisions.accepted_by("assert.t") is None
+    assert decisions.by_check["assert.t"].note() is None
+    assert decisions.accepted_ids == ["schema.A.x.FIELD_REMOVED", "schema.B.y.FIELD_REMOVED"]
+    assert decisions.unused == ()  # the second matched a failing id, even though the first accepted it
+    assert decisions.by_check["schema.A.x.FIELD_REMOVED"].note() == (
+        "accepted by accept.toml [[accept]] #1: whole cause (until 2026-12-31)"
+    )
+
+
+def test_decide_until_is_inclusive() -> None:
+    today_is_last_day = acc("a", TODAY, 1)
+    yesterday = acc("b", TODAY - dt.timedelta(days=1), 2)
+    decisions = decide(["a", "b"], [today_is_last_day, yesterday], TODAY)
+    assert decisions.by_check["a"].accepted
+    assert not decisions.by_check["b"].accepted
+    assert decisions.by_check["b"].expired == (yesterday,)
+    assert decisions.by_check["b"].note() == "acceptance expired on 2026-06-29 (accept.toml [[accept]] #2)"
+    assert decisions.unused == ()
+
+
+def test_decide_expired_entry_is_silent_when_an_active_one_accepts() -> None:
+    old = acc("a*", D(2025, 1, 1), 1)
+    new = acc("a", D(2027, 1, 1), 2)
+    decisions = decide(["a"], [old, new], TODAY)
+    assert decisions.by_check["a"].accepted_by is new
+    assert decisions.by_check["a"].expired == ()
+    assert decisions.unused == ()
+
+
+def test_decide_lists_every_expired_match() -> None:
+    one, two = acc("a*", D(2025, 1, 1), 1), acc("*a", D(2026, 1, 1), 2)
+    decision = decide(["a"], [one, two], TODAY).by_check["a"]
+    assert decision.expired == (one, two)
+    assert decision.note() == (
+        "acceptance expired on 2025-01-01 (accept.toml [[accept]] #1); "
+        "acceptance expired on 2026-01-01 (accept.toml [[accept]] #2)"
+    )
+
+
+def test_decide_unused_entries_get_one_note_each() -> None:
+    used = acc("a", D(2027, 1, 1), 1)
+    unused_active = acc("gone.*", D(2027, 1, 1), 2)
+    unused_expired = acc("older", D(2025, 5, 1), 3)
+    decisions = decide(["a", "a"], [used, unused_active, unused_expired], TODAY)
+    assert list(decisions.by_check) == ["a"]  # duplicates collapse
+    assert decisions.unused == (unused_active, unused_expired)
+    assert decisions.unused_notes(TODAY) == [
+        "accept.toml [[accept]] #2 (check = 'gone.*') matched no failing check: remove it if the break is gone",
+        "accept.toml [[accept]] #3 (check = 'older') matched no failing check; it expired on 2025-05-01: "
+        "remove it if the break is gone",
+    ]
+
+
+def test_decide_with_nothing_failing_leaves_every_entry_unused() -> None:
+    entries = [acc("a", D(2027, 1, 1), 1)]
+    decisions = decide([], entries, TODAY)
+    assert decisions.by_check == {}
+    assert decisions.unused == tuple(entries)
+
+
+def test_utc_today_is_the_utc_date() -> None:
+    before = dt.datetime.now(dt.UTC).date()
+    today = accept.utc_today()
+    after = dt.datetime.now(dt.UTC).date()
+    assert before <= today <= after
+    assert type(today) is dt.date
