@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import pytest
 
-from contract_check_plugin import ContractWarning
+from contract_check_plugin import Rule, warn
 
 CONTRACTED = ["ok", "soft", "hard"]
 
@@ -20,7 +19,7 @@ def test_values_are_the_contracted_set(Level):
     assert not missing, f"expected values {CONTRACTED}, found {found}: missing {missing}"
     added = [v for v in found if v not in CONTRACTED]
     if added:
-        warnings.warn(ContractWarning(f"ENUM_VALUE_ADDED: BackpressureLevel gained {added}"), stacklevel=1)
+        warn(Rule.ENUM_VALUE_ADDED, f"BackpressureLevel gained {added}")
 
 
 @pytest.mark.contract(id="backpressure.serialises-as-string", subject="BackpressureLevel")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 
 import pytest
 
-from contract_check_plugin import ContractWarning
+from contract_check_plugin import Rule, warn
 
 FIELDS = ("coordinator_id", "queue_size", "capacity", "level", "source", "ts")
 
@@ -115,7 +114,4 @@ def test_source_default_is_store(CoreEvent, Level):
     event = CoreEvent(coordinator_id="c", queue_size=0, capacity=1, level=Level("ok"), ts=0.0)
     assert isinstance(event.source, str), f"source is no longer a string: {event.source!r}"
     if event.source != "store":
-        warnings.warn(
-            ContractWarning(f"DEFAULT_CHANGED: FeedbackEvent.source defaults to {event.source!r}, expected 'store'"),
-            stacklevel=1,
-        )
+        warn(Rule.DEFAULT_CHANGED, f"FeedbackEvent.source defaults to {event.source!r}, expected 'store'")

@@ -8,8 +8,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract_check.compat import (
-    GUARDS,
-    SEVERITY,
+    RULES,
     Finding,
     Rule,
     Snapshot,
@@ -566,7 +565,7 @@ def test_rule_triggers(
     [finding] = diff(golden, candidate)  # exactly one finding: the change under test
     assert finding.rule is rule
     assert (finding.model, finding.field, finding.old, finding.new) == ("FeedbackEvent", field, old, new)
-    assert finding.severity is SEVERITY[rule]
+    assert finding.severity is RULES[rule].severity
     assert finding.message.startswith(f"FeedbackEvent.{field}: " if field else "FeedbackEvent: ")
     json.dumps([finding.old, finding.new])  # JSON-able
 
@@ -823,8 +822,14 @@ def test_normalise_keeps_fields_named_like_noise_keys() -> None:
 
 def test_rule_table() -> None:
     assert all(rule.value == rule.name for rule in Rule)
-    assert set(SEVERITY) == set(GUARDS) == set(Rule)
-    assert [r for r in Rule if SEVERITY[r] is Severity.WARN] == [Rule.ENUM_VALUE_ADDED, Rule.DEFAULT_CHANGED]
-    assert [r for r in Rule if SEVERITY[r] is Severity.INFO] == list(Rule)[-4:]
-    assert [r for r in Rule if SEVERITY[r] is Severity.ERR] == list(Rule)[:10]
-    assert all(text.endswith(".") and len(text) < 110 for text in GUARDS.values())
+    assert set(RULES) == set(Rule)
+    by_severity = {s: {r.value for r in Rule if RULES[r].severity is s} for s in Severity}
+    assert by_severity[Severity.WARN] == {"ENUM_VALUE_ADDED", "DEFAULT_CHANGED"}
+    assert by_severity[Severity.INFO] == {
+        "OPTIONAL_FIELD_ADDED",
+        "FIELD_MADE_OPTIONAL",
+        "CONSTRAINT_RELAXED",
+        "TYPE_WIDENED",
+    }
+    assert len(by_severity[Severity.ERR]) == 10
+    assert all(info.guards.endswith(".") and len(info.guards) < 110 for info in RULES.values())

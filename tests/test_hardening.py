@@ -459,9 +459,10 @@ def test_temp_dir_that_cannot_be_created(place: Place, fixture_world) -> None:
 
 def _every_builtin_passed() -> list[Check]:
     """One passing row per check the built-in suite declares: what a complete, compatible run reports."""
+    builtin = suite.builtin()
     return [
         Check(id=check_id, subject=entry.subject, layer=Layer(entry.layer), status=Status.PASSED)
-        for entry in suite.declared_checks(runner.builtin_contracts())
+        for entry in builtin.declared_checks(runner.golden_payload_subjects(builtin.golden))
         for check_id in entry.ids()
     ]
 
@@ -572,7 +573,7 @@ def fake_pytest(tmp_path: Path):
 
 
 def _run_fake(interpreter: Path, workdir: Path) -> runner.Outcome:
-    layout = runner.prepare(workdir)
+    layout = runner.prepare(workdir, suite.builtin(), None)
     return runner.run_builtin(interpreter, layout, env={"PATH": os.environ["PATH"]}, timeout=30, strict=False)
 
 

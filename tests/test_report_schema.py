@@ -32,3 +32,16 @@ def test_report_validates_against_published_schema():
     broken = json.loads(report.model_dump_json())
     del broken["runs"][0]["exit_code"]
     assert list(validator.iter_errors(broken))  # the schema really constrains the document
+
+
+def test_objects_are_open_for_fields_a_later_version_adds():
+    run = Run(core_ref="1.4.61", status=Status.PASSED, exit_code=0)
+    report = Report(tool=Tool(version="0"), store=StoreInfo(spec="s"), runs=[run], summary=summarise([run]))
+    newer = json.loads(report.model_dump_json())
+    newer["runs"][0]["added_later"] = {"anything": 1}
+    newer["summary"]["another"] = 2
+    validator = Draft202012Validator(json.loads(PUBLISHED.read_text()))
+    assert list(validator.iter_errors(newer)) == []
+    assert Report.model_validate(newer) == report  # an older reader ignores what it does not know
+    schema = json.loads(PUBLISHED.read_text())
+    assert schema["$schema"].endswith("2020-12/schema") and schema["$id"].startswith("urn:contract-check:report:")

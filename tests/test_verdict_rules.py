@@ -100,9 +100,13 @@ def test_a_parametrisation_that_cannot_be_read_is_at_least_one_case(tmp_path: Pa
 
 
 def test_the_builtin_suite_declares_every_check_it_reports() -> None:
-    ids = [i for e in suite.declared_checks(runner.builtin_contracts()) for i in e.ids()]
+    builtin = suite.builtin()
+    ids = [i for e in builtin.declared_checks(runner.golden_payload_subjects(builtin.golden)) for i in e.ids()]
     assert len(ids) == len(set(ids)) == 28
     assert "health.component-states[degraded]" in ids and "schema.snapshot" in ids
+    assert [i for i in ids if i.startswith("payload.golden.")] == [
+        f"payload.golden.{name}" for name in ("FeedbackEvent", "HealthStatus", "HealthComponent", "StoreFeedbackEvent")
+    ]
 
 
 def test_completeness_names_what_is_missing_and_what_did_not_run() -> None:

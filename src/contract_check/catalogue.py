@@ -58,8 +58,8 @@ def entries() -> list[Entry]:
             f"schema.*.{rule.value}",
             "all subjects",
             "schema",
-            f"[{compat.SEVERITY[rule].value}] {compat.GUARDS[rule]}",
+            f"[{compat.RULES[rule].severity.value}] {compat.RULES[rule].guards}",
         )
-        for rule in compat.Rule
+        for rule in compat.RULES
     ]
     return [*assertion_entries(runner.builtin_contracts()), *rules]

@@ -154,7 +154,10 @@ class Checker:
         # uv's install output per run, keyed like Run.core_ref (redacted, trimmed): for the CI log only,
         # never part of the report
         self.install_logs: dict[str, str] = {}
-        self.declared = suite.declared_checks(runner.builtin_contracts())  # what every run must report
+        self.suite = suite.builtin()
+        self.golden: Path | None = self.suite.golden
+        # what every run must report: the suite's own checks and the generic layer's
+        self.declared = self.suite.declared_checks(runner.golden_payload_subjects(self.golden))
 
     def pin_default_store(self) -> None:
         """The default Store ("newest on the index") becomes an exact version, reported and cacheable."""
@@ -269,7 +272,7 @@ class Checker:
             finally:
                 if box.install_log.strip():
                     self.install_logs[redact(resolved.ref)] = trim_log(box.install_log)
-            layout = runner.prepare(box.root)
+            layout = runner.prepare(box.root, self.suite, self.golden)
             self.progress(f"running the contracts against {resolved.display}")
             dists = ",".join(n for n in (options.core_package, self.store_name) if n)
             env = scrubbed_env({"CONTRACT_CHECK_DISTS": dists})

@@ -24,57 +24,71 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, TypedDict
 
 from contract_check.models import Severity
+from contract_check.rule_ids import Rule
 
 
-class Rule(StrEnum):
-    MODEL_MISSING = "MODEL_MISSING"
-    IMPORT_FAILED = "IMPORT_FAILED"
-    FIELD_REMOVED = "FIELD_REMOVED"
-    FIELD_TYPE_CHANGED = "FIELD_TYPE_CHANGED"
-    FIELD_MADE_REQUIRED = "FIELD_MADE_REQUIRED"
-    REQUIRED_FIELD_ADDED = "REQUIRED_FIELD_ADDED"
-    CONSTRAINT_TIGHTENED = "CONSTRAINT_TIGHTENED"
-    EXTRA_FORBIDDEN = "EXTRA_FORBIDDEN"
-    ENUM_VALUE_REMOVED = "ENUM_VALUE_REMOVED"
-    ENUM_VALUE_CHANGED = "ENUM_VALUE_CHANGED"
-    ENUM_VALUE_ADDED = "ENUM_VALUE_ADDED"
-    DEFAULT_CHANGED = "DEFAULT_CHANGED"
-    OPTIONAL_FIELD_ADDED = "OPTIONAL_FIELD_ADDED"
-    FIELD_MADE_OPTIONAL = "FIELD_MADE_OPTIONAL"
-    CONSTRAINT_RELAXED = "CONSTRAINT_RELAXED"
-    TYPE_WIDENED = "TYPE_WIDENED"
+@dataclass(frozen=True)
+class RuleInfo:
+    severity: Severity
+    guards: str  # what the rule protects, in one sentence (``contract-check list``)
 
 
-_RULES = list(Rule)
-SEVERITY: dict[Rule, Severity] = {
-    **{r: Severity.ERR for r in _RULES[:10]},
-    Rule.ENUM_VALUE_ADDED: Severity.WARN,
-    Rule.DEFAULT_CHANGED: Severity.WARN,
-    **{r: Severity.INFO for r in _RULES[12:]},
+# One row per rule, written out: the severity is a column of this table, never a position in a list.
+RULES: dict[Rule, RuleInfo] = {
+    Rule.MODEL_MISSING: RuleInfo(
+        Severity.ERR, "A contract subject (model or enum) of the golden snapshot no longer exists."
+    ),
+    Rule.IMPORT_FAILED: RuleInfo(Severity.ERR, "The candidate Core cannot be imported, so no subject can be checked."),
+    Rule.FIELD_REMOVED: RuleInfo(
+        Severity.ERR, "A field was removed or renamed, so payloads carrying it lose data or fail."
+    ),
+    Rule.FIELD_TYPE_CHANGED: RuleInfo(
+        Severity.ERR, "A field's type changed so that previously valid values are rejected."
+    ),
+    Rule.FIELD_MADE_REQUIRED: RuleInfo(
+        Severity.ERR, "An optional field became required, so payloads omitting it are rejected."
+    ),
+    Rule.REQUIRED_FIELD_ADDED: RuleInfo(
+        Severity.ERR, "A new required field rejects every payload produced without it."
+    ),
+    Rule.CONSTRAINT_TIGHTENED: RuleInfo(
+        Severity.ERR, "A bound, length, pattern or value set got stricter, rejecting old values."
+    ),
+    Rule.EXTRA_FORBIDDEN: RuleInfo(
+        Severity.ERR, "A model now forbids extra keys, rejecting payloads with fields it does not know."
+    ),
+    Rule.ENUM_VALUE_REMOVED: RuleInfo(
+        Severity.ERR, "An enum or Literal value was removed, rejecting payloads that use it."
+    ),
+    Rule.ENUM_VALUE_CHANGED: RuleInfo(Severity.ERR, "An enum or Literal value was renamed, breaking its wire format."),
+    Rule.ENUM_VALUE_ADDED: RuleInfo(
+        Severity.WARN, "A new enum or Literal value appeared, which older consumers cannot parse."
+    ),
+    Rule.DEFAULT_CHANGED: RuleInfo(
+        Severity.WARN, "A field's default changed, silently altering payloads that omit it."
+    ),
+    Rule.OPTIONAL_FIELD_ADDED: RuleInfo(
+        Severity.INFO, "A new optional field was added (compatible: models ignore unknown keys)."
+    ),
+    Rule.FIELD_MADE_OPTIONAL: RuleInfo(Severity.INFO, "A required field became optional (compatible for parsers)."),
+    Rule.CONSTRAINT_RELAXED: RuleInfo(
+        Severity.INFO, "A bound, length, pattern or value set got looser, or a model was reopened."
+    ),
+    Rule.TYPE_WIDENED: RuleInfo(
+        Severity.INFO, "A type accepts more than before (int to float, X to X | None, more union members)."
+    ),
 }
 
-GUARDS: dict[Rule, str] = {
-    Rule.MODEL_MISSING: "A contract subject (model or enum) of the golden snapshot no longer exists.",
-    Rule.IMPORT_FAILED: "The candidate Core cannot be imported, so no subject can be checked.",
-    Rule.FIELD_REMOVED: "A field was removed or renamed, so payloads carrying it lose data or fail.",
-    Rule.FIELD_TYPE_CHANGED: "A field's type changed so that previously valid values are rejected.",
-    Rule.FIELD_MADE_REQUIRED: "An optional field became required, so payloads omitting it are rejected.",
-    Rule.REQUIRED_FIELD_ADDED: "A new required field rejects every payload produced without it.",
-    Rule.CONSTRAINT_TIGHTENED: "A bound, length, pattern or value set got stricter, rejecting old values.",
-    Rule.EXTRA_FORBIDDEN: "A model now forbids extra keys, rejecting payloads with fields it does not know.",
-    Rule.ENUM_VALUE_REMOVED: "An enum or Literal value was removed, rejecting payloads that use it.",
-    Rule.ENUM_VALUE_CHANGED: "An enum or Literal value was renamed, breaking its wire format.",
-    Rule.ENUM_VALUE_ADDED: "A new enum or Literal value appeared, which older consumers cannot parse.",
-    Rule.DEFAULT_CHANGED: "A field's default changed, silently altering payloads that omit it.",
-    Rule.OPTIONAL_FIELD_ADDED: "A new optional field was added (compatible: models ignore unknown keys).",
-    Rule.FIELD_MADE_OPTIONAL: "A required field became optional (compatible for parsers).",
-    Rule.CONSTRAINT_RELAXED: "A bound, length, pattern or value set got looser, or a model was reopened.",
-    Rule.TYPE_WIDENED: "A type accepts more than before (int to float, X to X | None, more union members).",
-}
+
+def severity(rule: Rule | str) -> Severity | None:
+    """The severity of a rule ID; None for a string that is no rule (a contract's typo)."""
+    try:
+        return RULES[Rule(rule)].severity
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ class Finding:
 
     @property
     def severity(self) -> Severity:
-        return SEVERITY[self.rule]
+        return RULES[self.rule].severity
 
 
 class Snapshot(TypedDict):

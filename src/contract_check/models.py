@@ -1,7 +1,12 @@
 """Typed results: what a check produced, independent of how it is rendered.
 
-The JSON report (``--json``) is ``Report.model_dump(mode="json")``; its shape is part of the public
-interface (``schema_version`` 1, see DESIGN.md), so fields are only ever added, never renamed.
+The JSON report (``--json``) is ``Report.model_dump(mode="json")``; its shape is part of the public interface
+(docs/report.md). Compatibility policy: within one ``schema_version`` fields are only added, never renamed
+or removed, and every object is open, so a reader ignores what it does not know (these models do, too: they
+drop unknown keys when reading). A new value of an enumeration (a status, a layer) is a new
+``schema_version``; a reader refuses versions newer than its own.
+
+Words a report shows for a verdict, a finding's tag, and what counts as notable live here, once.
 """
 
 from __future__ import annotations
@@ -23,6 +28,26 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+_VERDICTS: dict[int, tuple[str, str]] = {
+    ExitCode.OK: ("COMPATIBLE", "compatible"),
+    ExitCode.BROKEN: ("BROKEN", "broken"),
+    ExitCode.USAGE: ("USAGE ERROR", "error"),
+    ExitCode.ENVIRONMENT: ("COULD NOT CHECK", "error"),
+    ExitCode.INTERNAL: ("INTERNAL ERROR", "error"),
+    ExitCode.INTERRUPTED: ("INTERRUPTED", "error"),
+}
+
+
+def verdict(code: int) -> str:
+    """The verdict a report shows for an exit code: COMPATIBLE, BROKEN, COULD NOT CHECK, ..."""
+    return _VERDICTS.get(code, (f"EXIT {code}", ""))[0]
+
+
+def verdict_slug(code: int) -> str:
+    """The machine-readable verdict (a CI step output): ``compatible``, ``broken`` or ``error``."""
+    return _VERDICTS.get(code, ("", "error"))[1]
+
+
 def worst(codes: list[int]) -> int:
     """The exit code that wins when several runs are reported together."""
     order = [0, 1, 3, 2, 4, 130]  # increasing badness
@@ -41,6 +66,10 @@ class Severity(StrEnum):
     WARN = "WARN"
     INFO = "INFO"
 
+    def fails(self, strict: bool) -> bool:
+        """The severity policy, in one place: ERR always fails, WARN only under ``--strict``, INFO never."""
+        return self is Severity.ERR or (self is Severity.WARN and strict)
+
 
 class Layer(StrEnum):
     ASSERTION = "assertion"
@@ -57,7 +86,7 @@ class Source(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")  # open objects: unknown keys are ignored
 
 
 class Check(_Frozen):
@@ -75,6 +104,16 @@ class Check(_Frozen):
     @property
     def is_failure(self) -> bool:
         return self.status in (Status.FAILED, Status.ERROR)
+
+    @property
+    def notable(self) -> bool:
+        """Worth showing above the passes: a failure, or a WARN finding."""
+        return self.is_failure or self.severity is Severity.WARN
+
+    @property
+    def tag(self) -> str:
+        """``RULE [SEV]``, ``[SEV]`` or "": how every report labels a finding."""
+        return " ".join(p for p in (self.rule, f"[{self.severity.value}]" if self.severity else None) if p)
 
 
 class StoreInfo(_Frozen):
@@ -102,6 +141,10 @@ class Run(_Frozen):
     error: str | None = None  # why the run could not check (environment/usage), already redacted
     versions: dict[str, str] = Field(default_factory=dict)  # installed distributions that matter
     cached: bool = False
+    error_kind: str | None = None  # why it could not check: ref-not-found, network, build, timeout, ...
+    # what the run learnt about the Store (so that a cached run reports it, and shards can be merged)
+    store_version: str | None = None
+    declared_core: str | None = None
 
 
 class Summary(_Frozen):
@@ -158,4 +201,9 @@ def run_status(exit_code: int) -> Status:
 
 
 def report_json_schema() -> dict[str, Any]:
-    return Report.model_json_schema()
+    """The published JSON Schema of the report (docs/report.schema.json): open objects, one per version."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:contract-check:report:{SCHEMA_VERSION}",
+        **Report.model_json_schema(),
+    }

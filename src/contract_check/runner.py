@@ -14,29 +14,23 @@ import signal
 import tomllib
 import warnings
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from contract_check import proc
+from contract_check import compat, proc
+from contract_check import suite as suite_mod
 from contract_check.errors import CommandTimeout, EnvironmentProblem, UsageError
 from contract_check.models import Check, Layer, Severity, Status
 
 PLUGIN_MODULE = "contract_check_plugin"
 MAX_RESTARTS = 3
 _RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
+_RAISED_BY_US = re.compile(r"^(?:\w+\.)+(?:SubjectError|ContractImportError|ContractAborted): ")
 
 
 def builtin_contracts() -> Path:
-    """The contracts/ directory: inside the wheel (``_contracts``) or at the repository root (editable)."""
-    packaged = Path(str(resources.files("contract_check"))) / "_contracts"
-    if packaged.is_dir():
-        return packaged
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "contracts"
-        if (candidate / "conftest.py").is_file():
-            return candidate
-    raise FileNotFoundError("the built-in contracts directory is missing from this installation")
+    """The built-in suite's directory (see ``suite.builtin_dir``)."""
+    return suite_mod.builtin_dir()
 
 
 @dataclass
@@ -94,6 +88,11 @@ def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
         rule = warn_match.group(1) if warn_match else None
         if strict:
             status = Status.FAILED
+    if rule is not None and compat.severity(rule) is None:  # not a rule of the table: a typo in a contract
+        if status is Status.PASSED:  # a WARN under a rule that does not exist cannot be classified
+            status, severity = Status.ERROR, Severity.ERR
+            message = f"unknown rule ID {rule!r} (see `contract-check list`): {message}"
+        rule = None
     if outcome in ("xfailed", "xpassed"):
         message = f"{outcome}: {message}" if message else outcome
     return Check(
@@ -111,7 +110,8 @@ def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
 def _clean(message: str) -> str:
     """Drop pydantic's "For further information visit <url>" lines: noise in a report."""
     text = "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
-    return text.removeprefix("conftest.ContractImportError: ").replace("pydantic_core._pydantic_core.", "")
+    text = _RAISED_BY_US.sub("", text, count=1)
+    return text.replace("pydantic_core._pydantic_core.", "")
 
 
 # event -> {field: accepted types} (None: optional); the host reads these, so without them a report is unusable
@@ -225,27 +225,47 @@ _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", ".p
 
 @dataclass(frozen=True)
 class Layout:
-    """What ``prepare`` put in the sandbox directory: the launcher/plugin, the suite copy, two ini files."""
+    """What ``prepare`` put in the sandbox directory: plugin and launcher, the suite copy, baseline, ini files."""
 
     workdir: Path
     plugin: Path  # contract_check_plugin.py: the pytest plugin, and the launcher when run as a script
-    suite: Path  # a copy of the built-in suite: its tests, conftest.py and golden/
+    suite: Path  # a copy of the suite: its tests, conftest.py, and the generic layer module
+    config: Path  # suite.json: subjects, examples and where the baseline's payloads are (read by the plugin)
     sealed_ini: Path
     empty_ini: Path  # for user contracts whose project has no pytest configuration
 
 
-def prepare(workdir: Path) -> Layout:
-    """Copy the plugin and the built-in contracts into *workdir* and write the ini files."""
+LAYER_MODULE = "test_contract_check_layers.py"
+
+
+def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None) -> Layout:
+    """Copy the plugin, the suite, the generic layer and the baseline (*golden*) into *workdir*."""
     plugin_dir = workdir / "plugin"
     plugin_dir.mkdir(parents=True, exist_ok=True)
     plugin = plugin_dir / f"{PLUGIN_MODULE}.py"
-    shutil.copyfile(Path(__file__).with_name("sandbox_plugin.py"), plugin)
+    here = Path(__file__).parent
+    shutil.copyfile(here / "sandbox_plugin.py", plugin)
+    shutil.copyfile(here / "rule_ids.py", plugin_dir / "contract_check_rules.py")
     target = workdir / "suite"
-    shutil.copytree(builtin_contracts(), target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "golden", ".*")
+    shutil.copytree(suite.directory, target, ignore=skip)
+    shutil.copyfile(here / "sandbox_layers.py", target / LAYER_MODULE)
+    baseline = None
+    if golden is not None and golden.is_dir():
+        baseline = workdir / "golden"
+        shutil.copytree(golden, baseline, ignore=skip)
+    config = workdir / "suite.json"
+    config.write_text(suite.sandbox_config(baseline), encoding="utf-8")
     sealed, empty = workdir / "sealed.ini", workdir / "empty.ini"
     sealed.write_text(SEALED_INI, encoding="utf-8")
     empty.write_text("[pytest]\n", encoding="utf-8")
-    return Layout(workdir, plugin, target, sealed, empty)
+    return Layout(workdir, plugin, target, config, sealed, empty)
+
+
+def golden_payload_subjects(golden: Path | None) -> list[str]:
+    """The subjects the baseline holds payloads for (each is one ``payload.golden.<Subject>`` check)."""
+    folder = golden / "payloads" if golden else None
+    return sorted(p.stem for p in folder.glob("*.json")) if folder and folder.is_dir() else []
 
 
 def project_root(path: Path, store_root: Path | None) -> Path:
@@ -360,7 +380,7 @@ def _run(
         ]
         for nodeid in sorted(finished):
             argv += ["--deselect", nodeid]
-        child_env = {**env, "CONTRACT_CHECK_OUT": str(out)}
+        child_env = {**env, "CONTRACT_CHECK_OUT": str(out), "CONTRACT_CHECK_SUITE": str(layout.config)}
         timed_out = False
         try:
             done = proc.run(argv, env=child_env, cwd=cwd, timeout=timeout, what="the contracts")

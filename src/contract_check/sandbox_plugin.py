@@ -20,6 +20,7 @@ scrubbed the environment, and runs pytest with this plugin.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -32,8 +33,57 @@ import pytest
 _OUT = os.environ.get("CONTRACT_CHECK_OUT", "")
 
 
+try:  # copied next to this file by the host; absent only when the plugin is imported on its own
+    from contract_check_rules import Rule
+except ImportError:  # pragma: no cover
+    Rule = None
+
+
 class ContractWarning(UserWarning):
     """Raised (via warnings.warn) by a contract to report a compatible-but-notable change: a WARN row."""
+
+
+class SubjectError(Exception):
+    """A subject of the suite cannot be loaded; the message starts with the rule ID the host reports."""
+
+
+def warn(rule: Any, message: str) -> None:
+    """Report a compatible-but-notable change as a WARN row under *rule* (a ``Rule`` member)."""
+    warnings.warn(ContractWarning(f"{rule}: {message}"), stacklevel=2)
+
+
+def _suite() -> dict[str, Any]:
+    path = os.environ.get("CONTRACT_CHECK_SUITE", "")
+    if not path:
+        return {"subjects": {}, "examples": {}, "golden": None}
+    with open(path, encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+SUITE = _suite()
+
+
+def load_subject(name: str) -> Any:
+    """The object a subject names (``module:attr`` in suite.toml), imported in this sandbox."""
+    target = SUITE["subjects"].get(name)
+    if target is None:
+        raise SubjectError(f"MODEL_MISSING: the suite declares no subject {name!r}")
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any failure at import time is a broken contract
+        raise SubjectError(f"IMPORT_FAILED: import {module_name} failed: {type(exc).__name__}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise SubjectError(f"MODEL_MISSING: {module_name} no longer exports {attr}") from None
+
+
+@pytest.fixture(scope="session")
+def subject() -> Any:
+    """``subject(name)``: the candidate's object for a subject of the suite (IMPORT_FAILED/MODEL_MISSING)."""
+    return load_subject
 
 
 class ContractAborted(Exception):

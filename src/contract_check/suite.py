@@ -1,20 +1,144 @@
-"""A contract suite on disk, and the check ids it declares, read statically from its files.
+"""A contract suite: a directory with ``suite.toml``, optional pytest contract files and ``golden/``.
 
-The host knows which built-in checks must report before anything runs: every ``test_*`` function of the
-suite's ``test_*.py`` files, with the id its ``@pytest.mark.contract(id=...)`` marker gives (else its node id),
-times the cases of literal ``@pytest.mark.parametrize`` decorators. Nothing is imported or collected: a run
-that leaves one of these without a result (deselected, skipped, xfailed, never reached) cannot be
-"compatible". A parametrisation that cannot be read statically is expected as "at least one case".
+``suite.toml`` declares the Core and Store distributions and the *subjects* (``Name = "module:attr"``), the
+models and enums the schema and payload layers compare; optionally example payloads per subject. The
+suite's ``test_*.py`` files are built-in contracts: they run sealed, and every check they declare must
+report. The built-in market-data suite is one such directory (``contracts/``).
+
+The host knows which checks must report before anything runs: every ``test_*`` function of the suite's
+``test_*.py`` files, with the id its ``@pytest.mark.contract(id=...)`` marker gives (else its node id), times
+the cases of literal ``@pytest.mark.parametrize`` decorators, plus the generic layer checks
+(``schema.snapshot`` and one ``payload.golden.<Subject>`` per subject with golden payloads). Nothing is
+imported or collected: a run that leaves one of these without a result (deselected, skipped, xfailed, never
+reached) cannot be "compatible". A parametrisation that cannot be read statically is expected as "at least
+one case".
 """
 
 from __future__ import annotations
 
 import ast
 import itertools
+import json
 import math
-from dataclasses import dataclass
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from contract_check.errors import UsageError
+
+SUITE_FILE = "suite.toml"
+_SUBJECT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Suite:
+    directory: Path
+    name: str
+    core_package: str
+    store_package: str | None = None
+    core_git: str | None = None
+    subjects: dict[str, str] = field(default_factory=dict)  # Name -> "module:attr"
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def golden(self) -> Path:
+        return self.directory / "golden"
+
+    def declared_checks(self, golden_payloads: list[str]) -> list[Expected]:
+        """Every check a run of this suite must report: its test files' and the generic layer's."""
+        layer = [Expected("schema.snapshot", "*", "schema", "The candidate's schemas and payloads are recorded.")]
+        layer += [
+            Expected(f"payload.golden.{name}", name, "payload", f"Every golden {name} payload still validates.")
+            for name in self.subjects
+            if name in golden_payloads
+        ]
+        return [*declared_checks(self.directory), *layer]
+
+    def sandbox_config(self, golden: Path | None) -> str:
+        """What the in-sandbox plugin and layer read (JSON: the sandbox may run a Python without tomllib)."""
+        return json.dumps(
+            {
+                "name": self.name,
+                "subjects": self.subjects,
+                "examples": self.examples,
+                "golden": str(golden) if golden else None,
+            }
+        )
+
+
+def builtin_dir() -> Path:
+    """The built-in suite (``contracts/``): inside the wheel (``_contracts``) or at the repository root."""
+    packaged = Path(str(resources.files("contract_check"))) / "_contracts"
+    if packaged.is_dir():
+        return packaged
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "contracts"
+        if (candidate / SUITE_FILE).is_file():
+            return candidate
+    raise FileNotFoundError("the built-in suite is missing from this installation")
+
+
+def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def load(directory: Path) -> Suite:
+    """Read and validate ``directory/suite.toml``; every mistake is a UsageError naming the key."""
+    path = directory / SUITE_FILE
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{directory} is not a suite: it has no {SUITE_FILE}", tip="see docs/suites.md") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise UsageError(f"{where} cannot be read: {exc}") from None
+    unknown = set(data) - {"suite", "subjects", "examples"}
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown table(s) {', '.join(sorted(unknown))}", tip="known: suite, subjects, examples"
+        )
+    head = _table(data, "suite", where)
+    known = {"name", "core-package", "store-package", "core-git"}
+    if set(head) - known:
+        raise UsageError(f"{where}: unknown key(s) in [suite]: {', '.join(sorted(set(head) - known))}")
+    for key, value in head.items():
+        if not isinstance(value, str) or not value or "\0" in value:
+            raise UsageError(f"{where}: [suite] {key} must be a non-empty string")
+    if "core-package" not in head:
+        raise UsageError(f"{where}: [suite] needs core-package (the Core distribution's name)")
+    subjects = _table(data, "subjects", where)
+    for name, target in subjects.items():
+        if not _NAME.fullmatch(name) or not isinstance(target, str) or not _SUBJECT.fullmatch(target):
+            raise UsageError(
+                f'{where}: subject {name!r} = {target!r} is not Name = "module:attribute"',
+                tip='e.g. Order = "acme_core.models:Order"',
+            )
+    examples = _table(data, "examples", where)
+    for name, items in examples.items():
+        if name not in subjects:
+            raise UsageError(f"{where}: [examples] {name} names no subject")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise UsageError(f"{where}: [examples] {name} must be a list of tables (one payload each)")
+    return Suite(
+        directory=directory,
+        name=head.get("name", directory.name),
+        core_package=head["core-package"],
+        store_package=head.get("store-package"),
+        core_git=head.get("core-git"),
+        subjects=dict(subjects),
+        examples={k: list(v) for k, v in examples.items()},
+    )
+
+
+def builtin() -> Suite:
+    return load(builtin_dir())
 
 
 @dataclass(frozen=True)
