@@ -1,12 +1,11 @@
-"""The built-in checks, for ``contract-check list``: read from the contract files without running them."""
+"""The checks of a suite and the schema rules, for ``contract-check list``: read from the suite's files (never
+run), one row per contract (parametrised cases folded into one row)."""
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
-from pathlib import Path
 
-from contract_check import compat, runner
+from contract_check import compat, runner, suite
 
 
 @dataclass(frozen=True)
@@ -17,49 +16,15 @@ class Entry:
     guards: str
 
 
-def _marker(decorator: ast.expr) -> dict[str, str] | None:
-    """The keyword arguments of ``@pytest.mark.contract(id=..., subject=...)``."""
-    if not (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)):
-        return None
-    if decorator.func.attr != "contract":
-        return None
-    return {
-        kw.arg: kw.value.value
-        for kw in decorator.keywords
-        if kw.arg and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)
-    }
-
-
-def assertion_entries(directory: Path) -> list[Entry]:
-    entries = []
-    for path in sorted(directory.glob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in tree.body:
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for decorator in node.decorator_list:
-                marker = _marker(decorator)
-                if marker and "id" in marker:
-                    doc = (ast.get_docstring(node) or "").strip().splitlines()
-                    entries.append(
-                        Entry(
-                            marker["id"],
-                            marker.get("subject", "?"),
-                            marker.get("layer", "assertion"),
-                            doc[0] if doc else "",
-                        )
-                    )
-    return entries
-
-
-def entries() -> list[Entry]:
+def entries(of: suite.Suite | None = None) -> list[Entry]:
+    chosen = of or suite.builtin()
+    declared = chosen.declared_checks(runner.golden_payload_subjects(chosen.golden))
+    rows = []
+    for item in declared:
+        cases = "[...]" if item.cases is None else f"[{'|'.join(item.cases)}]" if item.cases else ""
+        rows.append(Entry(item.id + cases, item.subject, item.layer, item.guards))
     rules = [
-        Entry(
-            f"schema.*.{rule.value}",
-            "all subjects",
-            "schema",
-            f"[{compat.RULES[rule].severity.value}] {compat.RULES[rule].guards}",
-        )
-        for rule in compat.RULES
+        Entry(f"schema.*.{rule.value}", "all subjects", "schema", f"[{info.severity.value}] {info.guards}")
+        for rule, info in compat.RULES.items()
     ]
-    return [*assertion_entries(runner.builtin_contracts()), *rules]
+    return [*rows, *rules]

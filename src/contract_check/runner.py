@@ -86,7 +86,7 @@ def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
         message = "; ".join(warnings)
         warn_match = _RULE_PREFIX.match(message)
         rule = warn_match.group(1) if warn_match else None
-        if strict:
+        if severity.fails(strict):
             status = Status.FAILED
     if rule is not None and compat.severity(rule) is None:  # not a rule of the table: a typo in a contract
         if status is Status.PASSED:  # a WARN under a rule that does not exist cannot be classified
@@ -238,7 +238,7 @@ class Layout:
 LAYER_MODULE = "test_contract_check_layers.py"
 
 
-def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None) -> Layout:
+def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None, *, recording: bool = False) -> Layout:
     """Copy the plugin, the suite, the generic layer and the baseline (*golden*) into *workdir*."""
     plugin_dir = workdir / "plugin"
     plugin_dir.mkdir(parents=True, exist_ok=True)
@@ -255,7 +255,7 @@ def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None) -> Layou
         baseline = workdir / "golden"
         shutil.copytree(golden, baseline, ignore=skip)
     config = workdir / "suite.json"
-    config.write_text(suite.sandbox_config(baseline), encoding="utf-8")
+    config.write_text(suite.sandbox_config(baseline, recording=recording), encoding="utf-8")
     sealed, empty = workdir / "sealed.ini", workdir / "empty.ini"
     sealed.write_text(SEALED_INI, encoding="utf-8")
     empty.write_text("[pytest]\n", encoding="utf-8")

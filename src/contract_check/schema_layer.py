@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from contract_check import compat, runner
 from contract_check.errors import EnvironmentProblem
 from contract_check.models import Check, Layer, Severity, Status
+from contract_check.rule_ids import Rule
 
 
 def golden_dir() -> Path:
@@ -26,10 +27,13 @@ def load_golden(directory: Path | None = None) -> compat.Snapshot | None:
     return compat.Snapshot(models=data.get("models", {}), enums=data.get("enums", {}))
 
 
-def _row(finding: compat.Finding, strict: bool) -> Check:
+def _row(finding: compat.Finding, strict: bool, why: dict[str, str]) -> Check:
     severity = finding.severity
-    failing = severity is Severity.ERR or (severity is Severity.WARN and strict)
+    failing = severity.fails(strict)
     where = f"{finding.model}.{finding.field}" if finding.field else finding.model
+    message = finding.message
+    if finding.rule is Rule.MODEL_MISSING and finding.model in why:  # say why the subject could not be loaded
+        message += f" ({why[finding.model]})"
     return Check(
         id=f"schema.{where}.{finding.rule.value}",
         subject=finding.model,
@@ -37,11 +41,13 @@ def _row(finding: compat.Finding, strict: bool) -> Check:
         status=Status.FAILED if failing else Status.PASSED,
         severity=severity,
         rule=finding.rule.value,
-        message=finding.message,
+        message=message,
     )
 
 
-def schema_checks(candidate: Any, golden: compat.Snapshot, *, strict: bool) -> list[Check]:
+def schema_checks(
+    candidate: Any, golden: compat.Snapshot, *, strict: bool, why: dict[str, str] | None = None
+) -> list[Check]:
     if not isinstance(candidate, dict):
         return [
             Check(
@@ -66,7 +72,7 @@ def schema_checks(candidate: Any, golden: compat.Snapshot, *, strict: bool) -> l
         )
     snapshot = compat.Snapshot(models=models, enums=enums)
     findings = compat.compare(golden, snapshot)
-    rows = [_row(f, strict) for f in findings]
+    rows = [_row(f, strict, why or {}) for f in findings]
     for subject in [*golden["models"], *golden["enums"]]:
         if not any(f.model == subject for f in findings):
             rows.append(
@@ -109,11 +115,16 @@ def payload_checks(payloads: Any, golden: compat.Snapshot) -> list[Check]:
     return rows
 
 
+def _subject_errors(artifacts: dict[str, Any]) -> dict[str, str]:
+    found = artifacts.get("subject_errors")
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
 def checks(artifacts: dict[str, Any], *, strict: bool, golden: compat.Snapshot | None = None) -> list[Check]:
     golden = golden or load_golden()
     if golden is None or ("snapshot" not in artifacts and "payloads" not in artifacts):
         return []
     return [
-        *schema_checks(artifacts.get("snapshot"), golden, strict=strict),
+        *schema_checks(artifacts.get("snapshot"), golden, strict=strict, why=_subject_errors(artifacts)),
         *payload_checks(artifacts.get("payloads"), golden),
     ]

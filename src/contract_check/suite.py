@@ -58,14 +58,16 @@ class Suite:
         ]
         return [*declared_checks(self.directory), *layer]
 
-    def sandbox_config(self, golden: Path | None) -> str:
-        """What the in-sandbox plugin and layer read (JSON: the sandbox may run a Python without tomllib)."""
+    def sandbox_config(self, golden: Path | None, *, recording: bool = False) -> str:
+        """What the in-sandbox plugin and layer read (JSON: the sandbox may run a Python without tomllib).
+        *recording*: this run records a baseline (``snapshot``), so boundary payloads are produced too."""
         return json.dumps(
             {
                 "name": self.name,
                 "subjects": self.subjects,
                 "examples": self.examples,
                 "golden": str(golden) if golden else None,
+                "recording": recording,
             }
         )
 
