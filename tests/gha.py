@@ -155,7 +155,7 @@ def as_text(value: Any) -> str:
 def substitute(text: str, contexts: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]) -> Any:
     """``${{ }}`` replaced in *text*; a value that is one whole expression keeps its type (as the runner's does)."""
     whole = _EXPRESSION.fullmatch(text.strip())
-    if whole:
+    if whole and len(_EXPRESSION.findall(text)) == 1:
         return evaluate(whole.group(1), contexts, functions)
     return _EXPRESSION.sub(lambda m: as_text(evaluate(m.group(1), contexts, functions)), text)
 
@@ -237,6 +237,7 @@ class Job:
         self.failed = False
         self.steps: list[Step] = []
         self.step_context: dict[str, Any] = {}
+        self.scripts = 0
         github = {"workspace": str(workspace), "job": name, "repository": "OWNER/market-data-store"}
         self.contexts = {
             "github": github,
@@ -335,7 +336,8 @@ class Job:
         return step
 
     def run_script(self, name: str, script: str, env: dict[str, str], shell: str | None, workdir: str | None) -> Step:
-        files = self.runner_temp.parent / f"{self.runner_temp.name}-step-{len(self.steps)}"
+        self.scripts += 1
+        files = self.runner_temp.parent / f"{self.runner_temp.name}-step-{self.scripts}"
         files.mkdir()
         step_env = self.env(env, files)
         path = files / "script.sh"

@@ -33,6 +33,10 @@ class LoopbackIndex:
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 pass
 
+            def do_HEAD(self) -> None:
+                self.head_only = True
+                self.do_GET()
+
             def do_GET(self) -> None:
                 index.requests.append(self.path)
                 if index.token is not None and not index.authorised(self.headers.get("Authorization", "")):
@@ -59,7 +63,8 @@ class LoopbackIndex:
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not getattr(self, "head_only", False):
+                    self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/simple"

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -34,8 +35,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "contract-check.yml"
 MATRIX = ROOT / ".github" / "workflows" / "matrix.yml"
-TOKEN = "tok-3f9a1c-not-a-real-secret"
-GIT_TOKEN = "gittok-77b2e0-not-a-real-secret"
+TOKEN = f"tok-{uuid.uuid4().hex}"  # made up at run time: found in a file only if a step wrote it there
+GIT_TOKEN = f"gittok-{uuid.uuid4().hex}"
 
 
 # --- the machine ----------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ def tool_clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 @pytest.fixture(scope="session")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tool's dependencies, pytest and hatchling (the build backend), packed from this environment."""
-    roots = list(md.distribution("pydantic-contract-check").requires or []) + ["pytest", "hatchling"]
+    roots = [*(md.distribution("pydantic-contract-check").requires or []), "pytest", "hatchling"]
     out = tmp_path_factory.mktemp("wheelhouse")
     wheelhouse.build(out, roots, exclude="pydantic-contract-check")
     return out
@@ -109,7 +110,7 @@ def installed_from(job: Job) -> str:
 
 
 def step(job: Job, name: str) -> Any:
-    matches = [s for s in job.steps if s.name == name]
+    matches = [s for s in job.steps if s.name == name and s.uses is None]  # the run: step, not a uses: of that name
     assert len(matches) == 1, (name, [s.name for s in job.steps])
     return matches[0]
 
@@ -192,14 +193,13 @@ def test_installing_the_tool_by_name_fails_here(tmp_path: Path, tool_clone: tupl
     """The negative control: on this test's runner, an install step that names the tool instead of a path fails."""
     world = make_world(tmp_path, tool_clone, wheels, "http://127.0.0.1:9/simple")
     job = Job(world, "control", tmp_path, {})
-    script = (
-        'python3 -m venv "$RUNNER_TEMP/v"\n"$RUNNER_TEMP/v/bin/python" -m pip install uv\n'
-        '"$RUNNER_TEMP/v/bin/uv" pip install --python "$RUNNER_TEMP/v/bin/python" {}\n'
-    )
+    venv = 'python3 -m venv "$RUNNER_TEMP/v"\n"$RUNNER_TEMP/v/bin/python" -m pip install --quiet uv\n'
+    assert job.run_script("venv", venv, {}, None, None).code == 0
+    install = '"$RUNNER_TEMP/v/bin/uv" pip install --python "$RUNNER_TEMP/v/bin/python" {}\n'
     for name in ("pydantic-contract-check", "contract-check"):
-        result = job.run_script("by name", script.format(name), {}, None, None)
-        assert result.code != 0 and "contract-check" in result.stderr, result.stdout + result.stderr
-    done = job.run_script("by path", script.format(f'"{tool_clone[0]}"'), {}, None, None)
+        result = job.run_script("by name", install.format(name), {}, None, None)
+        assert result.code != 0 and f"{name} was not found in the cache" in result.stderr, result.stderr
+    done = job.run_script("by path", install.format(f'"{tool_clone[0]}"'), {}, None, None)
     assert done.code == 0, done.stderr
 
 
