@@ -237,7 +237,8 @@ def test_pre_commit_hook() -> None:
 def test_packaging() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     project = pyproject["project"]
-    assert project["name"] == "pydantic-contract-check" and project["scripts"] == {"contract-check": "contract_check.cli:main"}
+    assert project["name"] == "pydantic-contract-check"
+    assert project["scripts"] == {"contract-check": "contract_check.cli:main"}
     assert "version" not in project and project["dynamic"] == ["version"]
     assert pyproject["tool"]["hatch"]["version"]["path"] == "src/contract_check/__init__.py"
     assert {"Operating System :: POSIX", "Operating System :: POSIX :: Linux", "Operating System :: MacOS"} <= set(
