@@ -223,7 +223,8 @@ class World:
     repository: str = "OWNER/contract-check"
     artifacts: dict[str, Path] = field(default_factory=dict)
     caches: list[dict[str, Any]] = field(default_factory=list)
-    jobs: int = 0  # jobs started, for their own RUNNER_TEMP
+    jobs: int = 0  # jobs started, for their own RUNNER_TEMP and HOME
+    cache_hits: list[str | None] = field(default_factory=list)  # the key each cache step restored
 
 
 class Job:
@@ -234,6 +235,9 @@ class Job:
         world.jobs += 1
         self.runner_temp = world.root / f"runner-temp-{world.jobs}-{name}"
         self.runner_temp.mkdir(parents=True)
+        self.home = world.root / f"home-{world.jobs}-{name}"  # a fresh runner: nothing under ~/.cache
+        self.home.mkdir()
+        self.post: list[Callable[[], None]] = []  # what actions run after the job's steps (cache saves)
         self.failed = False
         self.steps: list[Step] = []
         self.step_context: dict[str, Any] = {}
@@ -282,6 +286,7 @@ class Job:
             RUNNER_OS="Linux",
             RUNNER_ARCH="X64",
             RUNNER_TEMP=str(self.runner_temp),
+            HOME=str(self.home),
         )
         for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV", "GITHUB_PATH"):
             path = files / name.lower()
@@ -397,6 +402,8 @@ class Job:
     def run(self, steps: list[dict[str, Any]]) -> Job:
         """Run a job's steps; its ``steps`` context is kept for the job's outputs."""
         self.step_context = self.run_steps(steps)
+        for action in self.post:
+            action()
         return self
 
     def outputs(self, declared: Mapping[str, Any]) -> dict[str, str]:
@@ -427,8 +434,32 @@ def _setup_python(job: Job, given: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _cache(job: Job, given: Mapping[str, Any]) -> dict[str, str]:
+    """actions/cache: restore the entry of `key`, else the newest whose key starts with a `restore-keys` line;
+    after the job, save `path` under `key` unless that key was hit (entries are never overwritten)."""
     job.world.caches.append(dict(given))
-    return {"cache-hit": "false"}
+    key = str(given["key"])
+    paths = [Path(p.strip()) for p in str(given["path"]).splitlines() if p.strip()]
+    store = job.world.root / "cache-store"
+    saved = [d.name for d in sorted(store.iterdir(), key=lambda d: d.stat().st_mtime_ns)] if store.is_dir() else []
+    prefixes = [k.strip() for k in str(given.get("restore-keys", "")).splitlines() if k.strip()]
+    hit = key if key in saved else next((k for p in prefixes for k in reversed(saved) if k.startswith(p)), None)
+    if hit is not None:
+        for i, path in enumerate(paths):
+            if (store / hit / str(i)).is_dir():
+                shutil.copytree(store / hit / str(i), path, symlinks=True, dirs_exist_ok=True)
+
+    def save() -> None:
+        if (store / key).exists():
+            return
+        for i, path in enumerate(paths):
+            if path.is_dir():
+                shutil.copytree(path, store / key / str(i), symlinks=True)
+        (store / key).mkdir(parents=True, exist_ok=True)
+
+    if hit != key:
+        job.post.append(save)
+    job.world.cache_hits.append(hit)
+    return {"cache-hit": "true" if hit == key else "false"}
 
 
 def _upload(job: Job, given: Mapping[str, Any]) -> dict[str, str]:

@@ -75,7 +75,6 @@ def make_world(tmp_path: Path, tool_clone: tuple[Path, str], wheels: Path, index
     path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and not (Path(p) / "contract-check").exists()]
     env.update(
         PATH=os.pathsep.join(path),
-        HOME=str(tmp_path / "home"),  # a fresh runner: empty uv and contract-check caches under ~/.cache
         PIP_CONFIG_FILE=os.devnull,
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(wheels),
@@ -83,7 +82,6 @@ def make_world(tmp_path: Path, tool_clone: tuple[Path, str], wheels: Path, index
         UV_FIND_LINKS=str(wheels),
         UV_DEFAULT_INDEX=index_url,  # where contract-check looks for Core (it passes it to uv itself)
     )
-    (tmp_path / "home").mkdir()
     python = getattr(sys, "_base_executable", sys.executable)
     return World(tmp_path, tool_clone[0], tool_clone[1], python, env)
 
@@ -294,7 +292,11 @@ def test_matrix_workflow_plan_shards_merge(
     assert json.loads(needs_plan["outputs"]["refs"]) == ["1.0.0", "1.1.0"], plan.log  # 1.2.0rc1: no --pre
     matrix = plan.value(jobs["shard"]["strategy"]["matrix"]["core-ref"], {"needs": {"plan": needs_plan}})
     shards = [run("shard", i, matrix={"core-ref": ref}, needs={"plan": needs_plan}) for i, ref in enumerate(matrix)]
-    rerun = run("shard", 9, matrix={"core-ref": "1.1.0"}, needs={"plan": needs_plan})  # same caches: a re-run
+    # a re-run of one shard on a fresh runner: the result comes back from the cache actions/cache restored
+    rerun = run("shard", 9, matrix={"core-ref": "1.1.0"}, needs={"plan": needs_plan})
+    keys = [c["key"] for c in world.caches if "contract-check-1-" in c["key"]]
+    assert len(keys) == 3 and keys[0] != keys[1] == keys[2], keys  # one cache entry per Store state and ref
+    assert world.cache_hits == [None, keys[0], keys[1]]  # the 2nd shard starts from the 1st's entry
     for shard in [*shards, rerun]:
         assert not shard.failed and shard.summary == "", shard.log  # shards leave the summary to merge
     assert sorted(world.artifacts) == sorted(a for a in world.artifacts if a.startswith("contract-report-shard-"))
