@@ -191,7 +191,8 @@ def test_installing_the_tool_by_name_fails_here(tmp_path: Path, tool_clone: tupl
     """The negative control: on this test's runner, an install step that names the tool instead of a path fails."""
     world = make_world(tmp_path, tool_clone, wheels, "http://127.0.0.1:9/simple")
     job = Job(world, "control", tmp_path, {})
-    venv = 'python3 -m venv "$RUNNER_TEMP/v"\n"$RUNNER_TEMP/v/bin/python" -m pip install --quiet uv\n'
+    venv = 'python3 -m venv --without-pip "$RUNNER_TEMP/v"\n'
+    venv += 'python3 -m pip --python "$RUNNER_TEMP/v/bin/python" install uv\n'
     assert job.run_script("venv", venv, {}, None, None).code == 0
     install = '"$RUNNER_TEMP/v/bin/uv" pip install --python "$RUNNER_TEMP/v/bin/python" {}\n'
     for name in ("pydantic-contract-check", "contract-check"):
