@@ -28,6 +28,9 @@ index-url = "https://mirror.example.invalid/simple"
 find-links = ["wheels", "https://example.invalid/links/"]
 strict = true
 jobs = 3
+core-ref = ["1.4.59", "1.4.60,git:main"]
+core-range = ">=1.4,<2"
+since-pin = true
 """
 
 
@@ -55,6 +58,9 @@ def test_every_known_key(tmp_path: Path) -> None:
         "find_links": (str(project / "wheels"), "https://example.invalid/links/"),
         "strict": True,
         "jobs": 3,
+        "core_refs": ("1.4.59", "1.4.60", "git:main"),
+        "core_range": ">=1.4,<2",
+        "since_pin": True,
     }
     assert set(out) == {attr for attr, _ in config._CONFIG_KEYS.values()}
 
@@ -105,7 +111,8 @@ def test_unknown_key_names_it_and_lists_known_keys(tmp_path: Path) -> None:
     assert "unknown key 'core_ref' in [tool.contract-check]" in err.message
     assert str(tmp_path / "pyproject.toml") in err.message
     assert err.tip == (
-        "known keys: contracts, core-git, core-package, find-links, index-url, jobs, python, store, strict, timeout"
+        "known keys: contracts, core-git, core-package, core-range, core-ref, find-links, index-url, jobs, python, "
+        "since-pin, store, strict, timeout"
     )
 
 

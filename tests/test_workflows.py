@@ -1,268 +1,134 @@
-"""The ``run:`` steps of the reusable workflow and of the composite action, executed in bash as a runner would.
+"""Every step of the reusable workflow, the composite action and the matrix workflow, run as a runner would.
 
-Each file is parsed with PyYAML; the steps that only install things (setup-python, pip install, a venv) are
-skipped, and what they would have produced is stood in for by the project's own installed CLI (on PATH, or
-as the action's private venv). The remaining ``run:`` steps get a GitHub-like environment: their ``env:``
-with ``${{ inputs.* }}`` / ``${{ github.* }}`` / ``${{ env.* }}`` ... replaced by test values, fresh
-``$GITHUB_OUTPUT`` / ``$GITHUB_STEP_SUMMARY`` files, ``$RUNNER_TEMP``, and GitHub's shell for the step
-(``bash -e {0}`` by default, ``bash --noprofile --norc -eo pipefail {0}`` for ``shell: bash``). They run
-against the fixture packages; the tests assert the exit code, the step summary, the step outputs (and the
-workflow's / action's outputs built from them) and the report files the steps promise.
+From a fresh ``git clone`` of the committed HEAD (what a runner downloads), each job runs in bash through
+``gha.Job``: install steps included, JavaScript actions replaced by stand-ins (the tool's own checkout is a
+real clone at the commit under test). Nothing comes from a public index: pip and uv are pointed at a
+wheelhouse packed from this test environment (``wheelhouse.py``; it holds no contract-check, so an install of
+the tool by name fails), uv is offline for the installs, and the check itself reads the fixture Cores from a
+loopback index (``loopback_index.py``). The tests assert the tool was installed from the clone, the check's
+verdict, the step outputs, the workflow outputs, the step summary and the uploaded artifacts.
 """
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import json
 import os
-import re
 import subprocess
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+import wheelhouse
 from conftest import cli_env
 from fixturepkgs import CORE_DIST, FixtureWorld, write_store_project
+from gha import Job, World, load, triggers
+from loopback_index import LoopbackIndex
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "contract-check.yml"
-ACTION = ROOT / "action.yml"
-BIN = Path(sys.executable).parent  # not resolved: the venv's bin, where its contract-check script lives
-
-_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-_INSTALLS = re.compile(r"\bpip install\b|\s-m venv\s|\buv (?:pip install|tool install|sync)\b")
-_RUNS_TOOL = re.compile(r"(?<![\w-])contract-check(?![\w/-])")  # the command; not contract-check-venv, not a dir
-_VENV = re.compile(r'-m venv "\$RUNNER_TEMP/([\w.-]+)"')
+MATRIX = ROOT / ".github" / "workflows" / "matrix.yml"
+TOKEN = f"tok-{uuid.uuid4().hex}"  # made up at run time: found in a file only if a step wrote it there
+GIT_TOKEN = f"gittok-{uuid.uuid4().hex}"
 
 
-# --- reading the files ------------------------------------------------------------------------------
+# --- the machine ----------------------------------------------------------------------------------
 
 
-def load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(data, dict), path
-    return data
+@pytest.fixture(scope="session")
+def tool_clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The committed HEAD of this repository, cloned: uncommitted edits would not reach a runner either."""
+    dest = tmp_path_factory.mktemp("tool") / "contract-check"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(ROOT), str(dest)], check=True)
+    sha = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    return dest, sha.stdout.strip()
 
 
-def workflow_inputs(workflow: dict[str, Any]) -> dict[str, Any]:
-    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
-    return dict(triggers["workflow_call"]["inputs"])
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tool's dependencies, pytest and hatchling (the build backend), packed from this environment."""
+    roots = [*(md.distribution("pydantic-contract-check").requires or []), "pytest", "hatchling"]
+    out = tmp_path_factory.mktemp("wheelhouse")
+    wheelhouse.build(out, roots, exclude="pydantic-contract-check")
+    return out
+
+
+@pytest.fixture
+def index(fixture_world: FixtureWorld) -> Iterator[LoopbackIndex]:
+    with LoopbackIndex(fixture_world.find_links) as served:
+        yield served
+
+
+def make_world(tmp_path: Path, tool_clone: tuple[Path, str], wheels: Path, index_url: str) -> World:
+    env = cli_env(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    for name in ("VIRTUAL_ENV", "CONTRACT_CHECK_CACHE_DIR", "UV_CACHE_DIR", "XDG_CACHE_HOME", "PIP_REQUIRE_VIRTUALENV"):
+        env.pop(name, None)
+    # no contract-check on PATH: a step that runs it by name instead of from its own venv fails
+    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and not (Path(p) / "contract-check").exists()]
+    env.update(
+        PATH=os.pathsep.join(path),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheels),
+        UV_OFFLINE="1",  # installs of the tool and its dependencies: the wheelhouse only
+        UV_FIND_LINKS=str(wheels),
+        UV_DEFAULT_INDEX=index_url,  # where contract-check looks for Core (it passes it to uv itself)
+    )
+    python = getattr(sys, "_base_executable", sys.executable)
+    return World(tmp_path, tool_clone[0], tool_clone[1], python, env)
+
+
+def store_checkout(where: Path, table: str = "") -> Path:
+    """The caller's checkout: the fixture Store project, naming the fixture Core in [tool.contract-check]."""
+    checkout = write_store_project(where)
+    with (checkout / "pyproject.toml").open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[tool.contract-check]\ncore-package = "{CORE_DIST}"\n{table}')
+    return checkout
 
 
 def with_defaults(declared: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(given) - set(declared)
     assert not unknown, f"inputs the file does not declare: {sorted(unknown)}"
-    values: dict[str, Any] = {}
-    for name, spec in declared.items():
-        if name in given:
-            values[name] = given[name]
-        elif "default" in spec:
-            values[name] = spec["default"]
-        else:
-            assert not spec.get("required"), f"required input {name!r} not given"
-            values[name] = ""
-    return values
+    return {name: given.get(name, spec.get("default", "")) for name, spec in declared.items()}
 
 
-def substitute(text: str, contexts: Mapping[str, Any]) -> str:
-    """Replace every ``${{ a.b.c }}`` (a plain property path) with its value from *contexts*."""
-
-    def value(match: re.Match[str]) -> str:
-        expression = match.group(1)
-        found: Any = contexts
-        parts = expression.split(".")
-        for i, part in enumerate(parts):
-            if i > 0 and parts[i - 1] == "outputs" and isinstance(found, Mapping) and part not in found:
-                return ""  # a step output that was never set is empty
-            if not isinstance(found, Mapping) or part not in found:
-                pytest.fail(f"the test does not know the expression ${{{{ {expression} }}}}: add a value for it")
-            found = found[part]
-        if isinstance(found, bool):
-            return "true" if found else "false"
-        return "" if found is None else str(found)
-
-    return _EXPRESSION.sub(value, text)
+def installed_from(job: Job) -> str:
+    """Where the action's venv got contract-check from (PEP 610 direct_url.json)."""
+    found = list((job.runner_temp / "contract-check-venv").glob("lib/python*/site-packages/*contract_check*.dist-info"))
+    assert len(found) == 1, found
+    return str(json.loads((found[0] / "direct_url.json").read_text())["url"])
 
 
-@dataclass
-class Split:
-    skipped: list[dict[str, Any]]  # install-only steps and `uses:` steps
-    run: list[dict[str, Any]]  # what the test executes, in order
+def step(job: Job, name: str) -> Any:
+    matches = [s for s in job.steps if s.name == name and s.uses is None]  # the run: step, not a uses: of that name
+    assert len(matches) == 1, (name, [s.name for s in job.steps])
+    return matches[0]
 
 
-def split_steps(steps: list[dict[str, Any]]) -> Split:
-    """Install-only ``run:`` steps are skipped; a step that both installs and runs the tool is an error."""
-    split = Split([], [])
-    for step in steps:
-        script = step.get("run")
-        if script is None:
-            split.skipped.append(step)
-            continue
-        lines = script.splitlines()
-        installs = [line for line in lines if _INSTALLS.search(line)]
-        checks = [line for line in lines if _RUNS_TOOL.search(line) and not _INSTALLS.search(line)]
-        assert not (installs and checks), (
-            f"step {step.get('name')!r} installs and runs contract-check: split it into two steps"
-        )
-        (split.skipped if installs else split.run).append(step)
-    assert any(_RUNS_TOOL.search(step["run"]) for step in split.run), "no step runs contract-check"
-    return split
+# --- the reusable workflow (through the composite action) -----------------------------------------
 
 
-def promised_files(steps: list[dict[str, Any]]) -> list[str]:
-    """The paths an upload-artifact step collects (what the check step promises to leave behind)."""
-    paths: list[str] = []
-    for step in steps:
-        if str(step.get("uses", "")).startswith("actions/upload-artifact@"):
-            paths += [p.strip() for p in str(step["with"]["path"]).splitlines() if p.strip()]
-    return paths
-
-
-# --- running steps ----------------------------------------------------------------------------------
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """``$GITHUB_OUTPUT``: ``name=value`` lines and ``name<<DELIMITER`` blocks; the last value wins."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            block: list[str] = []
-            for body in lines:
-                if body == delimiter:
-                    break
-                block.append(body)
-            else:
-                pytest.fail(f"unterminated {name}<<{delimiter} block in $GITHUB_OUTPUT")
-            outputs[name] = "\n".join(block)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-        elif line.strip():
-            pytest.fail(f"malformed $GITHUB_OUTPUT line {line!r}")
-    return outputs
-
-
-@dataclass
-class StepRun:
-    code: int
-    stdout: str
-    stderr: str
-    outputs: dict[str, str]
-    summary: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def bash(step: dict[str, Any], default_shell: str | None) -> list[str]:
-    shell = step.get("shell", default_shell)
-    if shell is None:  # GitHub's default on Linux
-        return ["bash", "-e"]
-    assert shell == "bash", f"step {step.get('name')!r}: the test only runs bash steps, not {shell!r}"
-    return ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
-
-
-class Runner:
-    """A job's worth of GitHub-like state: a workspace, RUNNER_TEMP, one set of step files per step."""
-
-    def __init__(self, tmp_path: Path, workspace: Path) -> None:
-        self.tmp = tmp_path
-        self.workspace = workspace
-        self.runner_temp = tmp_path / "runner-temp"
-        self.runner_temp.mkdir()
-        (tmp_path / "tmp").mkdir()
-        self.count = 0
-        assert (BIN / "contract-check").is_file(), f"contract-check is not installed next to {sys.executable}"
-
-    def base_env(self) -> dict[str, str]:
-        env = cli_env(self.tmp / "tmp")  # no GITHUB_*/PYTEST_* of the outer run; an isolated TMPDIR
-        env.update(
-            PATH=f"{BIN}{os.pathsep}{env.get('PATH', os.defpath)}",
-            CI="true",
-            GITHUB_ACTIONS="true",
-            GITHUB_WORKSPACE=str(self.workspace),
-            RUNNER_OS="Linux",
-            RUNNER_TEMP=str(self.runner_temp),
-            # a fresh runner: no result from another test is reused, so each run installs (and logs it)
-            CONTRACT_CHECK_CACHE_DIR=str(self.tmp / "cache"),
-        )
-        return env
-
-    def run(self, step: dict[str, Any], contexts: Mapping[str, Any], default_shell: str | None = None) -> StepRun:
-        self.count += 1
-        files = self.tmp / f"step-{self.count}"
-        files.mkdir()
-        env = self.base_env()
-        github_files = {
-            "GITHUB_OUTPUT": files / "output",
-            "GITHUB_STEP_SUMMARY": files / "summary.md",
-            "GITHUB_ENV": files / "env",
-            "GITHUB_PATH": files / "path",
-        }
-        for name, path in github_files.items():
-            path.touch()  # the runner creates them empty
-            env[name] = str(path)
-        contexts = {**contexts, "env": env}
-        env.update({name: substitute(str(value), contexts) for name, value in (step.get("env") or {}).items()})
-        script = files / "script.sh"
-        script.write_text(substitute(step["run"], contexts), encoding="utf-8")
-        cwd = self.workspace / step.get("working-directory", ".")
-        done = subprocess.run(
-            [*bash(step, default_shell), str(script)],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        return StepRun(
-            done.returncode,
-            done.stdout,
-            done.stderr,
-            parse_outputs(github_files["GITHUB_OUTPUT"].read_text(encoding="utf-8")),
-            github_files["GITHUB_STEP_SUMMARY"].read_text(encoding="utf-8"),
-        )
-
-
-def run_steps(
-    runner: Runner, steps: list[dict[str, Any]], contexts: dict[str, Any], default_shell: str | None = None
-) -> StepRun:
-    """Run the steps in order (the job stops at the first that fails); return the last one run."""
-    contexts.setdefault("steps", {})
-    last: StepRun | None = None
-    for step in steps:
-        last = runner.run(step, contexts, default_shell)
-        if "id" in step:
-            contexts["steps"][step["id"]] = {"outputs": last.outputs}
-        if last.code != 0:
-            break
-    assert last is not None
-    return last
-
-
-def assert_published(result: StepRun, ref: str, code: int, verdict: str) -> None:
-    assert result.code == code, result.output
-    assert result.outputs["verdict"] == verdict, result.outputs
-    assert result.outputs["exit-code"] == str(code), result.outputs
-    if code in (0, 1):
-        heading = {0: "compatible", 1: "BROKEN"}[code]
-        assert result.summary.startswith(f"### contract-check: {heading}\n"), result.summary
-        assert f"**Core:** `{ref}`" in result.summary and f"**exit code {code}**" in result.summary
-        assert ("IMPORT_FAILED" in result.summary) is (code == 1)
-        assert f"::group::uv install for {ref}" in result.stderr  # uv's output, folded in the log
-        assert "::endgroup::" in result.stderr
-    else:
-        assert result.summary == ""  # a usage error: no report to publish
+def run_reusable(
+    world: World, workspace: Path, inputs: Mapping[str, Any], secrets: Mapping[str, str] | None = None
+) -> tuple[Job, dict[str, str]]:
+    workflow = load(WORKFLOW)
+    call = triggers(workflow)["workflow_call"]
+    ((job_id, spec),) = workflow["jobs"].items()
+    job = Job(
+        world, job_id, workspace, {"inputs": with_defaults(call["inputs"], inputs), "secrets": dict(secrets or {})}
+    )
+    job.run(spec["steps"])
+    jobs = {job_id: {"outputs": job.outputs(spec["outputs"])}}
+    outputs = {name: job.value(out["value"], {"jobs": jobs}) for name, out in call["outputs"].items()}
+    return job, outputs
 
 
 CASES = [
@@ -272,95 +138,193 @@ CASES = [
 ]
 
 
-# --- the reusable workflow --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def store_checkout(tmp_path: Path, fixture_world: FixtureWorld) -> Path:
-    """The caller's checkout: the Store project, with the fixture index settings in [tool.contract-check]
-    (the reusable workflow has no input for --core-package/--find-links)."""
-    checkout = write_store_project(tmp_path / "checkout")
-    with (checkout / "pyproject.toml").open("a", encoding="utf-8") as fh:
-        links = json.dumps(str(fixture_world.find_links))  # a TOML basic string
-        fh.write(f'\n[tool.contract-check]\ncore-package = "{CORE_DIST}"\nfind-links = [{links}]\n')
-    return checkout
-
-
 @pytest.mark.parametrize(("ref", "code", "verdict"), CASES)
-def test_reusable_workflow(tmp_path: Path, store_checkout: Path, ref: str, code: int, verdict: str) -> None:
-    workflow = load(WORKFLOW)
-    ((job_id, job),) = workflow["jobs"].items()
-    split = split_steps(job["steps"])
-    assert [s.get("name") for s in split.skipped if "run" in s] == ["Install contract-check"]
-    inputs = with_defaults(workflow_inputs(workflow), {"core_ref": ref})
-    runner = Runner(tmp_path, store_checkout)
-    contexts: dict[str, Any] = {"inputs": inputs, "github": {"workspace": str(store_checkout)}}
-    default_shell = ((job.get("defaults") or workflow.get("defaults") or {}).get("run") or {}).get("shell")
-    result = run_steps(runner, split.run, contexts, default_shell)
+def test_reusable_workflow(
+    tmp_path: Path, tool_clone: tuple[Path, str], wheels: Path, index: LoopbackIndex, ref: str, code: int, verdict: str
+) -> None:
+    world = make_world(tmp_path, tool_clone, wheels, index.url)
+    workspace = store_checkout(tmp_path / "workspace")
+    job, outputs = run_reusable(world, workspace, {"core-ref": ref, "find-links": str(wheels)})
+    log = job.log
 
-    assert_published(result, ref, code, verdict)
-    assert result.outputs["artifact"] == "contract-report-" + re.sub(r"[^A-Za-z0-9._-]", "_", ref)
-    # the workflow's output, through the job's outputs, is the step's verdict
-    jobs = {job_id: {"outputs": {k: substitute(v, contexts) for k, v in job["outputs"].items()}}}
-    declared = workflow.get("on", workflow.get(True))["workflow_call"]["outputs"]
-    assert substitute(declared["verdict"]["value"], {"jobs": jobs}) == verdict
+    # installed from the clone of this repository at the workflow's own commit, not from an index
+    assert installed_from(job) == (workspace / ".contract-check-tool").resolve().as_uri(), log
+    assert "contract-check 0.1.0" in step(job, "Install contract-check").stdout
+    assert world.caches and world.caches[0]["key"].startswith("contract-check-1-Linux-X64-py3.")
 
-    promised = promised_files(job["steps"])
-    assert promised == ["contract-report.json", "contract-report.xml"]
-    if code in (0, 1):
-        missing = [p for p in promised if not (store_checkout / p).is_file()]
-        assert not missing, (missing, result.output)
-        report = json.loads((store_checkout / "contract-report.json").read_text(encoding="utf-8"))
-        assert report["summary"]["exit_code"] == code
-        assert report["store"]["spec"] == "." and report["store"]["name"] == "cc-fixture-store"
-        assert "<testsuites" in (store_checkout / "contract-report.xml").read_text(encoding="utf-8")
-
-
-# --- the composite action ---------------------------------------------------------------------------
-
-
-def install_action_venv(runner: Runner, skipped: list[dict[str, Any]]) -> None:
-    """Stand in for the skipped install step: its private venv under RUNNER_TEMP is this test's venv."""
-    names = [m.group(1) for step in skipped for m in _VENV.finditer(step.get("run", ""))]
-    assert len(names) == 1, names
-    (runner.runner_temp / names[0]).symlink_to(BIN.parent, target_is_directory=True)
+    assert outputs["verdict"] == verdict and outputs["exit-code"] == str(code), (outputs, log)
+    assert job.failed is (code != 0)
+    check = step(job, "Check the Store against Core")
+    if code == 2:
+        assert outputs["report"] == "" and not world.artifacts and job.summary == ""
+        assert "invalid --core-ref 'not a ref'" in check.stderr
+        return
+    heading = {0: "compatible", 1: "BROKEN"}[code]
+    assert job.summary.startswith(f"### contract-check: {heading}\n"), job.summary
+    assert f"**Core:** `{ref}`" in job.summary and ("IMPORT_FAILED" in job.summary) is (code == 1)
+    assert f"::group::uv install for {ref}" in check.stderr  # uv's output, folded in the log
+    # the report artifact: its name is the `report` output
+    assert outputs["report"].startswith("contract-report-check-"), outputs
+    files = {p.name for p in world.artifacts[outputs["report"]].iterdir()}
+    assert files == {"contract-report.json", "contract-report.xml", "contract-report.md"}
+    report = json.loads((world.artifacts[outputs["report"]] / "contract-report.json").read_text())
+    assert report["summary"]["exit_code"] == code and report["runs"][0]["core_ref"] == ref
+    assert report["store"]["spec"] == "." and report["store"]["name"] == "cc-fixture-store"
+    assert outputs["suggested-specifier"] == ""  # wired; the tool does not write it yet
 
 
-@pytest.mark.parametrize(("ref", "code", "verdict"), CASES)
-def test_composite_action(tmp_path: Path, fixture_world: FixtureWorld, ref: str, code: int, verdict: str) -> None:
-    action = load(ACTION)
-    assert action["runs"]["using"] == "composite"
-    steps = action["runs"]["steps"]
-    split = split_steps(steps)
-    assert [s.get("name") for s in split.skipped if "run" in s] == ["Install contract-check"]
-    inputs = with_defaults(
-        action["inputs"],
-        {
-            "core-ref": ref,
-            "store": str(fixture_world.store_wheel),
-            "extra-args": f"--core-package {CORE_DIST} --find-links {fixture_world.find_links}",
-        },
-    )
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    runner = Runner(tmp_path, workspace)
-    install_action_venv(runner, split.skipped)
-    contexts: dict[str, Any] = {
-        "inputs": inputs,
-        "github": {"action_path": str(ROOT), "workspace": str(workspace)},
-        "runner": {"temp": str(runner.runner_temp)},
-        "steps": {"python": {"outputs": {"python-path": sys.executable}}},
+def test_reusable_workflow_runs_the_stores_configured_check(
+    tmp_path: Path, tool_clone: tuple[Path, str], wheels: Path, index: LoopbackIndex
+) -> None:
+    """No core-ref input: the Store's [tool.contract-check] core-ref decides (a bare `contract-check`)."""
+    world = make_world(tmp_path, tool_clone, wheels, index.url)
+    workspace = store_checkout(tmp_path / "workspace", 'core-ref = ["1.0.0", "1.1.0"]\n')
+    job, outputs = run_reusable(world, workspace, {"find-links": str(wheels), "summary": "off"})
+    assert (outputs["verdict"], outputs["exit-code"]) == ("compatible", "0"), job.log
+    assert job.summary == ""  # summary: off
+    report = json.loads((world.artifacts[outputs["report"]] / "contract-report.json").read_text())
+    assert [r["core_ref"] for r in report["runs"]] == ["1.0.0", "1.1.0"]
+    assert outputs["report"].startswith("contract-report-check-configured-")
+
+
+def test_installing_the_tool_by_name_fails_here(tmp_path: Path, tool_clone: tuple[Path, str], wheels: Path) -> None:
+    """The negative control: on this test's runner, an install step that names the tool instead of a path fails."""
+    world = make_world(tmp_path, tool_clone, wheels, "http://127.0.0.1:9/simple")
+    job = Job(world, "control", tmp_path, {})
+    venv = 'python3 -m venv --without-pip "$RUNNER_TEMP/v"\n'
+    venv += 'python3 -m pip --python "$RUNNER_TEMP/v/bin/python" install uv\n'
+    assert job.run_script("venv", venv, {}, None, None).code == 0
+    install = '"$RUNNER_TEMP/v/bin/uv" pip install --python "$RUNNER_TEMP/v/bin/python" {}\n'
+    for name in ("pydantic-contract-check", "contract-check"):
+        result = job.run_script("by name", install.format(name), {}, None, None)
+        assert result.code != 0 and f"{name} was not found in the cache" in result.stderr, result.stderr
+    done = job.run_script("by path", install.format(f'"{tool_clone[0]}"'), {}, None, None)
+    assert done.code == 0, done.stderr
+
+
+# --- the composite action on its own, with every input and both tokens ----------------------------
+
+
+def test_composite_action_with_tokens(
+    tmp_path: Path,
+    tool_clone: tuple[Path, str],
+    wheels: Path,
+    fixture_world: FixtureWorld,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    contracts = tmp_path / "workspace" / "tests" / "contracts"
+    contracts.mkdir(parents=True)
+    (contracts / "test_store_own.py").write_text("def test_store_own_contract():\n    assert True\n")
+    given = {
+        "core-ref": "1.50.7",  # tightened queue_size: BROKEN
+        "store": str(fixture_world.store_wheel),
+        "contracts": "tests/contracts",
+        "python-version": "3.11",
+        "find-links": str(wheels),
+        "strict": "true",
+        "summary": "off",
+        "extra-args": f"--core-package {CORE_DIST} --timeout 240",
+        "index-token": TOKEN,
+        "core-git-token": GIT_TOKEN,
     }
-    result = run_steps(runner, split.run, contexts)
-
-    assert_published(result, ref, code, verdict)
-    report = runner.runner_temp / "contract-check" / "contract-report.json"
-    # the action's outputs are the check step's
-    declared = {name: substitute(spec["value"], contexts) for name, spec in action["outputs"].items()}
-    assert declared["verdict"] == verdict and declared["exit-code"] == str(code)
-    if code in (0, 1):
-        assert declared["report"] == str(report) and report.is_file(), result.output
-        data = json.loads(report.read_text(encoding="utf-8"))
-        assert data["summary"]["exit_code"] == code and data["runs"][0]["core_ref"] == ref
+    help_text = subprocess.run(
+        [sys.executable, "-m", "contract_check", "check", "--help"], capture_output=True, text=True
+    ).stdout
+    if "--with" in help_text:
+        given["with"] = "iniconfig"
     else:
-        assert declared["report"] == "" and not report.exists()
+        warnings.warn(
+            "this contract-check has no --with yet: the action's `with` input was not exercised", stacklevel=1
+        )
+    with LoopbackIndex(fixture_world.find_links, token=TOKEN) as index:
+        world = make_world(tmp_path, tool_clone, wheels, "")
+        world.env.pop("UV_DEFAULT_INDEX")
+        given["index-url"] = index.url
+        # the action as a caller's job uses it: checked out at a ref, run from the workspace
+        job = Job(world, "contracts", tmp_path / "workspace", {})
+        action = tmp_path / "workspace" / "_actions" / "contract-check"
+        subprocess.run(["git", "clone", "-q", str(tool_clone[0]), str(action)], check=True)
+        job.run([{"id": "contracts", "uses": "./_actions/contract-check", "with": given}])
+        outputs = job.steps[-1].outputs
+        users = set(index.users)
+
+    log = job.log
+    assert installed_from(job) == action.resolve().as_uri(), log
+    assert (outputs["verdict"], outputs["exit-code"]) == ("broken", "1"), (outputs, log)
+    assert job.summary == ""  # summary: off; outputs and the artifact are still there
+    assert users == {"__token__"}, (users, index.requests[:5])  # the token reached the tool and uv
+    report = json.loads((world.artifacts[outputs["report"]] / "contract-report.json").read_text())
+    checks = {c["id"]: c["status"] for r in report["runs"] for c in r["checks"]}
+    assert any(i.endswith("test_store_own_contract") for i in checks), sorted(checks)  # `contracts` input
+    assert report["tool"]["strict"] is True and report["store"]["name"] == "cc-fixture-store"
+
+    # masked, and never anywhere but in the ::add-mask:: lines the runner consumes
+    masks = [line for s in job.steps for line in s.stdout.splitlines() if line.startswith("::add-mask::")]
+    assert f"::add-mask::{TOKEN}" in masks and f"::add-mask::{GIT_TOKEN}" in masks and len(masks) == 3
+    secrets = [TOKEN, GIT_TOKEN, masks[-1].removeprefix("::add-mask::")]
+    shown = "\n".join(line for line in log.splitlines() if not line.startswith("::add-mask::"))
+    assert not [s for s in secrets if s in shown]
+    written = [
+        str(path)
+        for path in world.root.rglob("*")
+        if path.is_file() and not path.is_symlink() and any(s.encode() in path.read_bytes() for s in secrets)
+    ]
+    assert written == []
+
+
+# --- the matrix workflow: plan, one job per ref (one answered from the cache), merge ---------------
+
+
+def test_matrix_workflow_plan_shards_merge(
+    tmp_path: Path, tool_clone: tuple[Path, str], wheels: Path, index: LoopbackIndex
+) -> None:
+    world = make_world(tmp_path, tool_clone, wheels, index.url)
+    workflow = load(MATRIX)
+    call = triggers(workflow)["workflow_call"]
+    inputs = with_defaults(call["inputs"], {"core-range": ">=1.0,<1.2", "find-links": str(wheels)})
+    jobs = workflow["jobs"]
+
+    def run(job_id: str, n: int, **contexts: Any) -> Job:
+        workspace = store_checkout(tmp_path / f"ws-{job_id}-{n}")
+        return Job(world, f"{job_id}", workspace, {"inputs": inputs, **contexts}).run(jobs[job_id]["steps"])
+
+    plan = run("plan", 0)
+    needs_plan = {"result": "success", "outputs": plan.outputs(jobs["plan"]["outputs"])}
+    assert json.loads(needs_plan["outputs"]["refs"]) == ["1.0.0", "1.1.0"], plan.log  # 1.2.0rc1: no --pre
+    matrix = plan.value(jobs["shard"]["strategy"]["matrix"]["core-ref"], {"needs": {"plan": needs_plan}})
+    shards = [run("shard", i, matrix={"core-ref": ref}, needs={"plan": needs_plan}) for i, ref in enumerate(matrix)]
+    # a re-run of one shard on a fresh runner: the result comes back from the cache actions/cache restored
+    rerun = run("shard", 9, matrix={"core-ref": "1.1.0"}, needs={"plan": needs_plan})
+    keys = [c["key"] for c in world.caches if "contract-check-1-" in c["key"]]
+    assert len(keys) == 3 and keys[0] != keys[1] == keys[2], keys  # one cache entry per Store state and ref
+    assert world.cache_hits == [None, keys[0], keys[1]]  # the 2nd shard starts from the 1st's entry
+    for shard in [*shards, rerun]:
+        assert not shard.failed and shard.summary == "", shard.log  # shards leave the summary to merge
+    assert sorted(world.artifacts) == sorted(a for a in world.artifacts if a.startswith("contract-report-shard-"))
+
+    needs = {"plan": needs_plan, "shard": {"result": "success"}}
+    assert plan.value(jobs["merge"]["if"], {"needs": needs}) is True
+    merge = Job(world, "merge", tmp_path / "ws-merge", {"inputs": inputs, "needs": needs})
+    (tmp_path / "ws-merge").mkdir()
+    merge.run(jobs["merge"]["steps"])
+    outputs = merge.outputs(jobs["merge"]["outputs"])
+    assert (outputs["verdict"], outputs["exit-code"], outputs["report"]) == (
+        "compatible",
+        "0",
+        "contract-report-merged",
+    ), merge.log
+    assert merge.summary.startswith("### contract-check: compatible"), merge.summary
+    merged = json.loads((world.artifacts["contract-report-merged"] / "contract-report.json").read_text())
+    runs = {r["core_ref"]: r for r in merged["runs"]}
+    assert sorted(runs) == ["1.0.0", "1.1.0"] and merged["summary"]["exit_code"] == 0
+    assert runs["1.1.0"]["cached"] is True and runs["1.0.0"]["cached"] is False  # the re-run came from the cache
+    assert "<testsuites" in (world.artifacts["contract-report-merged"] / "contract-report.xml").read_text()
+
+    # a shard that left no report: the merge can never read as compatible
+    lost = next(name for name in world.artifacts if "1.0.0" in name)
+    del world.artifacts[lost]
+    (tmp_path / "ws-merge-2").mkdir()
+    again = Job(world, "merge", tmp_path / "ws-merge-2", {"inputs": inputs, "needs": needs}).run(jobs["merge"]["steps"])
+    outputs = again.outputs(jobs["merge"]["outputs"])
+    assert (outputs["verdict"], outputs["exit-code"]) == ("error", "3"), again.log
+    assert "::error title=contract-check::no report for Core 1.0.0" in again.log

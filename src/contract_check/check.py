@@ -198,6 +198,8 @@ class Checker:
             key = self.results.key(resolved) if self.results else None
             cached = self.results.get(key) if self.results and key else None
             if cached is not None:
+                if self.store_name and not self.store_version:  # the report names the Store's version either way
+                    self.store_version = cached.versions.get(self.store_name)
                 return cached.model_copy(update={"cached": True, "core_ref": redact(ref)})
             run = self._check_resolved(resolved, start, phases)
             if self.results and key and run.exit_code in (0, 1):

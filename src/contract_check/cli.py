@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -29,7 +30,7 @@ try:  # newer typer raises the exceptions of its own copy of click and no longer
 except ImportError:  # pragma: no cover - older typer raises click's own
     from click.exceptions import UsageError as ClickUsageError  # type: ignore[assignment]
 
-COMMANDS = {"check", "snapshot", "list", "merge", "cache"}
+COMMANDS = {"check", "snapshot", "list", "merge", "plan", "cache"}
 app = typer.Typer(
     name="contract-check",
     help="Does the Store still work with this Core? Checks a Core ref against the Store in a throwaway uv venv.",
@@ -47,10 +48,34 @@ class Format(StrEnum):
 
 
 def _split_refs(values: list[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for value in values:
-        out += [part for part in value.split(",")] if "," in value and " @ " not in value else [value]
-    return tuple(out)
+    return config.split_refs(values)
+
+
+SUMMARY_ENV = "CONTRACT_CHECK_SUMMARY"
+_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
+
+
+def summary_wanted(flag: bool | None, environ: Mapping[str, str]) -> bool:
+    """Whether to append to ``$GITHUB_STEP_SUMMARY``: ``--summary/--no-summary``, else ``$CONTRACT_CHECK_SUMMARY``."""
+    if flag is not None:
+        return flag
+    value = environ.get(SUMMARY_ENV, "").strip()
+    if not value:
+        return True
+    if value.lower() not in _SWITCH:
+        raise UsageError(f"{SUMMARY_ENV}={value!r} is neither on nor off", tip=f"set {SUMMARY_ENV} to on or off")
+    return _SWITCH[value.lower()]
+
+
+def platform_problem(os_name: str | None = None) -> EnvironmentProblem | None:
+    """The error for a platform the tool cannot run on (it needs POSIX: process groups, file locks)."""
+    os_name = os.name if os_name is None else os_name
+    if os_name == "posix":
+        return None
+    return EnvironmentProblem(
+        f"contract-check runs on Linux and macOS only (POSIX), not on this platform ({os_name})",
+        tip="run it under WSL, in a Linux container, or on a Linux or macOS CI runner",
+    )
 
 
 def _progress(quiet: bool) -> tuple[check.Progress, Any]:
@@ -78,6 +103,7 @@ def _emit_report(
     junit_path: Path | None,
     markdown_path: Path | None,
     install_logs: dict[str, str] | None = None,
+    summary: bool = True,
 ) -> int:
     from contract_check import report as render
 
@@ -109,7 +135,8 @@ def _emit_report(
             from contract_check.report import github
 
             # with JSON on stdout, annotations go to stderr (the runner reads workflow commands on both)
-            github.publish(report, os.environ, json_path, stream=sys.stderr if fmt is Format.json else None)
+            stream = sys.stderr if fmt is Format.json else None
+            github.publish(report, os.environ, json_path, stream=stream, summary=summary)
     except OSError as exc:  # the verdict is printed, but a gate that reads the report file must not pass
         where = f" {exc.filename}" if exc.filename else ""
         raise EnvironmentProblem(f"could not write the report{where}: {exc.strerror or exc}") from None
@@ -156,19 +183,30 @@ FindLinksOpt = Annotated[list[str] | None, typer.Option("--find-links", help="Ex
 OfflineOpt = Annotated[bool, typer.Option("--offline", help="Use only uv's cache and --find-links.")]
 TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds allowed for each phase.")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log commands; tracebacks.")]
+SummaryOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--summary/--no-summary",
+        help=f"Under GitHub Actions, append the report to the step summary (default: on; env {SUMMARY_ENV}=on|off).",
+        show_default=False,
+    ),
+]
+CoreRangeOpt = Annotated[
+    str | None, typer.Option("--core-range", help="Check every release in this range, e.g. '>=1.4,<2'.")
+]
+PreOpt = Annotated[bool, typer.Option("--pre", help="Include pre-releases in --core-range/--since-pin.")]
+SincePinOpt = Annotated[
+    bool, typer.Option("--since-pin", help="Check every release from the Store's declared lower bound on.")
+]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the verdict.")]
 
 
 @app.command("check")
 def check_command(
     core_ref: RefOpt = None,
-    core_range: Annotated[
-        str | None, typer.Option("--core-range", help="Check every release in this range, e.g. '>=1.4,<2'.")
-    ] = None,
-    pre: Annotated[bool, typer.Option("--pre", help="Include pre-releases in --core-range/--since-pin.")] = False,
-    since_pin: Annotated[
-        bool, typer.Option("--since-pin", help="Check every release from the Store's declared lower bound on.")
-    ] = False,
+    core_range: CoreRangeOpt = None,
+    pre: PreOpt = False,
+    since_pin: SincePinOpt = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither reuse nor keep shared environments and results.")
     ] = False,
@@ -191,11 +229,13 @@ def check_command(
     jobs: Annotated[int | None, typer.Option("--jobs", help="Refs checked in parallel.")] = None,
     timeout: TimeoutOpt = None,
     keep_venv: Annotated[bool, typer.Option("--keep-venv", help="Keep the sandbox and print its path.")] = False,
+    summary: SummaryOpt = None,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
 ) -> int:
     """Check the Store against one or more Core refs (the default command)."""
     start = time.monotonic()
+    publish_summary = summary_wanted(summary, os.environ)
     cwd = Path.cwd()
     json_path = _output_path(json_path, "--json")
     junit_xml = _output_path(junit_xml, "--junit-xml")
@@ -237,6 +277,7 @@ def check_command(
         junit_path=junit_xml,
         markdown_path=markdown,
         install_logs=install_logs,
+        summary=publish_summary,
     )
 
 
@@ -266,11 +307,13 @@ def merge_command(
     junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
+    summary: SummaryOpt = None,
     quiet: QuietOpt = False,
 ) -> int:
     """Join shard reports (one per Core ref, e.g. from a CI matrix) into one report."""
     from contract_check.merge import MergeError, merge_reports
 
+    publish_summary = summary_wanted(summary, os.environ)
     json_path = _output_path(json_path, "--json")
     junit_xml = _output_path(junit_xml, "--junit-xml")
     markdown = _output_path(markdown, "--markdown")
@@ -286,7 +329,44 @@ def merge_command(
         json_path=json_path,
         junit_path=junit_xml,
         markdown_path=markdown,
+        summary=publish_summary,
     )
+
+
+@app.command("plan")
+def plan_command(
+    core_ref: RefOpt = None,
+    core_range: CoreRangeOpt = None,
+    since_pin: SincePinOpt = False,
+    pre: PreOpt = False,
+    store: StoreOpt = None,
+    find_links: FindLinksOpt = None,
+    index_url: IndexOpt = None,
+    core_package: CorePkgOpt = None,
+    offline: OfflineOpt = False,
+    verbose: VerboseOpt = 0,
+) -> int:
+    """Print the Core refs a check would run, as one JSON list (for a CI matrix); installs nothing."""
+    import json
+
+    from contract_check.plan import plan_refs
+
+    flags: dict[str, Any] = {
+        "core_refs": _split_refs(core_ref or []),
+        "core_range": core_range,
+        "pre": pre or None,
+        "since_pin": since_pin or None,
+        "store": store,
+        "core_package": core_package,
+        "index_url": index_url,
+        "find_links": tuple(find_links or ()),
+        "offline": offline or None,
+        "verbose": verbose,
+    }
+    options = config.build(flags, Path.cwd())
+    refs = plan_refs(options, Path.cwd(), logging.getLogger("contract_check").info)
+    sys.stdout.write(json.dumps(refs, separators=(",", ":")) + "\n")
+    return 0
 
 
 @app.command("snapshot")
@@ -412,6 +492,11 @@ def run(argv: list[str]) -> int:
         args.insert(0, "check")
     verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
     _setup_logging(verbose)
+    problem = platform_problem()
+    if problem is not None and not {"--help", "-h", "--version"} & set(args):
+        err.print(f"[bold red]error[/]: {escape(problem.message)}")
+        err.print(f"[bold]tip[/]: {escape(problem.tip or '')}")
+        return problem.exit_code
     # SIGTERM (CI cancel) and SIGHUP (terminal closed) unwind like Ctrl-C: children killed, sandboxes removed
     handled = {sig: signal.signal(sig, _on_sigterm) for sig in (signal.SIGTERM, signal.SIGHUP)}
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored

@@ -34,6 +34,15 @@ _TYPE_NAMES = {
     list: "a list of strings",
 }
 
+
+def split_refs(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Core refs as given (repeated and/or comma-separated); a PEP 508 direct reference is never split."""
+    out: list[str] = []
+    for value in values:
+        out += value.split(",") if "," in value and " @ " not in value else [value]
+    return tuple(out)
+
+
 # key in [tool.contract-check] -> (attribute, accepted python types)
 _CONFIG_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
     "core-package": ("core_package", (str,)),
@@ -46,7 +55,13 @@ _CONFIG_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
     "find-links": ("find_links", (list,)),
     "strict": ("strict", (bool,)),
     "jobs": ("jobs", (int,)),
+    # which Core refs a bare `contract-check` checks; any of --core-ref/--core-range/--since-pin replaces all three
+    "core-ref": ("core_refs", (list, str)),
+    "core-range": ("core_range", (str,)),
+    "since-pin": ("since_pin", (bool,)),
 }
+# the options that choose which Core refs to check: given on the command line, they replace the configured choice
+_REF_SELECTION = ("core_refs", "core_range", "since_pin")
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,9 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
                 f"not {type(value).__name__} {value!r}"
             )
         what = f"[tool.contract-check] {key}"
-        if attr == "contracts":
+        if attr == "core_refs":
+            value = tuple(r.strip() for r in split_refs([value] if isinstance(value, str) else value) if r.strip())
+        elif attr == "contracts":
             value = tuple(_local_path(where, v, what) for v in value)
         elif attr == "find_links":
             value = tuple(str(_local_path(where, v, what)) if not _is_url(v) else v for v in value)
@@ -163,9 +180,14 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     """Options from the flags the user gave (None = not given) over the config in the current project.
 
     Without an index URL from either, the one the user configured for uv or pip (``UV_DEFAULT_INDEX``,
-    ``UV_INDEX_URL``, ``PIP_INDEX_URL``) is used; without that, uv's own default.
+    ``UV_INDEX_URL``, ``PIP_INDEX_URL``) is used; without that, uv's own default. The refs to check are chosen
+    as a whole: any of ``--core-ref``/``--core-range``/``--since-pin`` replaces ``core-ref``/``core-range``/
+    ``since-pin`` of the config (a configured ``since-pin`` does not add to the refs given on the command line).
     """
     merged: dict[str, Any] = tool_table(read_pyproject(cwd), cwd)
+    if any(flags.get(k) for k in _REF_SELECTION):  # flags win over the configured choice of refs as a whole
+        for key in _REF_SELECTION:
+            merged.pop(key, None)
     merged.update({k: v for k, v in flags.items() if v is not None and v != () and v != []})
     if not merged.get("index_url"):
         environ = os.environ if environ is None else environ

@@ -16,7 +16,6 @@ The *result cache* stores finished runs keyed by everything that decides a verdi
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -136,6 +135,8 @@ class Base:
 
 @contextlib.contextmanager
 def _locked(path: Path, exclusive: bool) -> Iterator[None]:
+    import fcntl  # POSIX only: imported here so that the CLI can say so on other platforms instead of failing
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)

@@ -141,17 +141,24 @@ def _append(path: str, text: str) -> None:
         fh.write(text)
 
 
-def publish(report: Report, env: Mapping[str, str], report_path: Path | None, *, stream: TextIO | None = None) -> None:
+def publish(
+    report: Report,
+    env: Mapping[str, str],
+    report_path: Path | None,
+    *,
+    stream: TextIO | None = None,
+    summary: bool = True,
+) -> None:
     """Publish ``report`` to GitHub Actions; does nothing unless ``env`` says ``GITHUB_ACTIONS=true``.
 
-    Appends the Markdown to ``$GITHUB_STEP_SUMMARY``, appends ``verdict``/``exit-code``/``report`` to
-    ``$GITHUB_OUTPUT`` (each only if the variable is set) and prints the annotations to ``stream``
-    (default stdout). ``OSError`` from writing those files propagates.
+    Appends the Markdown to ``$GITHUB_STEP_SUMMARY`` (unless ``summary`` is false), appends
+    ``verdict``/``exit-code``/``report`` to ``$GITHUB_OUTPUT`` (each only if the variable is set) and prints
+    the annotations to ``stream`` (default stdout). ``OSError`` from writing those files propagates.
     """
     if not is_github_actions(env):
         return
-    if summary := env.get("GITHUB_STEP_SUMMARY"):
-        _append(summary, render_markdown(report) + "\n")
+    if summary and (summary_path := env.get("GITHUB_STEP_SUMMARY")):
+        _append(summary_path, render_markdown(report) + "\n")
     if output := env.get("GITHUB_OUTPUT"):
         _append(output, outputs(report, report_path))
     out = stream if stream is not None else sys.stdout
