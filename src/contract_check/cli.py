@@ -57,12 +57,13 @@ def _progress(quiet: bool) -> tuple[check.Progress, Any]:
     """A progress callback for stderr: a spinner on a terminal, nothing when piped (log lines under -v)."""
     log = logging.getLogger("contract_check")
     if quiet or not err.is_terminal:
-        return (lambda message: log.info(message)), None
+        return (lambda message: log.info("%s", redact(message))), None
     status = err.status("starting", spinner="dots")
     status.start()
 
     def update(message: str) -> None:
-        log.info(message)
+        message = redact(message)  # progress names refs, and a ref may be a URL with a token in it
+        log.info("%s", message)
         status.update(escape(message))  # a ref or path may hold "[...]", which is not markup
 
     return update, status
@@ -352,9 +353,22 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+class RedactingFilter(logging.Filter):
+    """Redacts every record that reaches the handler: no log line (``-v`` included) can carry a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
 def _setup_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("contract-check: %(message)s"))
+    handler.addFilter(RedactingFilter())
     log = logging.getLogger("contract_check")
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.WARNING)
