@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract_check import compat, runner
+from contract_check import compat, fsread, runner
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ def _marker(decorator: ast.expr) -> dict[str, str] | None:
 def assertion_entries(directory: Path) -> list[Entry]:
     entries = []
     for path in sorted(directory.glob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        source = fsread.read_text(path, limit=runner.CONTRACT_LIMIT, what="built-in contract file")
+        tree = ast.parse(source, filename=str(path))
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef):
                 continue

@@ -24,7 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from contract_check import fsread
+
 BASE_TTL = 24 * 3600.0
+RESULT_LIMIT = 16 * 1024 * 1024  # a cached run is a few KiB; anything this large is not one of ours
 _COMPLETE = "contract-check-base.json"
 
 
@@ -40,9 +43,10 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: Path, what: str = "input file") -> str:
+    """SHA-256 of a regular file, streamed; a FIFO or a device is a UsageError naming it (fsread)."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with fsread.open_regular(path, what) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -59,8 +63,8 @@ def tree_digest(root: Path) -> str:
                 continue
             path = Path(dirpath) / name
             h.update(str(path.relative_to(root)).encode() + b"\0")
-            with contextlib.suppress(OSError):
-                h.update(file_digest(path).encode())
+            with contextlib.suppress(OSError):  # a dangling symlink, an unreadable file: its name is hashed
+                h.update(file_digest(path, "the file").encode())
     return h.hexdigest()
 
 
@@ -90,10 +94,10 @@ def _locked(path: Path, exclusive: bool) -> Iterator[None]:
 def _fresh(base: Path) -> bool:
     marker = base / _COMPLETE
     try:
-        created = float(json.loads(marker.read_text())["created"])
-    except (OSError, ValueError, KeyError, TypeError):
+        created = float(json.loads(fsread.read_cached(marker, limit=64 * fsread.KIB) or b"")["created"])
+    except (ValueError, KeyError, TypeError, RecursionError):  # a missing, odd or damaged marker: rebuild
         return False
-    return time.time() - created < BASE_TTL
+    return 0 <= time.time() - created < BASE_TTL  # nan, inf or a time in the future: rebuild
 
 
 @contextlib.contextmanager
@@ -140,9 +144,10 @@ class ResultCache:
         self.root = (root or cache_root()) / "results"
 
     def get(self, key: str) -> dict[str, Any] | None:
+        raw = fsread.read_cached(self.root / f"{key}.json", limit=RESULT_LIMIT)  # a FIFO or a device: a miss
         try:
-            data = json.loads((self.root / f"{key}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(raw) if raw is not None else None
+        except (ValueError, RecursionError):
             return None
         return data if isinstance(data, dict) else None
 
