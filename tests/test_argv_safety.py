@@ -89,7 +89,7 @@ def _pyproject(project: Path, body: str) -> Path:
 
 
 def test_build_checks_the_flag_and_the_config(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="^--core-git '--upload-pack=touch pwned;' starts with '-'"):
+    with pytest.raises(UsageError, match=r"^--core-git '--upload-pack=touch pwned;' starts with '-'"):
         config.build({"core_git": "--upload-pack=touch pwned;"}, tmp_path, environ={})
     project = _pyproject(tmp_path / "p", 'core-git = "--upload-pack=touch pwned;"')
     with pytest.raises(UsageError, match=r"^\[tool.contract-check\] core-git '--upload-pack=touch pwned;' starts"):

@@ -202,7 +202,7 @@ def test_result_cache_entry_is_a_miss(tmp_path: Path, kind: str) -> None:
     cache = envcache.ResultCache(tmp_path)
     cache.put("good", {"exit_code": 0})
     assert cache.get("good") == {"exit_code": 0}
-    path = odd_file(kind, tmp_path / "results" / "k.json")
+    odd_file(kind, tmp_path / "results" / "k.json")
     assert promptly(lambda: cache.get("k")) is None
 
 
@@ -213,7 +213,7 @@ def test_base_environment_marker_is_stale(tmp_path: Path, kind: str) -> None:
     (base / envcache._COMPLETE).write_text(json.dumps({"created": 1e308}))
     assert not envcache._fresh(base)  # a time in the future (or inf, nan) never makes a base fresh
     (base / envcache._COMPLETE).unlink()
-    path = odd_file(kind, base / envcache._COMPLETE)
+    odd_file(kind, base / envcache._COMPLETE)
     assert promptly(lambda: envcache._fresh(base)) is False
 
 
@@ -227,7 +227,7 @@ def test_merge_input(tmp_path: Path, kind: str) -> None:
 @KINDS
 def test_golden_schemas(tmp_path: Path, kind: str) -> None:
     path = odd_file(kind, tmp_path / "schemas.json")
-    with pytest.raises(UsageError, match=says(kind)):
+    with pytest.raises(UsageError, match=says(kind, f"the golden schemas {path} ")):
         promptly(lambda: schema_layer.load_golden(tmp_path))
 
 

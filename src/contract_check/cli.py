@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from contract_check import __version__, check, config, matrix
-from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError, bounded, from_os_error
 from contract_check.models import ExitCode, Report
 from contract_check.proc import redact
 
@@ -386,6 +386,8 @@ def run(argv: list[str]) -> int:
         args.insert(0, "check")
     verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
     _setup_logging(verbose)
+    if not os.path.isabs(os.environ.get("TMPDIR") or "/"):  # children run elsewhere: make it mean the same there
+        os.environ["TMPDIR"] = os.path.abspath(os.environ["TMPDIR"])
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     try:
@@ -405,13 +407,17 @@ def run(argv: list[str]) -> int:
     except (KeyboardInterrupt, typer.Abort):
         return _interrupted()
     # messages quote refs, paths and option values: escaped, so that "[...]" is printed, not read as markup
-    except ContractCheckError as exc:
-        err.print(f"[bold red]error[/]: {escape(redact(exc.message))}", markup=True, highlight=False)
-        if exc.tip:
-            err.print(f"[bold]tip[/]: {escape(redact(exc.tip))}")
-        return exc.exit_code
+    except (ContractCheckError, OSError) as caught:
+        # an OSError that got this far is the machine's (a full disk, a vanished file), not a bug: exit 3
+        problem = caught if isinstance(caught, ContractCheckError) else from_os_error(caught)
+        err.print(f"[bold red]error[/]: {escape(redact(bounded(problem.message)))}", markup=True, highlight=False)
+        if problem.tip:
+            err.print(f"[bold]tip[/]: {escape(redact(bounded(problem.tip)))}")
+        if verbose and isinstance(caught, OSError):
+            err.print(bounded(redact(traceback.format_exc()), 20000), markup=False)
+        return problem.exit_code
     except Exception as exc:  # an internal error: short message, traceback only with -v
-        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(redact(str(exc)))}")
+        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(redact(bounded(str(exc))))}")
         if verbose:
             err.print(redact(traceback.format_exc()), markup=False)
         else:

@@ -372,7 +372,9 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
         if path.is_dir():  # pytest would block reading a FIFO or a device in it
             fsread.check_tree(path, "--contracts directory", skip=_skip_contracts_dir)
         elif path.suffix != ".py":  # pytest collects nothing else; /proc/self/mem is no contract either
-            raise UsageError(f"--contracts file {path} is not a Python file (.py)", tip="give a pytest file or directory")
+            raise UsageError(
+                f"--contracts file {path} is not a Python file (.py)", tip="give a pytest file or a directory"
+            )
     for link in options.find_links:
         if not _is_url(link):
             fsread.check_regular_or_dir(Path(link), "--find-links path")
