@@ -8,7 +8,7 @@ import re
 import tomllib
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ def read_pyproject(project: Path) -> dict[str, Any] | None:
     tip = "fix the file or pass --store"
     try:
         data = tomllib.loads(fsread.read_text(path, limit=PYPROJECT_LIMIT, what="the project file"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, an integer of more than 4,300 digits
         raise UsageError(f"{path} is not valid TOML: {exc}", tip=tip) from None
     except RecursionError:
         raise UsageError(f"{path} is not usable: its arrays or tables are nested too deeply", tip=tip) from None
@@ -284,6 +284,24 @@ def check_git_url(url: str, what: str = "--core-git") -> None:
         raise bad("has an empty port")
 
 
+def _seconds(value: float) -> float:
+    """A --timeout value as float seconds: positive, finite, at most ``MAX_TIMEOUT``; else a usage error."""
+    huge = False
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer of hundreds of digits, from the config file
+        seconds, huge = (math.inf if value > 0 else -math.inf), True
+    if not (seconds > 0 and (math.isfinite(seconds) or huge)):
+        raise UsageError(f"--timeout must be a positive number of seconds, not {seconds:g}")
+    if seconds > MAX_TIMEOUT:
+        raise UsageError(
+            f"--timeout must be at most {MAX_TIMEOUT:g} seconds (a week), not "
+            + (f"{seconds:g}" if math.isfinite(seconds) else "a number that large"),
+            tip="the timeout is per phase (install, contracts); a phase that runs longer has hung",
+        )
+    return seconds
+
+
 def check_range(text: str) -> None:
     """UsageError unless *text* is a version specifier whose versions can be compared."""
     try:
@@ -344,13 +362,7 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     options = Options(**merged)
     if not _PROJECT_NAME.fullmatch(options.core_package):
         raise UsageError(f"--core-package {options.core_package!r} is not a valid distribution name")
-    if not (options.timeout > 0 and math.isfinite(options.timeout)):
-        raise UsageError(f"--timeout must be a positive number of seconds, not {options.timeout:g}")
-    if options.timeout > MAX_TIMEOUT:
-        raise UsageError(
-            f"--timeout must be at most {MAX_TIMEOUT:g} seconds (a week), not {options.timeout:g}",
-            tip="the timeout is per phase (install, contracts); a phase that runs longer has hung",
-        )
+    options = replace(options, timeout=_seconds(options.timeout))
     if options.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
     # every value that reaches git or uv as an argument, or uv's overrides file, must not read as an option
