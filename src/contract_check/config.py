@@ -173,10 +173,6 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
     return out
 
 
-def _skip_contracts_dir(name: str) -> bool:
-    return name.startswith(".") or name in ("__pycache__", "node_modules")
-
-
 def _local_path(base: Path, text: str | Path, what: str) -> Path:
     """*text* as an absolute path (``~`` expanded, relative to *base*); an unusable one is a usage error."""
     try:
@@ -382,7 +378,7 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
             raise UsageError(f"--contracts path does not exist: {path}", tip="give a pytest file or directory")
         fsread.check_regular_or_dir(path, "--contracts path")
         if path.is_dir():  # pytest would block reading a FIFO or a device in it
-            fsread.check_tree(path, "--contracts directory", skip=_skip_contracts_dir)
+            fsread.check_tree(path, "--contracts directory")
         elif path.suffix != ".py":  # pytest collects nothing else; /proc/self/mem is no contract either
             raise UsageError(
                 f"--contracts file {path} is not a Python file (.py)", tip="give a pytest file or a directory"

@@ -70,7 +70,11 @@ def check_regular_or_dir(path: Path, what: str) -> None:
         raise UsageError(f"{what} {path}{_link_note(path)} is {describe(mode)}, not a file or a directory", tip=_TIP)
 
 
-def check_tree(root: Path, what: str, skip: Callable[[str], bool] = lambda name: name.startswith(".")) -> None:
+def skip_hidden_and_caches(name: str) -> bool:
+    return name.startswith(".") or name in ("__pycache__", "node_modules")
+
+
+def check_tree(root: Path, what: str, skip: Callable[[str], bool] = skip_hidden_and_caches) -> None:
     """UsageError when the directory *root* holds a FIFO, a device or a socket (symlinks followed), which a
     build or a test run would block on. Subdirectories for which ``skip(name)`` holds are not entered."""
     for dirpath, dirnames, filenames in os.walk(root):
