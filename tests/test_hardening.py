@@ -10,15 +10,18 @@ Tests marked ``slow`` run the real CLI with real uv venvs on the fixture package
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import io
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +31,11 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from packaging.version import Version
 
 from conftest import cli_env, leftovers
-from contract_check import check, cli, config, matrix, refs, runner, sandbox, suite
-from contract_check.errors import EnvironmentProblem
+from contract_check import check, cli, config, index, matrix, refs, runner, sandbox, suite
+from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import Check, ExitCode, Layer, Status, run_exit_code
 from fixturepkgs import CORE_DIST
 
@@ -185,8 +189,18 @@ def test_any_store_spec_is_handled(place: Place, spec: str) -> None:
     assert_handled(ran, place, {ExitCode.USAGE, ExitCode.ENVIRONMENT})
 
 
+OPTIONS = ["--timeout", "--jobs", "--format", "--python", "--core-git", "--core-range", "--index-url", "--find-links"]
+odd_values = st.one_of(
+    text,
+    shell,
+    st.integers(4290, 4400).map(lambda n: "1" * n),  # Python parses at most 4,300 digits into an int
+    st.builds(lambda a, b: a + "\udcff" + b, text, text),  # a byte that was not UTF-8 on the command line
+    st.sampled_from(["-", "--", "-x", "--upload-pack=touch MARKER", "1e308", "-1e308", "9" * 400, "\u200f1"]),
+)
+
+
 @SETTINGS
-@given(option=st.sampled_from(["--timeout", "--jobs", "--format", "--python", "--core-git"]), value=text | shell)
+@given(option=st.sampled_from([*OPTIONS, "--core-package", "--contracts", "--store"]), value=odd_values)
 def test_any_option_value_is_handled(place: Place, option: str, value: str) -> None:
     ran = call(["--core-ref=1.0.0", *place.offline, "--store=pkg", f"{option}={_fill(value, place)}"], place.cwd)
     assert_handled(ran, place, {ExitCode.USAGE, ExitCode.ENVIRONMENT})
@@ -252,6 +266,249 @@ def test_any_config_table_is_handled(place: Place, table: dict[str, Any]) -> Non
     )
     ran = call(["--core-ref=1.0.0", "--offline", "--find-links", place.root / "empty-links"], place.project)
     assert_handled(ran, place, {ExitCode.USAGE, ExitCode.ENVIRONMENT})
+
+
+# whole pyproject.toml files: random tables and types under [project] and [tool.contract-check], random
+# nesting, numbers Python cannot parse, text that is no TOML at all
+huge_number = st.integers(4290, 4400).map(lambda n: "1" * n)
+project_values = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.just("store"), toml_values),
+        "version": st.one_of(st.just("1"), toml_values),
+        "dependencies": st.one_of(
+            st.lists(
+                st.one_of(
+                    st.sampled_from([CORE_DIST, f"{CORE_DIST}>=1,<2", "pydantic>=2", "not a requirement !!"]),
+                    huge_number.map(lambda n: f"{CORE_DIST}>={n}"),
+                    text,
+                ),
+                max_size=3,
+            ),
+            toml_values,
+        ),
+    },
+)
+documents = st.fixed_dictionaries(
+    {},
+    optional={
+        "project": st.one_of(project_values, toml_scalars),
+        "tool": st.one_of(st.fixed_dictionaries({}, optional={"contract-check": tables | toml_values}), toml_scalars),
+        "build-system": toml_values,
+    },
+)
+
+
+def toml_document(doc: dict[str, Any]) -> str:
+    """A TOML file for *doc*: top-level keys as ``key = value`` (tables inline), as ``toml_value`` writes them."""
+    return "\n".join(f"{toml_value(key)} = {toml_value(value)}" for key, value in doc.items()) + "\n"
+
+
+nested = st.integers(1, 3000).flatmap(
+    lambda depth: st.sampled_from(
+        [
+            "a = " + "[" * depth + "]" * depth,
+            "a = " + "{b = " * depth + "1" + "}" * depth,
+            "[project]\ndependencies = " + "[" * depth + "]" * depth,
+        ]
+    )
+)
+raw_documents = st.one_of(
+    documents.map(toml_document),
+    nested,
+    huge_number.map(lambda n: f"[tool.contract-check]\ntimeout = {n}\n"),
+    huge_number.map(lambda n: f"[tool.contract-check]\njobs = {n}\n"),
+    st.text(max_size=200),
+    st.builds(lambda doc, junk: toml_document(doc) + junk, documents, st.text(max_size=20)),
+)
+
+
+def _only_usage_or_environment(fn: Any) -> Any:
+    """``fn()``'s value; a ContractCheckError (exit 2 or 3) is an answer too. Anything else fails the test."""
+    try:
+        return fn()
+    except (UsageError, EnvironmentProblem) as exc:
+        assert exc.exit_code in (ExitCode.USAGE, ExitCode.ENVIRONMENT)
+        assert exc.message.strip()
+        return exc
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=raw_documents)
+def test_any_pyproject_file_is_handled_in_process(tmp_path_factory: pytest.TempPathFactory, document: str) -> None:
+    """Reading, validating and using a whole pyproject.toml (the current project's and the Store's): returns
+    or raises UsageError / EnvironmentProblem, nothing else (AttributeError, RecursionError, ValueError)."""
+    project = tmp_path_factory.mktemp("pyproject")
+    (project / "pyproject.toml").write_text(document, encoding="utf-8")
+    options = _only_usage_or_environment(lambda: config.build({"core_refs": ("1.0.0",)}, project, environ={}))
+    pyproject = _only_usage_or_environment(lambda: config.read_pyproject(project))
+    if isinstance(pyproject, dict):
+        _only_usage_or_environment(lambda: config.depends_on(pyproject, CORE_DIST))
+    if isinstance(options, config.Options):
+        _only_usage_or_environment(lambda: check.resolve_store(options, project))
+        store = dataclasses.replace(options, store=str(project))
+        _only_usage_or_environment(lambda: check.resolve_store(store, project.parent))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=raw_documents)
+def test_any_pyproject_file_through_the_cli(place: Place, document: str) -> None:
+    (place.project / "pyproject.toml").write_text(_fill(document, place), encoding="utf-8")
+    ran = call(["--core-ref=1.0.0", "--offline", "--find-links", place.root / "empty-links"], place.project)
+    assert_handled(ran, place, {ExitCode.USAGE, ExitCode.ENVIRONMENT})
+
+
+# index pages: PEP 691 JSON and PEP 503 HTML, served from a file: index and from a loopback server
+JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
+stem = CORE_DIST.replace("-", "_")
+any_version = st.one_of(version, huge_number, huge_number.map(lambda n: f"1.{n}"), text)
+filenames = st.one_of(
+    st.builds(lambda v, tag: f"{stem}-{v}{tag}", any_version, st.sampled_from(["-py3-none-any.whl", ".tar.gz"])),
+    st.sampled_from([f"{stem}-.whl", f"{stem}.tar.gz", "x-1.0-py3-none-any.whl", "", "/", "%zz", "a?b#c"]),
+    text,
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+    max_leaves=8,
+)
+file_entries = st.one_of(
+    st.fixed_dictionaries({"filename": filenames}, optional={"yanked": json_values, "url": text}), json_values
+)
+json_pages = st.one_of(
+    st.fixed_dictionaries({"files": st.lists(file_entries, max_size=5)}, optional={"meta": json_values}).map(
+        json.dumps
+    ),
+    json_values.map(json.dumps),
+    st.integers(1, 200_000).map(lambda depth: '{"files": ' + "[" * depth + "]" * depth + "}"),
+)
+anchor = st.builds(
+    lambda href, attrs, body: f'<a href="{href}"{attrs}>{body}</a>',
+    st.one_of(filenames, filenames.map(lambda f: f"../files/{f}#sha256=00"), text),
+    st.sampled_from(["", " data-yanked", ' data-yanked="reason"', " href", "<"]),
+    text,
+)
+html_pages = st.one_of(
+    st.lists(
+        st.one_of(anchor, text, st.sampled_from(["<a>", "</a>", "<a href=", "<!--", "<![CDATA[", "<div>" * 50]))
+    ).map("".join),
+    st.integers(1, 50_000).map(lambda depth: "<div>" * depth + f'<a href="{stem}-1.0-py3-none-any.whl">x</a>'),
+)
+pages = st.one_of(
+    json_pages.map(lambda body: (JSON_CONTENT_TYPE, body.encode())),
+    html_pages.map(lambda body: ("text/html", body.encode())),
+    st.tuples(st.sampled_from([JSON_CONTENT_TYPE, "text/html", "text/plain", ""]), st.binary(max_size=300)),
+    st.tuples(st.just("text/html; charset=latin-1"), html_pages.map(lambda b: b.encode("utf-16"))),
+)
+
+
+@dataclass
+class LoopbackIndex:
+    url: str
+    page: list[tuple[str, bytes]]  # the one page every request gets (content type, body)
+
+
+@pytest.fixture(scope="module")
+def loopback_index() -> Any:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    served: list[tuple[str, bytes]] = [("text/html", b"")]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            content_type, body = served[0]
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield LoopbackIndex(f"http://127.0.0.1:{httpd.server_port}/simple", served)
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _listing(found: Any) -> None:
+    """What a listing may be: a list of releases, or a clear error."""
+    if isinstance(found, list):
+        assert all(isinstance(r, index.Release) for r in found)
+        index.newest(found)  # comparable, sortable
+        index.nearest(found, Version("1.0"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(page=pages)
+def test_any_index_page_from_a_server(loopback_index: LoopbackIndex, page: tuple[str, bytes]) -> None:
+    loopback_index.page[0] = page
+    settings_ = index.IndexSettings(index_url=loopback_index.url)
+    _listing(_only_usage_or_environment(lambda: index.releases(CORE_DIST, settings_, uv="unused", timeout=10)))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(page=pages, as_find_links=st.booleans())
+def test_any_index_or_find_links_page_from_a_file(
+    tmp_path_factory: pytest.TempPathFactory, page: tuple[str, bytes], as_find_links: bool
+) -> None:
+    root = tmp_path_factory.mktemp("index")
+    (root / "simple" / CORE_DIST).mkdir(parents=True)
+    (root / "simple" / CORE_DIST / "index.html").write_bytes(page[1])
+    if as_find_links:
+        settings_ = index.IndexSettings(
+            find_links=((root / "simple" / CORE_DIST / "index.html").as_uri(),), offline=True
+        )
+    else:
+        settings_ = index.IndexSettings(index_url=(root / "simple").as_uri())
+    _listing(_only_usage_or_environment(lambda: index.releases(CORE_DIST, settings_, uv="unused")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case",
+    [
+        "pyproject: 5000-digit timeout",
+        "pyproject: deep nesting",
+        "pyproject: project = 5",
+        "index: deep JSON",
+        "index: huge versions",
+        "index: not UTF-8",
+    ],
+)
+def test_bad_config_files_and_index_pages_through_the_real_cli(
+    run_cli, fixture_world, tmp_path: Path, case: str
+) -> None:
+    """A few of the generated shapes, through the real command line: exit 2 or 3, never a traceback."""
+    project = tmp_path / "project"
+    shutil.copytree(fixture_world.store_project, project)
+    simple = tmp_path / "simple" / CORE_DIST
+    simple.mkdir(parents=True)
+    (simple / "index.html").write_text(f'<a href="{stem}-1.0.0-py3-none-any.whl">1.0.0</a>', encoding="utf-8")
+    pyproject = project / "pyproject.toml"
+    if case == "pyproject: 5000-digit timeout":
+        pyproject.write_text(pyproject.read_text() + "\n[tool.contract-check]\ntimeout = " + "1" * 5000 + "\n")
+    elif case == "pyproject: deep nesting":
+        pyproject.write_text(pyproject.read_text() + "\n[tool.x]\na = " + "[" * 3000 + "]" * 3000 + "\n")
+    elif case == "pyproject: project = 5":
+        pyproject.write_text("project = 5\n")
+    elif case == "index: deep JSON":  # a file: index is read as HTML; the JSON goes to the HTML parser
+        (simple / "index.html").write_text('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    elif case == "index: huge versions":
+        (simple / "index.html").write_text("".join(f'<a href="{stem}-1.{"9" * 5000}.tar.gz">x</a>' for _ in range(3)))
+    else:
+        (simple / "index.html").write_bytes(b"\xff\xfe<a href=\xc3(>\x00</a>")
+    result = run_cli(
+        "--core-ref", "latest", "--core-package", CORE_DIST, "--index-url", (tmp_path / "simple").as_uri(),
+        "--find-links", fixture_world.find_links, cwd=project, timeout=240,
+    )  # fmt: skip
+    assert result.code in (ExitCode.USAGE, ExitCode.ENVIRONMENT, ExitCode.OK), result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    if case.startswith("pyproject"):
+        assert result.code == ExitCode.USAGE and "pyproject.toml" in result.stderr, result.output
 
 
 # --------------------------------------------------------------------------------------- user mistakes
@@ -503,7 +760,6 @@ def test_github_summary_that_cannot_be_written(place: Place) -> None:
         RuntimeError("boom at https://user:s3cr3t-T0KEN@host/simple [/]"),
         KeyError("x"),
         RecursionError("maximum recursion depth exceeded"),
-        OSError(errno.EIO, "Input/output error"),
     ],
 )
 def test_internal_error_is_short_and_traceback_only_with_v(place: Place, fault: Exception) -> None:

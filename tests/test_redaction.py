@@ -13,14 +13,18 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import cli_env, leftovers
 from contract_check import check, cli, matrix, proc, runner, sandbox
@@ -313,5 +317,127 @@ def test_find_links_url_reaching_uv(everywhere, fixture_world) -> None:
         "--find-links", url("/links"), "--store", fixture_world.store_wheel,
     )  # fmt: skip
     assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert_no_token(texts)
+    assert leftovers(result.tmpdir) == []
+
+
+# ------------------------------------------------------------------ redact itself: same answer, linear time
+
+# the expression redact used to be (quadratic on long runs of scheme characters): the reference semantics
+REFERENCE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
+
+
+def reference_redact(text: str) -> str:
+    return REFERENCE.sub(lambda m: f"{m['scheme']}***@", text)
+
+
+url_soup = st.lists(st.sampled_from([*"aZ9+.-:/@?# \n\t\u00a0\u2003é", "://", "https://", "u:p@"]), max_size=40).map(
+    "".join
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=url_soup | st.text(max_size=40))
+def test_redact_matches_the_reference(text: str) -> None:
+    assert proc.redact(text) == reference_redact(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"https://user:{TOKEN}@h/x", "https://***@h/x"),
+        (f"https://:{TOKEN}@h", "https://***@h"),  # empty user
+        (f"https://u:p@ss:{TOKEN}@h/p", "https://***@h/p"),  # "@" in the password: up to the LAST "@"
+        (f"git+ssh://git:{TOKEN}@h:22/r", "git+ssh://***@h:22/r"),
+        ("a://b@c d://e@f", "a://***@c d://***@f"),
+        ("x https://h/p@q", "x https://h/p@q"),  # an "@" after the path is no user-info
+        ("1+://u@h", "1+://u@h"),  # no letter in the scheme: not a URL
+        ("9a://u@h", "9a://***@h"),
+        ("https://u@h://v@k", "https://***@h://***@k"),
+    ],
+)
+def test_redact_examples(text: str, expected: str) -> None:
+    assert proc.redact(text) == expected == reference_redact(text)
+
+
+def _adversarial(n: int) -> dict[str, tuple[str, str]]:
+    """Inputs on which the old expression took quadratic time, with the answer built by hand."""
+    return {
+        "letters": ("a" * n, "a" * n),
+        "schemes without user-info": ("a://" * (n // 4), "a://" * (n // 4)),
+        "one long user-info": ("a://" + "@" * n + "/", "a://***@/"),
+        "many URLs with tokens": ("a://t@" * (n // 6), "a://***@" * (n // 6)),
+        "digits before every scheme": (("1" * 50 + "://x@") * (n // 55), ("1" * 50 + "://x@") * (n // 55)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_adversarial(10)))
+def test_redact_adversarial_320k(case: str) -> None:
+    """320,000 characters: the old expression needed 71 s on the first kind; these finish in milliseconds
+    (benchmarks/bench_redact.py prints the times for 10k and 320k)."""
+    text, expected = _adversarial(320_000)[case]
+    assert len(text) >= 300_000
+    assert proc.redact(text) == expected
+
+
+# ------------------------------------------------------------ chokepoints: log records and progress lines
+
+
+def test_every_log_record_is_redacted(tmp_path: Path) -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        cli._setup_logging(True)
+        log = logging.getLogger("contract_check")
+        log.info("installing %s", url("/core.whl"))
+        log.warning(f"plain f-string {url('/x')}")
+        try:
+            raise RuntimeError(url("/in-a-traceback"))
+        except RuntimeError:
+            log.exception("failed")
+    cli._setup_logging(False)
+    assert TOKEN not in err.getvalue()
+    assert err.getvalue().count(SHOWN) == 3, err.getvalue()  # message, f-string, exception text
+
+
+class SlowNoSandbox:
+    """Refuses to start after a second, so that the parallel progress line ("1/2 done, running ...") shows."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def __enter__(self) -> SlowNoSandbox:
+        time.sleep(1.2)
+        raise EnvironmentProblem("the sandbox is disabled in this test")
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_progress_lines_with_several_refs_are_redacted(tmp_path: Path, jobs: str) -> None:
+    """Several refs and -v: "[2/2] NAME @ https://user:TOKEN@..." and "1/2 done, running ..." leaked."""
+    from test_hardening import NoSandbox, call
+
+    ref = f"{CORE_DIST} @ {url('/cc_fixture_core-1.1.0-py3-none-any.whl')}"
+    args = ["--core-ref", "1.0.0", "--core-ref", ref, "--core-package", CORE_DIST, "--store", "pkg", "--offline"]
+    with mock.patch.object(matrix, "Sandbox", NoSandbox):  # no shared base environment either
+        ran = call([*args, "--index-url", url("/simple"), "--jobs", jobs, "-v"], tmp_path, box=SlowNoSandbox)
+    assert ran.code == ExitCode.ENVIRONMENT, ran.output
+    assert "contract-check: $ " not in ran.stderr, "no command may run in this test"
+    progress = "[2/2]" if jobs == "1" else " done, running "
+    shown = [line for line in ran.stderr.splitlines() if progress in line and SHOWN in line]
+    assert shown, ran.stderr  # the progress line that used to leak is printed, redacted
+    assert TOKEN not in ran.output, [line for line in ran.output.splitlines() if TOKEN in line]
+
+
+@pytest.mark.slow
+def test_several_refs_verbose_end_to_end(everywhere, fixture_world) -> None:
+    result, texts = everywhere(
+        "--core-ref", "1.0.0", "--core-ref", f"{CORE_DIST} @ {url('/cc_fixture_core-1.1.0-py3-none-any.whl')}",
+        "--core-package", CORE_DIST, "--find-links", fixture_world.find_links, "--store", fixture_world.store_wheel,
+        "--jobs", "2", "--no-cache",  # a cached 1.0.0 run would lose the Store's declared range for later tests
+    )  # fmt: skip
+    assert result.code == ExitCode.ENVIRONMENT, result.output
+    assert "done, running" in result.stderr or "[2/2]" in result.stderr, result.stderr
     assert_no_token(texts)
     assert leftovers(result.tmpdir) == []

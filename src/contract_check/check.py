@@ -22,7 +22,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from contract_check import __version__, config, envcache, index, refs, runner, schema_layer, suite
+from contract_check import __version__, config, envcache, fsread, index, refs, runner, schema_layer, suite
 from contract_check.config import Options
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import (
@@ -86,6 +86,7 @@ def resolve_store(options: Options, cwd: Path) -> StoreTarget:
         declared = config.depends_on(pyproject, options.core_package)
         if declared is not None:
             name = ((pyproject or {}).get("project") or {}).get("name")
+            fsread.check_tree(cwd, "the Store project")  # a FIFO or a device would block its build
             return StoreTarget(".", str(cwd.resolve()), name, declared or None, "the project in the current directory")
         name = config.DEFAULT_STORE_PACKAGE
         return StoreTarget(name, name, name, None, "newest on the index; no Store project in the current directory")
@@ -116,6 +117,7 @@ def _store_from_path(spec: str, path: Path, core_package: str) -> StoreTarget:
         pyproject = config.read_pyproject(path)
         if pyproject is None and not (path / "setup.py").is_file():
             raise UsageError(f"--store {spec!r}: {path} is not a Python project (no pyproject.toml or setup.py)")
+        fsread.check_tree(path, "the Store project")  # a FIFO or a device would block its build
         name = ((pyproject or {}).get("project") or {}).get("name")
         return StoreTarget(spec, str(path), name, config.depends_on(pyproject, core_package) or None, "--store")
     try:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from contract_check import __version__, check, config, matrix, proc
-from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError, bounded, from_os_error
 from contract_check.models import ExitCode, Report
 from contract_check.proc import redact
 
@@ -82,12 +82,13 @@ def _progress(quiet: bool) -> tuple[check.Progress, Any]:
     """A progress callback for stderr: a spinner on a terminal, nothing when piped (log lines under -v)."""
     log = logging.getLogger("contract_check")
     if quiet or not err.is_terminal:
-        return (lambda message: log.info(message)), None
+        return (lambda message: log.info("%s", redact(message))), None
     status = err.status("starting", spinner="dots")
     status.start()
 
     def update(message: str) -> None:
-        log.info(message)
+        message = redact(message)  # progress names refs, and a ref may be a URL with a token in it
+        log.info("%s", message)
         status.update(escape(message))  # a ref or path may hold "[...]", which is not markup
 
     return update, status
@@ -472,9 +473,22 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+class RedactingFilter(logging.Filter):
+    """Redacts every record that reaches the handler: no log line (``-v`` included) can carry a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
 def _setup_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("contract-check: %(message)s"))
+    handler.addFilter(RedactingFilter())
     log = logging.getLogger("contract_check")
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.WARNING)
@@ -497,6 +511,8 @@ def run(argv: list[str]) -> int:
         err.print(f"[bold red]error[/]: {escape(problem.message)}")
         err.print(f"[bold]tip[/]: {escape(problem.tip or '')}")
         return problem.exit_code
+    if not os.path.isabs(os.environ.get("TMPDIR") or "/"):  # children run elsewhere: make it mean the same there
+        os.environ["TMPDIR"] = os.path.abspath(os.environ["TMPDIR"])
     # SIGTERM (CI cancel) and SIGHUP (terminal closed) unwind like Ctrl-C: children killed, sandboxes removed
     handled = {sig: signal.signal(sig, _on_sigterm) for sig in (signal.SIGTERM, signal.SIGHUP)}
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
@@ -518,13 +534,17 @@ def run(argv: list[str]) -> int:
     except (KeyboardInterrupt, typer.Abort):
         return _interrupted()
     # messages quote refs, paths and option values: escaped, so that "[...]" is printed, not read as markup
-    except ContractCheckError as exc:
-        err.print(f"[bold red]error[/]: {escape(redact(exc.message))}", markup=True, highlight=False)
-        if exc.tip:
-            err.print(f"[bold]tip[/]: {escape(redact(exc.tip))}")
-        return exc.exit_code
+    except (ContractCheckError, OSError) as caught:
+        # an OSError that got this far is the machine's (a full disk, a vanished file), not a bug: exit 3
+        failure = caught if isinstance(caught, ContractCheckError) else from_os_error(caught)
+        err.print(f"[bold red]error[/]: {escape(redact(bounded(failure.message)))}", markup=True, highlight=False)
+        if failure.tip:
+            err.print(f"[bold]tip[/]: {escape(redact(bounded(failure.tip)))}")
+        if verbose and isinstance(caught, OSError):
+            err.print(bounded(redact(traceback.format_exc()), 20000), markup=False)
+        return failure.exit_code
     except Exception as exc:  # an internal error: short message, traceback only with -v
-        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(redact(str(exc)))}")
+        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(redact(bounded(str(exc))))}")
         if verbose:
             err.print(redact(traceback.format_exc()), markup=False)
         else:

@@ -6,21 +6,38 @@ import math
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
+from contract_check import fsread
 from contract_check.errors import UsageError
 from contract_check.index import IndexSettings
+from contract_check.proc import redact
 
 DEFAULT_CORE_PACKAGE = "market-data-core"
 DEFAULT_STORE_PACKAGE = "market-data-store"
 DEFAULT_CORE_GIT = "https://github.com/mjdevaccount/market-data-core.git"
 DEFAULT_TIMEOUT = 300.0
+MAX_TIMEOUT = 7 * 24 * 3600.0  # a week; far larger values overflow time arithmetic and the OS's wait calls
+PYPROJECT_LIMIT = 4 * fsread.MIB
+
+GIT_URL_FORMS = """accepted --core-git forms (each may start with git+, as in git+https://):
+  https://HOST/PATH              e.g. https://HOST/OWNER/REPO.git, or https://USER:TOKEN@HOST/...
+  ssh://[USER@]HOST[:PORT]/PATH  write USER@HOST:OWNER/REPO.git as ssh://USER@HOST/OWNER/REPO.git
+  git://HOST/PATH
+  file:///PATH                   a repository on this machine"""
+_GIT_SCHEMES = {"https", "ssh", "git", "file"}
+_SCP_LIKE = re.compile(r"[^/:@]+@[^/:]+:.*")
+# option -> the flag that sets it (for messages); the rest are "--" + the name with dashes
+_FLAG_NAMES = {"core_refs": "--core-ref", "contracts": "--contracts", "find_links": "--find-links"}
 
 # the user's uv/pip configuration of the index, first wins; the sandbox scrubs these, so they are read here
 # and passed to uv explicitly (IndexSettings.uv_args)
@@ -91,19 +108,53 @@ class Options:
 
 
 def read_pyproject(project: Path) -> dict[str, Any] | None:
-    """The parsed pyproject.toml of *project*, None if there is none; a broken file is a usage error."""
+    """The parsed pyproject.toml of *project*, None if there is none; a broken file is a usage error.
+
+    Only a regular file is read, at most ``PYPROJECT_LIMIT`` bytes, and the tables this tool reads
+    (``[project]`` with its name and dependencies, ``[tool]``) must have the types PEP 621 gives them.
+    """
     path = project / "pyproject.toml"
-    if not path.is_file():
+    if fsread.kind_of(path) is None:
         return None
+    tip = "fix the file or pass --store"
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not valid TOML: {exc}", tip="fix the file or pass --store") from None
+        data = tomllib.loads(fsread.read_text(path, limit=PYPROJECT_LIMIT, what="the project file"))
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, an integer of more than 4,300 digits
+        raise UsageError(f"{path} is not valid TOML: {exc}", tip=tip) from None
+    except RecursionError:
+        raise UsageError(f"{path} is not usable: its arrays or tables are nested too deeply", tip=tip) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}", tip=tip) from None
+    _check_shape(data, path)
+    return data
+
+
+def _check_shape(data: dict[str, Any], path: Path) -> None:
+    def wrong(key: str, wanted: str, value: Any) -> UsageError:
+        return UsageError(
+            f"{key} in {path} must be {wanted}, not {type(value).__name__}",
+            tip="fix the file: see the pyproject.toml specification (PEP 621)",
+        )
+
+    project, tool = data.get("project"), data.get("tool")
+    if project is not None:
+        if not isinstance(project, dict):
+            raise wrong("project", "a table ([project])", project)
+        name, dependencies = project.get("name"), project.get("dependencies")
+        if name is not None and not isinstance(name, str):
+            raise wrong("[project] name", "a string", name)
+        if dependencies is not None and not (
+            isinstance(dependencies, list) and all(isinstance(d, str) for d in dependencies)
+        ):
+            raise wrong("[project] dependencies", "a list of strings", dependencies)
+    if tool is not None and not isinstance(tool, dict):
+        raise wrong("tool", "a table ([tool])", tool)
 
 
 def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
     """``[tool.contract-check]``, validated, as Options keyword arguments, relative paths made absolute."""
-    table = ((pyproject or {}).get("tool") or {}).get("contract-check") or {}
+    tool = (pyproject or {}).get("tool") or {}
+    table = tool.get("contract-check", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise UsageError(f"[tool.contract-check] in {where / 'pyproject.toml'} must be a table")
     out: dict[str, Any] = {}
@@ -124,6 +175,9 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
                 f"not {type(value).__name__} {value!r}"
             )
         what = f"[tool.contract-check] {key}"
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                check_text(item, what)
         if attr == "core_refs":
             value = tuple(r.strip() for r in split_refs([value] if isinstance(value, str) else value) if r.strip())
         elif attr == "contracts":
@@ -166,9 +220,118 @@ def declared_specifier(requirements: list[Any], package: str, *, skip_marked: bo
             continue
         if skip_marked and req.marker:
             continue
-        if canonicalize_name(req.name) == canonicalize_name(package):
+        if canonicalize_name(req.name) == canonicalize_name(package) and versions_usable(req.specifier):
             return str(req.specifier)
     return None
+
+
+def versions_usable(spec: SpecifierSet) -> bool:
+    """Whether every version in *spec* can be compared (one of 5,000 digits cannot: Python caps int parsing)."""
+    try:
+        for item in spec:
+            if item.operator != "===":
+                Version(item.version.removesuffix(".*"))
+    except ValueError:  # InvalidVersion, or "Exceeds the limit (4300 digits) for integer string conversion"
+        return False
+    return True
+
+
+def check_text(value: str, what: str) -> None:
+    """UsageError for text no file name, URL or requirement may hold: a NUL byte, or bytes that were not
+    UTF-8 (the command line holds them as lone surrogates)."""
+    if "\x00" in value:
+        raise UsageError(f"{what} {shown(value)} holds a NUL byte", tip="remove it")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise UsageError(
+            f"{what} {shown(value)} holds bytes that are not valid UTF-8",
+            tip="give the value as UTF-8 text (check the encoding of the terminal or the script)",
+        )
+
+
+def shown(value: str) -> str:
+    """*value* as quoted in a message: redacted, cut at 200 characters, escapes visible."""
+    text = redact(value)
+    return repr(text if len(text) <= 200 else text[:200] + "...")
+
+
+def check_git_url(url: str, what: str = "--core-git") -> None:
+    """UsageError unless *url* is a git URL of an accepted scheme that no program can read as an option.
+
+    Accepted: https, ssh, git and file URLs, each with or without ``git+``. Refused: a leading ``-`` (git
+    reads it as an option, and ``--upload-pack=CMD`` runs CMD); other schemes and transports (``ext::``
+    runs a command too); the scp-like ``user@host:path``, which means ``ssh://user@host/path`` and is asked
+    for in that spelling, the one uv understands; a host or user starting with ``-`` (an ssh option);
+    whitespace and control characters (a new line would start a new line in uv's overrides file); and a
+    query or fragment (uv would read the ``@REF`` appended after it as part of them).
+    """
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"{what} {shown(url)} {why}", tip=GIT_URL_FORMS)
+
+    check_text(url, what)
+    if url.startswith("-"):
+        raise bad("starts with '-', so git would read it as an option")
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in url):
+        raise bad("holds whitespace or control characters")
+    bare = url.removeprefix("git+")
+    scheme, sep, _ = bare.partition("://")
+    if not sep or scheme.lower() not in _GIT_SCHEMES:
+        if not sep and _SCP_LIKE.fullmatch(bare):
+            raise bad("is an scp-like address: write it as ssh://USER@HOST/PATH")
+        raise bad("is not a git URL of an accepted scheme")
+    if "?" in bare or "#" in bare:
+        raise bad("has a query or fragment ('?' or '#'), which a repository URL does not need")
+    try:
+        parts = urllib.parse.urlsplit(bare)
+        port = parts.port
+    except ValueError as exc:  # a bad IPv6 literal or port number
+        raise bad(f"is not a valid URL ({exc})") from None
+    if parts.scheme.lower() == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise bad("must name an absolute path on this machine (file:///PATH)")
+        return
+    host, user = parts.hostname or "", parts.username or ""
+    if not host or host.startswith("-") or user.startswith("-"):
+        raise bad("has no host, or a host or user name that starts with '-'")
+    if port is None and parts.netloc.endswith(":"):
+        raise bad("has an empty port")
+
+
+def _seconds(value: float) -> float:
+    """A --timeout value as float seconds: positive, finite, at most ``MAX_TIMEOUT``; else a usage error."""
+    huge = False
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer of hundreds of digits, from the config file
+        seconds, huge = (math.inf if value > 0 else -math.inf), True
+    if not (seconds > 0 and (math.isfinite(seconds) or huge)):
+        raise UsageError(f"--timeout must be a positive number of seconds, not {seconds:g}")
+    if seconds > MAX_TIMEOUT:
+        raise UsageError(
+            f"--timeout must be at most {MAX_TIMEOUT:g} seconds (a week), not "
+            + (f"{seconds:g}" if math.isfinite(seconds) else "a number that large"),
+            tip="the timeout is per phase (install, contracts); a phase that runs longer has hung",
+        )
+    return seconds
+
+
+def check_range(text: str) -> None:
+    """UsageError unless *text* is a version specifier whose versions can be compared."""
+    try:
+        usable = versions_usable(SpecifierSet(text))
+    except InvalidSpecifier:
+        usable = False
+    if not usable:
+        raise UsageError(f"--core-range {shown(text)} is not a usable version specifier", tip="e.g. '>=1.4,<2'")
+
+
+def _no_option(value: str | None, what: str) -> None:
+    """A value passed to uv as an argument must not read as an option."""
+    if value and value.startswith("-"):
+        raise UsageError(
+            f"{what} {shown(value)} starts with '-', so it would be read as an option",
+            tip="give a path (./-name for a file whose name starts with '-'), a URL or a version",
+        )
 
 
 def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
@@ -188,12 +351,20 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     if any(flags.get(k) for k in _REF_SELECTION):  # flags win over the configured choice of refs as a whole
         for key in _REF_SELECTION:
             merged.pop(key, None)
-    merged.update({k: v for k, v in flags.items() if v is not None and v != () and v != []})
+    given = {k: v for k, v in flags.items() if v is not None and v != () and v != []}
+    # where each value came from, for messages: a flag, else the config key
+    names = {attr: f"[tool.contract-check] {key}" for key, (attr, _) in _CONFIG_KEYS.items() if attr in merged}
+    for attr, value in given.items():
+        names[attr] = _FLAG_NAMES.get(attr, "--" + attr.replace("_", "-"))
+        for item in value if isinstance(value, tuple | list) else [value]:
+            if isinstance(item, str | Path):
+                check_text(str(item), names[attr])
+    merged.update(given)
     if not merged.get("index_url"):
         environ = os.environ if environ is None else environ
-        configured = next((environ[k] for k in _INDEX_ENV if environ.get(k)), None)
-        if configured:
-            merged["index_url"] = configured
+        variable = next((k for k in _INDEX_ENV if environ.get(k)), None)
+        if variable:
+            merged["index_url"], names["index_url"] = environ[variable], f"${variable}"
     known = {f.name for f in fields(Options)}
     unexpected = set(merged) - known
     if unexpected:  # pragma: no cover - a programming error, not a user one
@@ -209,10 +380,17 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     options = Options(**merged)
     if not _PROJECT_NAME.fullmatch(options.core_package):
         raise UsageError(f"--core-package {options.core_package!r} is not a valid distribution name")
-    if not (options.timeout > 0 and math.isfinite(options.timeout)):
-        raise UsageError(f"--timeout must be a positive number of seconds, not {options.timeout:g}")
+    options = replace(options, timeout=_seconds(options.timeout))
     if options.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
+    # every value that reaches git or uv as an argument, or uv's overrides file, must not read as an option
+    check_git_url(options.core_git, names.get("core_git", "--core-git"))
+    for attr in ("store", "python", "index_url"):
+        _no_option(getattr(options, attr), names.get(attr, "--" + attr.replace("_", "-")))
+    for link in options.find_links:  # a local one is an absolute path by now
+        _no_option(link, names.get("find_links", "--find-links"))
+    if options.core_range is not None:
+        check_range(options.core_range)
     for path in options.contracts:
         try:
             found = path.exists()
@@ -220,4 +398,14 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
             found = False
         if not found:
             raise UsageError(f"--contracts path does not exist: {path}", tip="give a pytest file or directory")
+        fsread.check_regular_or_dir(path, "--contracts path")
+        if path.is_dir():  # pytest would block reading a FIFO or a device in it
+            fsread.check_tree(path, "--contracts directory")
+        elif path.suffix != ".py":  # pytest collects nothing else; /proc/self/mem is no contract either
+            raise UsageError(
+                f"--contracts file {path} is not a Python file (.py)", tip="give a pytest file or a directory"
+            )
+    for link in options.find_links:
+        if not _is_url(link):
+            fsread.check_regular_or_dir(Path(link), "--find-links path")
     return options

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract_check import fsread
+
 BASE_TTL = 24 * 3600.0
+RESULT_LIMIT = 16 * 1024 * 1024  # a cached run is a few KiB; anything this large is not one of ours
 _COMPLETE = "contract-check-base.json"
 
 
@@ -44,9 +47,10 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: Path, what: str = "input file") -> str:
+    """SHA-256 of a regular file, streamed; a FIFO or a device is a UsageError naming it (fsread)."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with fsread.open_regular(path, what) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -63,8 +67,8 @@ def tree_digest(root: Path) -> str:
                 continue
             path = Path(dirpath) / name
             h.update(str(path.relative_to(root)).encode() + b"\0")
-            with contextlib.suppress(OSError):
-                h.update(file_digest(path).encode())
+            with contextlib.suppress(OSError):  # a dangling symlink, an unreadable file: its name is hashed
+                h.update(file_digest(path, "the file").encode())
     return h.hexdigest()
 
 
@@ -150,12 +154,13 @@ def _marker(base: Path) -> dict[str, Any] | None:
     """The completion marker of a persistent base when it is fresh and its files are as built, else None."""
     marker = base / _COMPLETE
     try:
-        data = json.loads(marker.read_text())
+        data = json.loads(fsread.read_cached(marker, limit=64 * fsread.KIB) or b"")
         created, fingerprint, identity = float(data["created"]), str(data["fingerprint"]), str(data["identity"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # a missing, odd or damaged marker: rebuild
         return None
+    # too old, in the future, nan or inf; or damaged since it was built (a file changed, went or was added)
     if not (0 <= time.time() - created < BASE_TTL) or stat_digest(base) != fingerprint:
-        return None  # too old, or damaged since (a file changed, went missing or was added)
+        return None
     return {"fingerprint": fingerprint, "identity": identity}
 
 
@@ -222,9 +227,10 @@ class ResultCache:
         self.root = (root or cache_root()) / "results"
 
     def get(self, key: str, now: float | None = None) -> dict[str, Any] | None:
+        raw = fsread.read_cached(self.root / f"{key}.json", limit=RESULT_LIMIT)  # a FIFO or a device: a miss
         try:
-            data = json.loads((self.root / f"{key}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
+            data = json.loads(raw) if raw is not None else None
+        except (ValueError, RecursionError):
             return None
         if not isinstance(data, dict) or data.get("format") != _RESULT_FORMAT:
             return None

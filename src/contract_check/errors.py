@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 from contract_check.models import ExitCode
 
 
@@ -29,7 +31,8 @@ class EnvironmentProblem(ContractCheckError):
 
     def __init__(self, message: str, *, tip: str | None = None, kind: str = "environment") -> None:
         super().__init__(message, tip=tip)
-        self.kind = kind  # ref-not-found | resolution | network | build | uv | timeout | environment
+        # ref-not-found | resolution | network | damaged-artifact | build | uv | timeout | environment
+        self.kind = kind
 
 
 class CommandTimeout(EnvironmentProblem):
@@ -44,3 +47,36 @@ class CommandTimeout(EnvironmentProblem):
 
 class Interrupted(Exception):
     """SIGINT or SIGTERM arrived; unwinding (exit 130)."""
+
+
+MESSAGE_LIMIT = 2000  # characters of an error message printed; a copy error can list every file it skipped
+
+
+def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """*text* cut to about *limit* characters in the middle (both ends say something), saying how much went."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ... ({len(text) - 2 * half} characters not shown) ... {text[-half:]}"
+
+
+def from_os_error(exc: OSError) -> EnvironmentProblem:
+    """An OSError that reached the top (a full disk, a vanished file) as a short environment problem (exit 3).
+
+    ``shutil.Error`` (from copying a tree) holds one (source, destination, reason) entry per file that could
+    not be copied: on a full disk, thousands of them. Only their number and the first reason are kept.
+    """
+    entries = exc.args[0] if exc.args and isinstance(exc.args[0], list) else None
+    if entries:
+        first = entries[0]
+        reason = str(first[-1]) if isinstance(first, tuple | list) and first else str(first)
+        text = f"{len(entries)} file(s) could not be copied; the first: {reason}"
+    else:
+        text = str(exc.strerror or exc) + (f": {exc.filename}" if exc.filename else "")
+    if exc.errno == errno.ENOSPC or "No space left on device" in text:
+        return EnvironmentProblem(
+            f"no space left on device ({bounded(text, 300)})",
+            tip="free disk space, or point TMPDIR at a file system with room (each sandbox is a virtualenv)",
+            kind="environment",
+        )
+    return EnvironmentProblem(f"a file operation failed: {bounded(text, 500)}", tip="run again with -v for details")

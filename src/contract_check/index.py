@@ -22,19 +22,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
-from contract_check import proc
+from contract_check import fsread, proc
 from contract_check.errors import EnvironmentProblem
 
 _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+PAGE_LIMIT = 64 * fsread.MIB  # a project page of the largest projects on public indexes is a few MiB
 
 
 @dataclass(frozen=True)
@@ -84,7 +79,7 @@ def _version_of(filename: str, name: str) -> Version | None:
             dist, version = parse_sdist_filename(filename)
         else:
             return None
-    except (InvalidWheelFilename, InvalidSdistFilename):
+    except ValueError:  # InvalidWheelFilename, InvalidSdistFilename, or a number over 4,300 digits
         return None
     return version if dist == canonicalize_name(name) else None
 
@@ -155,12 +150,22 @@ def _fetch(url: str, timeout: float) -> tuple[str, str] | None:
         if url.startswith("file:"):
             path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
             page = path / "index.html" if path.is_dir() else path
-            return ("text/html", page.read_text(errors="replace")) if page.is_file() else None
+            if fsread.kind_of(page) is None:
+                return None
+            # a FIFO or a device is a usage error (fsread), not a page to wait for
+            return "text/html", fsread.read_text(page, limit=PAGE_LIMIT, what="the index page", errors="replace")
         clean, headers = _split_credentials(url)
         request = urllib.request.Request(clean, headers={"Accept": _ACCEPT, **headers})
         opener = urllib.request.build_opener(_NoAuthAcrossHosts())
         with opener.open(request, timeout=timeout) as response:
-            return response.headers.get("Content-Type", ""), response.read().decode("utf-8", "replace")
+            body = response.read(PAGE_LIMIT + 1)
+            if len(body) > PAGE_LIMIT:
+                raise EnvironmentProblem(
+                    f"the package index sent more than {PAGE_LIMIT // fsread.MIB} MiB for {proc.redact(url)}",
+                    tip="check --index-url: it must be a simple repository API",
+                    kind="network",
+                )
+            return response.headers.get("Content-Type", ""), body.decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
@@ -187,7 +192,7 @@ def _from_index(index_url: str, name: str, timeout: float) -> dict[Version, bool
     if "json" in content_type:
         try:
             files = [(str(f["filename"]), bool(f.get("yanked"))) for f in json.loads(body).get("files", [])]
-        except (ValueError, AttributeError, TypeError, KeyError):
+        except (ValueError, AttributeError, TypeError, KeyError, RecursionError):  # RecursionError: deep nesting
             raise EnvironmentProblem(
                 f"the package index sent a page that is not a PEP 691 project page for {proc.redact(url)}",
                 tip="check --index-url: it must be a simple repository API",

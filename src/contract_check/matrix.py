@@ -153,7 +153,7 @@ class ResultLookup:
             return f"git:{ref}"
         try:
             done = proc.run(
-                ["git", "ls-remote", url, ref, f"{ref}^{{}}"],
+                ["git", "ls-remote", "--", url, ref, f"{ref}^{{}}"],  # "--": the URL is never an option
                 env=scrubbed_env({"GIT_TERMINAL_PROMPT": "0"}),
                 timeout=30,
                 what="git ls-remote",

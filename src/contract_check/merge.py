@@ -12,8 +12,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from contract_check import fsread
 from contract_check.errors import UsageError
 from contract_check.models import SCHEMA_VERSION, ExitCode, Report, Run, StoreInfo, summarise, worst
+
+REPORT_LIMIT = 256 * fsread.MIB  # a shard report with thousands of runs is a few MiB
 
 
 class MergeError(UsageError, ValueError):
@@ -22,10 +25,12 @@ class MergeError(UsageError, ValueError):
 
 def _load(path: Path) -> Report:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = fsread.read_text(path, limit=REPORT_LIMIT, what="shard report")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise MergeError(f"{path}: cannot read the report: {reason}") from exc
+    except UsageError as exc:  # a FIFO, a device, a directory, or too large
+        raise MergeError(exc.message, tip=exc.tip) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -33,6 +38,8 @@ def _load(path: Path) -> Report:
             f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
             tip="pass the files written by `contract-check --json`",
         ) from exc
+    except RecursionError:
+        raise MergeError(f"{path}: not a contract-check report (JSON nested too deeply)") from None
     if not isinstance(data, dict):
         raise MergeError(f"{path}: not a contract-check report (a JSON {type(data).__name__}, not an object)")
     version = data.get("schema_version")

@@ -7,6 +7,7 @@ exist, ``latest`` must be looked up). Nothing here reaches a shell: the result i
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from contract_check import index
+from contract_check import fsread, index
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import Source
 from contract_check.proc import redact
@@ -32,6 +33,10 @@ _ARCHIVES = (".whl", ".tar.gz", ".zip")
 # whitespace other than a plain space, and C0/C1 controls (a space may only appear in "NAME @ URL")
 _CONTROL = re.compile(r"[^\S ]|[\x00-\x1f\x7f-\x9f]")
 _GIT_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+# controls, format characters (RTL marks, zero-width spaces, the BOM), separators other than a plain space,
+# private-use and surrogate code points: invisible or meaningless in a ref, so each is named in the error
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Zs", "Zl", "Zp"}
+_CONTROL_NAMES = {"\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\x00": "NUL", "\x1b": "ESCAPE"}
 
 
 @dataclass(frozen=True)
@@ -64,16 +69,33 @@ def is_git_ref_name(name: str) -> bool:
 
 
 def _usage(ref: str, why: str) -> UsageError:
-    return UsageError(f"invalid --core-ref {redact(ref)!r}: {why}", tip=ACCEPTED_FORMS)
+    shown = redact(ref)
+    shown = shown if len(shown) <= 200 else shown[:200] + "..."
+    return UsageError(f"invalid --core-ref {shown!r}: {why}", tip=ACCEPTED_FORMS)
 
 
-def _as_version(text: str) -> Version | None:
+def invisible(text: str) -> str | None:
+    """The first character of *text* that cannot be seen or typed as meant, described ("U+200F
+    RIGHT-TO-LEFT MARK at position 1"); None when there is none. A plain space is not one of them."""
+    for position, char in enumerate(text, 1):
+        category = unicodedata.category(char)
+        if char != " " and category in _INVISIBLE:
+            if category == "Cs":  # how Python holds a byte of the command line that was not UTF-8
+                return f"a byte that is not valid UTF-8 at position {position}"
+            name = unicodedata.name(char, "") or _CONTROL_NAMES.get(char, "CONTROL CHARACTER")
+            return f"U+{ord(char):04X} {name}".strip() + f" at position {position}"
+    return None
+
+
+def _as_version(ref: str, text: str) -> Version | None:
     if not re.fullmatch(r"[vV]?\d[0-9A-Za-z.!+_-]*", text):
         return None
     try:
         return Version(text)
     except InvalidVersion:
         return None
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise _usage(ref, "a number in this version is too long (Python reads at most 4,300 digits)") from None
 
 
 def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
@@ -82,6 +104,9 @@ def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
         raise _usage(ref, "it is empty")
     if ref.startswith("-"):
         raise _usage(ref, "it starts with '-'")
+    hidden = invisible(ref)
+    if hidden:
+        raise _usage(ref, f"it holds whitespace or control characters, some invisible: {hidden}")
     if ref.strip() != ref or _CONTROL.search(ref) or (" " in ref and " @ " not in ref):
         raise _usage(ref, "it holds whitespace or control characters")
     if ref == "latest":
@@ -95,7 +120,7 @@ def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
         direct = _direct_reference(ref, core_package)
         if direct is not None:
             return direct
-    version = _as_version(ref)
+    version = _as_version(ref, ref)
     if version is not None:
         return ParsedRef(ref, Source.INDEX, str(version))
     try:
@@ -134,6 +159,7 @@ def path_exists(path: Path) -> bool:
 def _local(ref: str, path: Path) -> ParsedRef:
     if not path_exists(path):
         raise _usage(ref, f"no such file or directory: {path}")
+    fsread.check_regular_or_dir(path, "--core-ref")  # a FIFO or a device would hang uv
     path = path.resolve()
     if path.is_dir():
         if not (path / "pyproject.toml").is_file() and not (path / "setup.py").is_file():
@@ -150,7 +176,9 @@ def resolve(parsed: ParsedRef, *, core_package: str, core_git: str, releases: Re
     """Turn a parsed ref into the requirement uv installs, asking the index where the form needs it."""
     if parsed.source is Source.GIT:
         url = core_git if core_git.startswith("git+") else f"git+{core_git}"
-        return ResolvedRef(parsed.ref, f"{core_package} @ {url}@{parsed.target}", Source.GIT)
+        # uv splits the revision off at the last "@" and decodes it: a ref holding "@", "#" or "%" is encoded
+        rev = parsed.target.replace("%", "%25").replace("@", "%40").replace("#", "%23")
+        return ResolvedRef(parsed.ref, f"{core_package} @ {url}@{rev}", Source.GIT)
     if parsed.source is Source.PATH:
         return ResolvedRef(parsed.ref, f"{core_package} @ {Path(parsed.target).as_uri()}", Source.PATH)
     if parsed.source is Source.URL:

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contract_check import compat, proc
+from contract_check import compat, fsread, proc
 from contract_check import suite as suite_mod
 from contract_check.errors import CommandTimeout, EnvironmentProblem, UsageError
 from contract_check.models import Check, Layer, Severity, Status
 
 PLUGIN_MODULE = "contract_check_plugin"
 MAX_RESTARTS = 3
+CONTRACT_LIMIT = 16 * 1024 * 1024  # a contract file larger than this is no contract file
 _RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
 _RAISED_BY_US = re.compile(r"^(?:\w+\.)+(?:SubjectError|ContractImportError|ContractAborted): ")
 
@@ -202,7 +203,8 @@ def check_user_contracts(paths: tuple[Path, ...]) -> None:
             try:
                 with warnings.catch_warnings():  # an invalid escape is pytest's to report, not ours
                     warnings.simplefilter("ignore")
-                    compile(file.read_bytes(), str(file), "exec", dont_inherit=True)
+                    source = fsread.read_bytes(file, limit=CONTRACT_LIMIT, what="--contracts file")
+                    compile(source, str(file), "exec", dont_inherit=True)
             except SyntaxError as exc:  # IndentationError and TabError too
                 raise UsageError(
                     f"--contracts file {file} is not valid Python: {exc.msg} (line {exc.lineno})",

@@ -122,14 +122,23 @@ _NETWORK = re.compile(
     re.I,
 )
 _BUILD = re.compile(r"(?:failed to build|build backend|failed to prepare|does not appear to be a python project)", re.I)
+# a wheel or sdist that is empty, truncated or no package at all: uv may word it as a resolution failure
+_DAMAGED = re.compile(
+    r"(?:invalid package format|structure of \S+ \(v\S+\) was invalid|failed to read from zip file|"
+    r"end of central directory|no \.dist-info directory|failed to extract archive|invalid (?:tar|zip) file|"
+    r"invalid gzip header)",
+    re.I,
+)
 
 
 def classify_install_failure(output: str) -> str:
-    """ref-not-found | network | build | resolution | uv, from uv's own words."""
+    """ref-not-found | network | damaged-artifact | build | resolution | uv, from uv's own words."""
     if any(p.search(output) for p in _NOT_FOUND):
         return "ref-not-found"
     if _NETWORK.search(output):
         return "network"
+    if _DAMAGED.search(output):
+        return "damaged-artifact"
     if _BUILD.search(output):
         return "build"
     if re.search(r"no solution found|we can conclude|unsatisfiable", output, re.I):
@@ -140,6 +149,8 @@ def classify_install_failure(output: str) -> str:
 _TIPS = {
     "ref-not-found": "check the ref: list versions with --core-ref latest, or use git:TAG for unreleased tags",
     "network": "check the network and --index-url, or retry with --offline when everything is cached",
+    "damaged-artifact": "a package file is damaged or is not a wheel or sdist (empty, cut short, or another kind "
+    "of archive); the lines above name it: rebuild or download it again",
     "build": "the package failed to build; the lines above are the build's own error",
     "resolution": "the Store's other requirements conflict with this Core; the lines above say which",
     "uv": "run with -v to see uv's full output",
@@ -181,6 +192,8 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         # Python would quietly fall back to /tmp (or the cwd) for a TMPDIR that is missing or read-only
         wanted = os.environ.get("TMPDIR") or None
+        if wanted:  # a relative TMPDIR means the current directory's, not the sandbox's (children run there)
+            wanted = os.path.abspath(wanted)
         if wanted and not (os.path.isdir(wanted) and os.access(wanted, os.W_OK | os.X_OK)):
             raise EnvironmentProblem(
                 f"TMPDIR is {wanted!r}, which is not a writable directory",

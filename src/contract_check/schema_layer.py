@@ -9,10 +9,12 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from contract_check import compat, runner
+from contract_check import compat, fsread, runner
 from contract_check.errors import EnvironmentProblem
 from contract_check.models import Check, Layer, Severity, Status
 from contract_check.rule_ids import Rule
+
+GOLDEN_LIMIT = 16 * fsread.MIB
 
 
 def golden_dir() -> Path:
@@ -21,9 +23,9 @@ def golden_dir() -> Path:
 
 def load_golden(directory: Path | None = None) -> compat.Snapshot | None:
     path = (directory or golden_dir()) / "schemas.json"
-    if not path.is_file():
+    if fsread.kind_of(path) is None:
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(fsread.read_text(path, limit=GOLDEN_LIMIT, what="the golden schemas"))
     return compat.Snapshot(models=data.get("models", {}), enums=data.get("enums", {}))
 
 
