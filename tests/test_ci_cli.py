@@ -125,7 +125,7 @@ def test_plan_reads_the_configured_refs_and_flags_replace_them(
     ("args", "code", "message"),
     [
         (["--core-ref", "not a ref"], ExitCode.USAGE, "invalid --core-ref 'not a ref'"),
-        (["--core-range", "latest-ish"], ExitCode.USAGE, "is not a version specifier"),
+        (["--core-range", "latest-ish"], ExitCode.USAGE, "is not a usable version specifier"),
         ([], ExitCode.USAGE, "no Core ref given"),
         (["--core-range", ">=9"], ExitCode.ENVIRONMENT, "no release of acme-core matches >=9"),
     ],
@@ -281,7 +281,7 @@ def test_platform_problem() -> None:
 def test_on_windows_the_cli_says_so_instead_of_failing(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "os", SimpleNamespace(name="nt", environ=os.environ))
+    monkeypatch.setattr(cli, "os", SimpleNamespace(name="nt", environ=os.environ, path=os.path))
     assert cli.run(["--core-ref", "1.4.61"]) == ExitCode.ENVIRONMENT
     err = capsys.readouterr().err
     assert "runs on Linux and macOS only (POSIX)" in err and "tip: run it under WSL" in err

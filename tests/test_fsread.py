@@ -210,11 +210,11 @@ def test_result_cache_entry_is_a_miss(tmp_path: Path, kind: str) -> None:
 def test_base_environment_marker_is_stale(tmp_path: Path, kind: str) -> None:
     base = tmp_path / "base"
     base.mkdir()
-    (base / envcache._COMPLETE).write_text(json.dumps({"created": 1e308}))
-    assert not envcache._fresh(base)  # a time in the future (or inf, nan) never makes a base fresh
+    (base / envcache._COMPLETE).write_text(json.dumps({"created": 1e308, "fingerprint": "", "identity": ""}))
+    assert envcache._marker(base) is None  # a time in the future (or inf, nan) never makes a base fresh
     (base / envcache._COMPLETE).unlink()
     odd_file(kind, base / envcache._COMPLETE)
-    assert promptly(lambda: envcache._fresh(base)) is False
+    assert promptly(lambda: envcache._marker(base)) is None
 
 
 @KINDS

@@ -514,7 +514,8 @@ def run(argv: list[str]) -> int:
     if not os.path.isabs(os.environ.get("TMPDIR") or "/"):  # children run elsewhere: make it mean the same there
         os.environ["TMPDIR"] = os.path.abspath(os.environ["TMPDIR"])
     # SIGTERM (CI cancel) and SIGHUP (terminal closed) unwind like Ctrl-C: children killed, sandboxes removed
-    handled = {sig: signal.signal(sig, _on_sigterm) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    stops = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    handled = {sig: signal.signal(sig, _on_sigterm) for sig in stops}
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     proc.enable_subreaper()  # orphans of a contract (double fork, setsid) stay ours to sweep
     try:
