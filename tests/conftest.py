@@ -112,3 +112,53 @@ def leftovers(tmpdir: Path) -> list[str]:
 # ==================================================================================================
 # END CLI runner
 # ==================================================================================================
+
+
+# ==================================================================================================
+# BEGIN fake contracts -- what runs a ref's contracts, replaced through the CLI's constructor seam
+# ==================================================================================================
+from contract_check import runner as _runner  # noqa: E402
+from contract_check import suite as _suite  # noqa: E402
+from contract_check.models import Check as _Check  # noqa: E402
+from contract_check.models import Layer as _Layer  # noqa: E402
+from contract_check.models import Status as _Status  # noqa: E402
+
+
+def every_builtin_passed() -> list[_Check]:
+    """One passing row per check the built-in suite declares: what a complete, compatible run reports."""
+    builtin = _suite.builtin()
+    return [
+        _Check(id=check_id, subject=entry.subject, layer=_Layer(entry.layer), status=_Status.PASSED)
+        for entry in builtin.declared_checks(_runner.golden_payload_subjects(builtin.golden))
+        for check_id in entry.ids()
+    ]
+
+
+class FakeContracts:
+    """Stands in for ``refcheck.SandboxContracts``: answers every ref with *answer* (an Outcome, or an exception
+    to raise) and counts how often it was asked. Use ``FakeContracts.factory(answer)`` as ``cli.run(contracts=)``."""
+
+    started = 0
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.install_logs: dict[str, str] = {}
+
+    def run(self, resolved: Any, phases: dict[str, float], *, recording: bool = False) -> Any:
+        FakeContracts.started += 1
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer() if callable(self.answer) else self.answer
+
+    @classmethod
+    def factory(cls, answer: Any) -> Callable[..., FakeContracts]:
+        return lambda session, environments: cls(answer)
+
+
+def compatible_outcome() -> _runner.Outcome:
+    return _runner.Outcome(completed=True, checks=every_builtin_passed(), versions={"cc-fixture-core": "1.0.0"})
+
+
+# ==================================================================================================
+# END fake contracts
+# ==================================================================================================

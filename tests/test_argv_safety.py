@@ -14,7 +14,7 @@ from unittest import mock
 
 import pytest
 
-from contract_check import config, matrix, proc, refs
+from contract_check import config, proc, refs, results, suite
 from contract_check.errors import UsageError
 from contract_check.models import ExitCode, Source
 from fixturepkgs import CORE_DIST
@@ -23,7 +23,7 @@ from test_hardening import call
 TOKEN = "s3cr3t-T0KEN"
 
 ACCEPTED = [
-    config.DEFAULT_CORE_GIT,
+    suite.builtin().core_git,
     "git+https://example.invalid/o/r.git",
     f"https://user:{TOKEN}@example.invalid/o/r.git",
     "ssh://git@example.invalid/o/r.git",
@@ -141,10 +141,10 @@ def test_git_ls_remote_gets_double_dash_before_url_and_refs() -> None:
         seen.append(tuple(argv))
         return proc.Completed(tuple(argv), 0, "a" * 40 + "\trefs/heads/main\n", "", 0.0)
 
-    lookup = matrix.ResultLookup.__new__(matrix.ResultLookup)
-    resolved = refs.ResolvedRef("git:main", f"{CORE_DIST} @ git+https://example.invalid/r.git@main", Source.GIT)
-    with mock.patch.object(matrix.proc, "run", fake_run):
-        assert lookup._git_commit(resolved) == "git:" + "a" * 40
+    parsed = refs.parse("git:main", core_package=CORE_DIST)
+    resolved = refs.resolve(parsed, core_package=CORE_DIST, core_git="https://example.invalid/r.git", releases=list)
+    with mock.patch.object(results.proc, "run", fake_run):
+        assert results.ResultCache._git_commit(resolved) == "git:" + "a" * 40
     assert seen == [("git", "ls-remote", "--", "https://example.invalid/r.git", "main", "main^{}")]
 
 
@@ -182,9 +182,9 @@ def test_cli_refuses_upload_pack_before_running_anything(tmp_path: Path, form: s
 def test_git_itself_is_given_no_option(tmp_path: Path) -> None:
     """Below the validation: even a URL that got past it reaches git after "--", as a (refused) path."""
     canary = tmp_path / "pwned"
-    lookup = matrix.ResultLookup.__new__(matrix.ResultLookup)
-    resolved = refs.ResolvedRef("git:main", f"{CORE_DIST} @ git+--upload-pack=touch {canary};@main", Source.GIT)
-    assert lookup._git_commit(resolved) is None
+    url = f"--upload-pack=touch {canary};"
+    resolved = refs.ResolvedRef("git:main", f"{CORE_DIST} @ git+{url}@main", Source.GIT, git_url=url, git_rev="main")
+    assert results.ResultCache._git_commit(resolved) is None
     assert not canary.exists()
 
 

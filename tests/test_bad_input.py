@@ -19,12 +19,12 @@ from unittest import mock
 
 import pytest
 
-from conftest import cli_env, leftovers
-from contract_check import check, config, index, refs, sandbox
+from conftest import FakeContracts, cli_env, leftovers
+from contract_check import config, index, refs, sandbox
 from contract_check.errors import EnvironmentProblem, UsageError, bounded, from_os_error
 from contract_check.models import ExitCode
 from fixturepkgs import CORE_DIST
-from test_hardening import NoSandbox, Place, call
+from test_hardening import Place, call
 
 HUGE = "1" * 5000  # Python parses at most 4,300 digits into an int: packaging's Version raised ValueError
 
@@ -36,8 +36,8 @@ def place(tmp_path: Path) -> Place:
     return Place(tmp_path, tmp_path / "cwd", tmp_path / "project", tmp_path / "pwned")
 
 
-def run(place: Place, *args: str | Path, cwd: Path | None = None) -> Any:
-    ran = call([*place.offline, "--store", "pkg", *args], cwd or place.cwd)
+def run(place: Place, *args: str | Path, cwd: Path | None = None, **kw: Any) -> Any:
+    ran = call([*place.offline, "--store", "pkg", *args], cwd or place.cwd, **kw)
     assert "Traceback" not in ran.output and "internal error" not in ran.output, ran.output
     return ran
 
@@ -226,8 +226,7 @@ def test_a_full_disk_while_copying_is_short_and_plain(place: Place) -> None:
     listing them all (1.2 MB) was printed as an internal error."""
     error = _copy_error(20_000)
     assert len(str(error)) > 1_000_000
-    with mock.patch.object(check.Checker, "execute", side_effect=error):
-        ran = run(place, "--core-ref", "1.0.0")
+    ran = run(place, "--core-ref", "1.0.0", contracts=FakeContracts.factory(error))
     assert ran.code == ExitCode.ENVIRONMENT, ran.output[:2000]
     assert ran.stderr.startswith("error: no space left on device (20000 file(s) could not be copied; the first:")
     assert "free disk space, or point TMPDIR at" in ran.stderr
@@ -242,9 +241,9 @@ def test_a_full_disk_while_copying_is_short_and_plain(place: Place) -> None:
     ],
 )
 def test_os_errors_reaching_the_top_are_environment_problems(place: Place, error: OSError, says: str) -> None:
-    with mock.patch.object(check.Checker, "execute", side_effect=error):
-        ran = run(place, "--core-ref", "1.0.0")
-        verbose = call([*place.offline, "--store", "pkg", "--core-ref", "1.0.0", "-v"], place.cwd)
+    faulty = FakeContracts.factory(error)
+    ran = run(place, "--core-ref", "1.0.0", contracts=faulty)
+    verbose = call([*place.offline, "--store", "pkg", "--core-ref", "1.0.0", "-v"], place.cwd, contracts=faulty)
     assert ran.code == verbose.code == ExitCode.ENVIRONMENT, ran.output
     assert says in ran.stderr and "Traceback" not in ran.stderr
     assert "Traceback (most recent call last)" in verbose.stderr  # -v still shows where it came from
@@ -275,11 +274,11 @@ def test_bounded_keeps_both_ends() -> None:
 )
 def test_an_invisible_character_in_a_ref_is_named(place: Place, ref: str, named: str) -> None:
     """An RTL mark before a version was silently a git branch name: 13 s, then "Could not resolve host"."""
-    before = NoSandbox.started
+    before = FakeContracts.started
     ran = run(place, "--core-ref", ref)
     assert ran.code == ExitCode.USAGE, ran.output
     assert f"it holds whitespace or control characters, some invisible: {named}" in ran.stderr, ran.stderr
-    assert NoSandbox.started == before
+    assert FakeContracts.started == before
 
 
 # uv's words for a damaged artifact (uv 0.13), recorded from real runs on an empty, a non-wheel and a junk file
@@ -328,24 +327,22 @@ def test_empty_core_wheel_end_to_end(run_cli, fixture_world, tmp_path: Path, whe
     assert leftovers(result.tmpdir) == []
 
 
-class RecordingBox(NoSandbox):
-    tmpdir: str | None = None
-
-    def __enter__(self) -> NoSandbox:
-        RecordingBox.tmpdir = os.environ.get("TMPDIR")
-        return super().__enter__()
-
-
 def test_a_relative_tmpdir_is_made_absolute(place: Place) -> None:
     (place.cwd / "rel-tmp").mkdir()
+    seen: list[str | None] = []
+
+    def record() -> None:
+        seen.append(os.environ.get("TMPDIR"))
+        raise EnvironmentProblem("recorded")
+
     ran = call(
         [*place.offline, "--store", "pkg", "--core-ref", "1.0.0"],
         place.cwd,
-        box=RecordingBox,
+        contracts=FakeContracts.factory(record),
         env={"TMPDIR": "rel-tmp"},
     )
     assert ran.code == ExitCode.ENVIRONMENT, ran.output
-    assert RecordingBox.tmpdir == str(place.cwd / "rel-tmp")  # children run elsewhere: it must mean the same
+    assert seen == [str(place.cwd / "rel-tmp")]  # children run elsewhere: it must mean the same
 
 
 @pytest.mark.slow
@@ -364,7 +361,7 @@ def test_a_relative_tmpdir_end_to_end(fixture_world, tmp_path: Path) -> None:
 
 def test_json_report_of_a_huge_error_is_still_json(place: Place) -> None:
     """The report keeps the run's error; the CLI bounds only what it prints."""
-    with mock.patch.object(check.Checker, "execute", side_effect=EnvironmentProblem("x" * 100_000)):
-        ran = run(place, "--core-ref", "1.0.0", "--format", "json")
+    huge = FakeContracts.factory(EnvironmentProblem("x" * 100_000))
+    ran = run(place, "--core-ref", "1.0.0", "--format", "json", contracts=huge)
     assert ran.code == ExitCode.ENVIRONMENT
     assert len(json.loads(ran.stdout)["runs"][0]["error"]) >= 100_000

@@ -139,12 +139,12 @@ def test_plan_errors_exit_like_check(
 
 
 def test_declared_in_file_ignores_what_is_not_a_store_file(tmp_path: Path) -> None:
-    target = SimpleNamespace(install="acme-store==1.0", spec="acme-store==1.0")
+    target = SimpleNamespace(path=None, spec="acme-store==1.0")
     assert plan.declared_in_file(target, CORE) is None  # type: ignore[arg-type]
     broken = tmp_path / "broken-1.0-py3-none-any.whl"
     broken.write_bytes(b"not a zip")
     with pytest.raises(UsageError, match="could not read its metadata"):
-        plan.declared_in_file(SimpleNamespace(install=str(broken), spec="w.whl"), CORE)  # type: ignore[arg-type]
+        plan.declared_in_file(SimpleNamespace(path=broken, spec="w.whl"), CORE)  # type: ignore[arg-type]
 
 
 # --- the ref-selection keys of [tool.contract-check] ----------------------------------------------

@@ -31,6 +31,11 @@ jobs = 3
 core-ref = ["1.4.59", "1.4.60,git:main"]
 core-range = ">=1.4,<2"
 since-pin = true
+with = ["jsonschema>=4"]
+store-extras = ["dev"]
+"""
+SUITE_KEYS = """suite = "suites/mine"
+golden = "golden"
 """
 
 
@@ -45,7 +50,7 @@ def table(body: str, where: Path) -> dict[str, Any]:
 
 
 def test_every_known_key(tmp_path: Path) -> None:
-    project = write(tmp_path / "proj", FULL_TABLE)
+    project = write(tmp_path / "proj", FULL_TABLE + SUITE_KEYS)
     out = config.tool_table(config.read_pyproject(project), project)
     assert out == {
         "core_package": "my-core",
@@ -61,6 +66,10 @@ def test_every_known_key(tmp_path: Path) -> None:
         "core_refs": ("1.4.59", "1.4.60", "git:main"),
         "core_range": ">=1.4,<2",
         "since_pin": True,
+        "suite": project / "suites" / "mine",
+        "golden": project / "golden",
+        "with_": ("jsonschema>=4",),
+        "store_extras": ("dev",),
     }
     assert set(out) == {attr for attr, _ in config._CONFIG_KEYS.values()}
 
@@ -111,8 +120,8 @@ def test_unknown_key_names_it_and_lists_known_keys(tmp_path: Path) -> None:
     assert "unknown key 'core_ref' in [tool.contract-check]" in err.message
     assert str(tmp_path / "pyproject.toml") in err.message
     assert err.tip == (
-        "known keys: contracts, core-git, core-package, core-range, core-ref, find-links, index-url, jobs, python, "
-        "since-pin, store, strict, timeout"
+        "known keys: contracts, core-git, core-package, core-range, core-ref, find-links, golden, index-url, jobs, "
+        "python, since-pin, store, store-extras, strict, suite, timeout, with"
     )
 
 
@@ -166,7 +175,8 @@ def test_build_defaults_without_config(tmp_path: Path) -> None:
     options = config.build({"core_refs": ("1.4.55",), "store": None, "jobs": None}, tmp_path, environ={})
     assert options.core_refs == ("1.4.55",)
     assert options.core_package == "market-data-core"
-    assert options.core_git == config.DEFAULT_CORE_GIT
+    assert options.core_git == "https://github.com/mjdevaccount/market-data-core.git"  # from the built-in suite
+    assert options.store_package == "market-data-store"
     assert options.timeout == config.DEFAULT_TIMEOUT
     assert options.jobs >= 1
     assert (options.store, options.index_url, options.strict, options.contracts) == (None, None, False, ())

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from conftest import cli_env
-from contract_check import config, envcache, fsread, index, merge, refs, runner, schema_layer
+from contract_check import baseenv, config, fingerprint, fsread, index, merge, refs, results, runner, schema_layer
 from contract_check.errors import UsageError
-from contract_check.models import ExitCode
+from contract_check.models import Check, ExitCode, Layer, Run, Status
 from fixturepkgs import CORE_DIST
 from test_hardening import call
 
@@ -191,17 +191,19 @@ def test_contract_file_compile_check(tmp_path: Path, kind: str) -> None:
 def test_digest_of_a_store_or_contracts_tree(tmp_path: Path, kind: str) -> None:
     (tmp_path / "setup.py").write_text("")
     path = odd_file(kind, tmp_path / "data.bin")
-    with pytest.raises(UsageError, match=says(kind, f"the file {path} ")):
-        promptly(lambda: envcache.tree_digest(tmp_path))
+    with pytest.raises(UsageError, match=re.escape(f"the project {tmp_path} holds {path}")):
+        promptly(lambda: fingerprint.tree_digest(tmp_path))
     with pytest.raises(UsageError, match=says(kind)):
-        promptly(lambda: envcache.file_digest(path))
+        promptly(lambda: fingerprint.file_digest(path))
 
 
 @KINDS
 def test_result_cache_entry_is_a_miss(tmp_path: Path, kind: str) -> None:
-    cache = envcache.ResultCache(tmp_path)
-    cache.put("good", {"exit_code": 0})
-    assert cache.get("good") == {"exit_code": 0}
+    cache = results.ResultCache((), declared=[], root=tmp_path)
+    run = Run(core_ref="1.0.0", status=Status.FAILED, exit_code=1, checks=[])
+    run = run.model_copy(update={"checks": [Check(id="a", subject="s", layer=Layer.ASSERTION, status=Status.FAILED)]})
+    cache.put("good", run)
+    assert cache.get("good") == run
     odd_file(kind, tmp_path / "results" / "k.json")
     assert promptly(lambda: cache.get("k")) is None
 
@@ -210,11 +212,11 @@ def test_result_cache_entry_is_a_miss(tmp_path: Path, kind: str) -> None:
 def test_base_environment_marker_is_stale(tmp_path: Path, kind: str) -> None:
     base = tmp_path / "base"
     base.mkdir()
-    (base / envcache._COMPLETE).write_text(json.dumps({"created": 1e308, "fingerprint": "", "identity": ""}))
-    assert envcache._marker(base) is None  # a time in the future (or inf, nan) never makes a base fresh
-    (base / envcache._COMPLETE).unlink()
-    odd_file(kind, base / envcache._COMPLETE)
-    assert promptly(lambda: envcache._marker(base)) is None
+    (base / baseenv.COMPLETE).write_text(json.dumps({"created": 1e308, "fingerprint": "", "identity": ""}))
+    assert baseenv._marker(base) is None  # a time in the future (or inf, nan) never makes a base fresh
+    (base / baseenv.COMPLETE).unlink()
+    odd_file(kind, base / baseenv.COMPLETE)
+    assert promptly(lambda: baseenv._marker(base)) is None
 
 
 @KINDS

@@ -1,16 +1,16 @@
 """Hardening: a checker people gate releases on never crashes into a traceback, never says "compatible" when
 it could not check, never leaves a process or a temp dir behind, and never executes what it is given.
 
-Most tests call ``contract_check.cli.run`` in-process with the sandbox replaced by one that refuses to start
-(``NoSandbox``): nothing is installed and nothing reaches the network (``--offline``, an empty
-``--find-links``, a ``file:`` index that does not exist), so hundreds of generated inputs run in seconds.
+Most tests call ``contract_check.cli.run`` in-process with the contracts' runner replaced (through its
+constructor seam) by one that refuses to start (``NO_SANDBOX``): nothing is installed and nothing reaches
+the network (``--offline``, an empty ``--find-links``, a ``file:`` index that does not exist), so hundreds of
+generated inputs run in seconds.
 Tests marked ``slow`` run the real CLI with real uv venvs on the fixture packages.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import io
 import json
@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -33,8 +34,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from conftest import cli_env, leftovers
-from contract_check import check, cli, config, index, matrix, refs, runner, sandbox, suite
+from conftest import FakeContracts, cli_env, compatible_outcome, leftovers
+from contract_check import cli, config, index, refs, runner, sandbox, suite, target
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import Check, ExitCode, Layer, Status, run_exit_code
 from fixturepkgs import CORE_DIST
@@ -46,23 +47,11 @@ SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Healt
 # ------------------------------------------------------------------------------------------------ harness
 
 
-class NoSandbox:
-    """Stands in for ``check.Sandbox``: refuses to start, so an in-process run never installs anything."""
-
-    started = 0
-
-    def __init__(self, **_: Any) -> None:
-        pass
-
-    def __enter__(self) -> NoSandbox:
-        NoSandbox.started += 1
-        raise EnvironmentProblem("the sandbox is disabled in this test")
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+#: no sandbox is ever made: every ref's contracts "fail to start", so nothing installs or reaches the network
+NO_SANDBOX = FakeContracts.factory(EnvironmentProblem("the sandbox is disabled in this test"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ran:
     code: int
     stdout: str
@@ -76,20 +65,19 @@ class Ran:
 _CLEAN_ENV = ("GITHUB_ACTIONS", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL", "UV")
 
 
-def call(argv: list[str | Path], cwd: Path, *, box: Any = NoSandbox, env: dict[str, str] | None = None) -> Ran:
-    """``cli.run(argv)`` in this process, in *cwd*, with stdout/stderr captured and the sandbox replaced."""
+def call(argv: list[str | Path], cwd: Path, *, contracts: Any = NO_SANDBOX, env: dict[str, str] | None = None) -> Ran:
+    """``cli.run(argv)`` in this process, in *cwd*, with stdout/stderr captured and the contracts replaced."""
     out, err = io.StringIO(), io.StringIO()
     environ = {k: v for k, v in os.environ.items() if k not in _CLEAN_ENV} | (env or {})
     with (
         contextlib.chdir(cwd),
         mock.patch.dict(os.environ, environ, clear=True),
-        mock.patch.object(check, "Sandbox", box),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):
         sandbox.find_uv.cache_clear()
         try:
-            code = cli.run([str(a) for a in argv])
+            code = cli.run([str(a) for a in argv], contracts=contracts)
         finally:
             sandbox.find_uv.cache_clear()
     return Ran(code, out.getvalue(), err.getvalue())
@@ -345,9 +333,9 @@ def test_any_pyproject_file_is_handled_in_process(tmp_path_factory: pytest.TempP
     if isinstance(pyproject, dict):
         _only_usage_or_environment(lambda: config.depends_on(pyproject, CORE_DIST))
     if isinstance(options, config.Options):
-        _only_usage_or_environment(lambda: check.resolve_store(options, project))
-        store = dataclasses.replace(options, store=str(project))
-        _only_usage_or_environment(lambda: check.resolve_store(store, project.parent))
+        kw = {"core_package": options.core_package, "default_package": options.store_package}
+        _only_usage_or_environment(lambda: target.resolve_store(options.store, project, **kw))
+        _only_usage_or_environment(lambda: target.resolve_store(str(project), project.parent, **kw))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -543,12 +531,12 @@ def test_bad_config_files_and_index_pages_through_the_real_cli(
     ],
 )
 def test_user_mistakes_are_usage_errors_before_any_install(place: Place, args: list[str], says: str) -> None:
-    before = NoSandbox.started
+    before = FakeContracts.started
     ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", *args], place.cwd)
     assert ran.code == ExitCode.USAGE, ran.output
     assert says in ran.stderr, ran.stderr
     assert "Traceback" not in ran.output and "internal error" not in ran.output
-    assert NoSandbox.started == before, "a usage error must stop the run before a sandbox is made"
+    assert FakeContracts.started == before, "a usage error must stop the run before a sandbox is made"
 
 
 def test_missing_core_ref_is_a_usage_error(place: Place) -> None:
@@ -588,11 +576,11 @@ def test_a_contract_file_with_a_syntax_error_is_a_usage_error(place: Place, name
     (contracts / name).write_text(source, encoding="utf-8")
     (contracts / "test_fine.py").write_text("def test_ok():\n    pass\n", encoding="utf-8")
     (contracts / "helper_not_collected.py").write_text("this is not python (", encoding="utf-8")
-    before = NoSandbox.started
+    before = FakeContracts.started
     ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", "--contracts", contracts], place.cwd)
     assert ran.code == ExitCode.USAGE, ran.output
     assert str(contracts / name) in ran.stderr and f"(line {line})" in ran.stderr, ran.stderr
-    assert NoSandbox.started == before
+    assert FakeContracts.started == before
     # the file is pointed at directly: same answer
     ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", "--contracts", contracts / name], place.cwd)
     assert ran.code == ExitCode.USAGE, ran.output
@@ -707,46 +695,35 @@ def test_temp_dir_that_cannot_be_created(place: Place, fixture_world) -> None:
     denied = PermissionError(errno.EACCES, "Permission denied", str(place.root / "ro" / "contract-check-x"))
     args = ["--core-ref=git:v1.0.0", "--core-git", fixture_world.core_git_url, *place.offline, "--store", "pkg"]
     with mock.patch.object(tempfile, "mkdtemp", side_effect=denied):
-        ran = call([*args, "--format", "json"], place.cwd, box=sandbox.Sandbox)
+        ran = call([*args, "--format", "json"], place.cwd, contracts=None)
     assert ran.code == ExitCode.ENVIRONMENT, ran.output
     error = json.loads(ran.stdout)["runs"][0]["error"]
     assert f"could not create a temporary directory in {place.root / 'ro'}: Permission denied" in error
     assert "TMPDIR" in error and "Traceback" not in ran.output
 
 
-def _every_builtin_passed() -> list[Check]:
-    """One passing row per check the built-in suite declares: what a complete, compatible run reports."""
-    builtin = suite.builtin()
-    return [
-        Check(id=check_id, subject=entry.subject, layer=Layer(entry.layer), status=Status.PASSED)
-        for entry in builtin.declared_checks(runner.golden_payload_subjects(builtin.golden))
-        for check_id in entry.ids()
-    ]
-
-
-def _compatible(self: check.Checker, resolved: refs.ResolvedRef, phases: dict[str, float]) -> runner.Outcome:
-    return runner.Outcome(completed=True, checks=_every_builtin_passed(), versions={CORE_DIST: "1.0.0"})
+COMPATIBLE = FakeContracts.factory(compatible_outcome)
 
 
 def test_report_that_cannot_be_written_is_not_a_pass(place: Place) -> None:
     """Fault injected: the disk fills up while the JSON report is written (after a compatible check)."""
     full = OSError(errno.ENOSPC, "No space left on device", str(place.cwd / "r.json"))
-    with mock.patch.object(check.Checker, "execute", _compatible):
-        assert call(["--core-ref=1.0.0", *place.offline, "--store", "pkg"], place.cwd).code == ExitCode.OK
-        with mock.patch("contract_check.report.write_json", side_effect=full):
-            ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", "--json", "r.json"], place.cwd)
+    args = ["--core-ref=1.0.0", *place.offline, "--store", "pkg"]
+    assert call(args, place.cwd, contracts=COMPATIBLE).code == ExitCode.OK
+    with mock.patch("contract_check.report.write_json", side_effect=full):
+        ran = call([*args, "--json", "r.json"], place.cwd, contracts=COMPATIBLE)
     assert ran.code == ExitCode.ENVIRONMENT, ran.output
     assert "COMPATIBLE" in ran.stdout  # the verdict is printed, but a gate reading the report must not pass
     assert f"could not write the report {place.cwd / 'r.json'}: No space left on device" in ran.stderr
 
 
 def test_github_summary_that_cannot_be_written(place: Place) -> None:
-    with mock.patch.object(check.Checker, "execute", _compatible):
-        ran = call(
-            ["--core-ref=1.0.0", *place.offline, "--store", "pkg"],
-            place.cwd,
-            env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(place.root / "no-dir" / "summary.md")},
-        )
+    ran = call(
+        ["--core-ref=1.0.0", *place.offline, "--store", "pkg"],
+        place.cwd,
+        contracts=COMPATIBLE,
+        env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(place.root / "no-dir" / "summary.md")},
+    )
     assert ran.code == ExitCode.ENVIRONMENT, ran.output
     assert "could not write the report" in ran.stderr and "Traceback" not in ran.output
 
@@ -763,9 +740,9 @@ def test_github_summary_that_cannot_be_written(place: Place) -> None:
     ],
 )
 def test_internal_error_is_short_and_traceback_only_with_v(place: Place, fault: Exception) -> None:
-    with mock.patch.object(matrix, "check", side_effect=fault):
-        ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg"], place.cwd)
-        verbose = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", "-v"], place.cwd)
+    faulty = FakeContracts.factory(fault)
+    ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg"], place.cwd, contracts=faulty)
+    verbose = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", "-v"], place.cwd, contracts=faulty)
     assert ran.code == verbose.code == ExitCode.INTERNAL, ran.output
     assert f"internal error: {type(fault).__name__}" in ran.stderr
     assert "Traceback" not in ran.output and "run again with -v" in ran.stderr
@@ -775,8 +752,8 @@ def test_internal_error_is_short_and_traceback_only_with_v(place: Place, fault: 
 
 @pytest.mark.parametrize("fault", [KeyboardInterrupt(), EOFError()])
 def test_interrupt_in_process_is_130(place: Place, fault: BaseException) -> None:
-    with mock.patch.object(matrix, "check", side_effect=fault):
-        ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg"], place.cwd)
+    args = ["--core-ref=1.0.0", *place.offline, "--store", "pkg"]
+    ran = call(args, place.cwd, contracts=FakeContracts.factory(fault))
     assert ran.code == ExitCode.INTERRUPTED and "interrupted" in ran.stderr, ran.output
     assert "Traceback" not in ran.output
 
@@ -830,7 +807,8 @@ def fake_pytest(tmp_path: Path):
 
 def _run_fake(interpreter: Path, workdir: Path) -> runner.Outcome:
     layout = runner.prepare(workdir, suite.builtin(), None)
-    return runner.run_builtin(interpreter, layout, env={"PATH": os.environ["PATH"]}, timeout=30, strict=False)
+    box = SimpleNamespace(interpreter=interpreter)  # what the runner uses of an environment
+    return runner.run_builtin(box, layout, env={"PATH": os.environ["PATH"]}, timeout=30, strict=False)  # type: ignore[arg-type]
 
 
 RESULT = {"event": "result", "nodeid": "contracts/test_a.py::test_a", "outcome": "passed", "layer": "assertion"}
@@ -896,13 +874,8 @@ GOLDEN = json.loads((runner.builtin_contracts() / "golden" / "schemas.json").rea
 def test_could_not_check_end_to_end_in_process(place: Place, outcome: Any, says: str) -> None:
     """The host side from a contract outcome to the exit code: nothing, or nothing usable, is exit 3."""
 
-    def execute(self: check.Checker, resolved: refs.ResolvedRef, phases: dict[str, float]) -> runner.Outcome:
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    with mock.patch.object(check.Checker, "execute", execute):
-        ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", "--format", "json"], place.cwd)
+    args = ["--core-ref=1.0.0", *place.offline, "--store", "pkg", "--format", "json"]
+    ran = call(args, place.cwd, contracts=FakeContracts.factory(outcome))
     assert ran.code == ExitCode.ENVIRONMENT, ran.output
     report = json.loads(ran.stdout)
     assert report["summary"]["exit_code"] == 3 and report["runs"][0]["status"] == "error"
@@ -947,7 +920,7 @@ def test_store_whose_build_fails_shows_the_build_error(run_cli, fixture_world, t
         "--core-ref", "1.0.0", "--core-package", CORE_DIST, "--find-links", fixture_world.find_links, "--store", store
     )
     assert result.code == ExitCode.ENVIRONMENT, result.output
-    assert "uv install failed (build)" in run_error(result)
+    assert "the Store project" in run_error(result) and "failed to build (build)" in run_error(result)
     assert "No module named 'no_such_backend_xyz'" in run_error(result)  # the tail of the build's own error
     assert "Traceback" not in result.stderr
     assert leftovers(result.tmpdir) == []

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 from packaging.version import Version
 
-from contract_check import config, matrix
-from contract_check.check import Checker
+from contract_check import config, index, matrix
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.index import Release
 from fixturepkgs import CORE_DIST, write_store_project
@@ -34,17 +32,6 @@ def _verdicts(report):
 # ------------------------------------------------------------------------------------------ range expansion
 
 
-class _Listed(Checker):
-    """A Checker whose index listing is given (pure expansion logic; no install happens)."""
-
-    def __init__(self, options: config.Options, found: list[Release]) -> None:
-        super().__init__(options, Path.cwd())
-        self._found = found
-
-    def releases(self) -> list[Release]:  # type: ignore[override]
-        return self._found
-
-
 FOUND = [
     Release(Version("1.3.9")),
     Release(Version("1.4.0")),
@@ -56,40 +43,43 @@ FOUND = [
 
 
 def _options(**kw):
-    return config.Options(store="market-data-store==0.6.73", **kw)
+    return config.Options(store="market-data-store==0.6.73", core_package="market-data-core", **kw)
+
+
+def _expand(options, declared=None):
+    """Pure expansion: the index listing is given."""
+    return matrix.expand_refs(options, declared=declared, releases=lambda: FOUND)
 
 
 def test_range_skips_prereleases_and_yanked(caplog):
-    refs = matrix.expand_refs(_options(core_range=">=1.4,<2"), _Listed(_options(), FOUND))
+    refs = _expand(_options(core_range=">=1.4,<2"))
     assert refs == ["1.4.0", "1.4.2"]
     assert "skipping yanked releases: 1.4.1" in caplog.text
 
 
 def test_range_with_pre_includes_prereleases():
-    refs = matrix.expand_refs(_options(core_range=">=1.4,<2", pre=True), _Listed(_options(), FOUND))
+    refs = _expand(_options(core_range=">=1.4,<2", pre=True))
     assert refs == ["1.4.0", "1.4.2rc1", "1.4.2"]
 
 
 def test_explicit_refs_come_first_and_duplicates_drop():
     options = _options(core_refs=("1.4.2", "git:main"), core_range=">=1.4.2")
-    assert matrix.expand_refs(options, _Listed(options, FOUND)) == ["1.4.2", "git:main", "2.0.0"]
+    assert _expand(options) == ["1.4.2", "git:main", "2.0.0"]
 
 
 def test_since_pin_uses_the_declared_lower_bound():
     options = _options(since_pin=True)
-    checker = _Listed(options, FOUND)
-    checker.store_declared = ">=1.4.2,<2.0.0"
     # from the pinned lower bound up to the newest release, even past the declared upper bound
-    assert matrix.expand_refs(options, checker) == ["1.4.2", "2.0.0"]
+    assert _expand(options, declared=">=1.4.2,<2.0.0") == ["1.4.2", "2.0.0"]
 
 
 def test_bad_range_and_empty_range():
     with pytest.raises(UsageError, match="not a version specifier"):
-        matrix.expand_refs(_options(core_range="1.4+"), _Listed(_options(), FOUND))
+        _expand(_options(core_range="1.4+"))
     with pytest.raises(EnvironmentProblem, match="no release of market-data-core matches"):
-        matrix.expand_refs(_options(core_range=">=9"), _Listed(_options(), FOUND))
+        _expand(_options(core_range=">=9"))
     with pytest.raises(UsageError, match="no Core ref given"):
-        matrix.expand_refs(_options(), _Listed(_options(), FOUND))
+        _expand(_options())
 
 
 # ------------------------------------------------------------------------------------- real runs (slow)
@@ -192,9 +182,12 @@ def test_range_against_a_real_index_page_with_yanked_files(tmp_path):
         "<html><body>" + "".join(f'<a href="../../files/{f}"{extra}>{f}</a>' for f, extra in anchors) + "</body></html>"
     )
     options = config.Options(
-        store="market-data-store==0.6.73", core_range=">=1.4,<2", index_url=(tmp_path / "simple").as_uri()
+        store="market-data-store==0.6.73",
+        core_package="market-data-core",
+        core_range=">=1.4,<2",
+        index_url=(tmp_path / "simple").as_uri(),
     )
-    checker = Checker(options, tmp_path)
-    assert matrix.expand_refs(options, checker) == ["1.4.0", "1.4.2"]
+    found = index.releases("market-data-core", options.index, uv="uv")
+    assert matrix.expand_refs(options, declared=None, releases=lambda: found) == ["1.4.0", "1.4.2"]
     with_pre = dataclasses.replace(options, pre=True)
-    assert matrix.expand_refs(with_pre, Checker(with_pre, tmp_path)) == ["1.4.0", "1.4.2rc1", "1.4.2"]
+    assert matrix.expand_refs(with_pre, declared=None, releases=lambda: found) == ["1.4.0", "1.4.2rc1", "1.4.2"]

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from contract_check.events import check_from_result as _check_from_result
+from contract_check.events import read_events as _read_events
 from contract_check.models import (
     Check,
     ExitCode,
@@ -20,7 +22,6 @@ from contract_check.models import (
     summarise,
     worst,
 )
-from contract_check.runner import _check_from_result, _read_events
 
 BADNESS = [0, 1, 3, 2, 4, 130]  # DESIGN.md: "with several refs: the worst wins"
 

@@ -26,8 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import cli_env, leftovers
-from contract_check import check, cli, matrix, proc, runner, sandbox
+from conftest import FakeContracts, cli_env, leftovers
+from contract_check import cli, events, proc, runner, sandbox
 from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
 from contract_check.models import ExitCode
@@ -177,7 +177,7 @@ def fake_uv(directory: Path, *, fail: str = "pip") -> Path:
 @pytest.mark.parametrize("fail", ["venv", "pip"])
 def test_uv_stderr_in_an_install_error_is_redacted(tmp_path: Path, caplog: pytest.LogCaptureFixture, fail: str) -> None:
     caplog.set_level(logging.DEBUG, logger="contract_check")
-    box = sandbox.Sandbox(python=None, index=IndexSettings(url("/simple")), timeout=60)
+    box = sandbox.FreshSandbox(sandbox.SandboxSettings(python=None, index=IndexSettings(url("/simple")), timeout=60))
     box.uv = str(fake_uv(tmp_path, fail=fail))
     with pytest.raises(EnvironmentProblem) as info, mock.patch.dict(os.environ, {"TMPDIR": str(tmp_path)}), box:
         box.install(["store"], [f"{CORE_DIST} @ git+{url('/core.git')}@v1"])
@@ -215,10 +215,10 @@ def test_completed_tail_is_redacted() -> None:
 
 def test_contract_messages_are_redacted() -> None:
     """What a contract says (an assertion message, a collection error) may quote a URL from the environment."""
-    result = runner._check_from_result(
+    result = events.check_from_result(
         {"nodeid": "t.py::t", "outcome": "failed", "message": f"could not reach {url('/simple')}"}, strict=False
     )
-    collect = runner._collect_error({"nodeid": "t.py", "message": f"ImportError: fetch {url('/x')} failed"})
+    collect = events.collect_error({"nodeid": "t.py", "message": f"ImportError: fetch {url('/x')} failed"})
     for row in (result, collect):
         assert TOKEN not in row.message and SHOWN in row.message
 
@@ -226,13 +226,8 @@ def test_contract_messages_are_redacted() -> None:
 def test_internal_error_with_a_token_is_redacted(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     fault = RuntimeError(f"unexpected answer from {url('/simple')}")
-    with (
-        contextlib.chdir(tmp_path),
-        mock.patch.object(matrix, "check", side_effect=fault),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        code = cli.run(["--core-ref", "1.0.0", "--offline", "-v"])
+    with contextlib.chdir(tmp_path), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.run(["--core-ref", "1.0.0", "--offline", "-v"], contracts=FakeContracts.factory(fault))
     assert code == ExitCode.INTERNAL
     assert "Traceback" in err.getvalue() and SHOWN in err.getvalue()
     assert TOKEN not in out.getvalue() + err.getvalue()
@@ -248,7 +243,7 @@ def test_snapshot_metadata_never_holds_a_token(fixture_world, tmp_path: Path) ->
         versions={CORE_DIST: "1.1.0", STORE_DIST: "0.1.0"},
     )
     output = tmp_path / "golden"
-    with contextlib.chdir(tmp_path), mock.patch.object(check.Checker, "execute", return_value=outcome):
+    with contextlib.chdir(tmp_path):
         code = cli.run(
             [
                 "snapshot",
@@ -261,7 +256,8 @@ def test_snapshot_metadata_never_holds_a_token(fixture_world, tmp_path: Path) ->
                 "--output",
                 str(output),
                 "--offline",
-            ]
+            ],
+            contracts=FakeContracts.factory(outcome),
         )
     assert code == 0
     written = "".join(p.read_text() for p in output.rglob("*.json"))
@@ -399,29 +395,21 @@ def test_every_log_record_is_redacted(tmp_path: Path) -> None:
     assert err.getvalue().count(SHOWN) == 3, err.getvalue()  # message, f-string, exception text
 
 
-class SlowNoSandbox:
+def _slow_refusal() -> None:
     """Refuses to start after a second, so that the parallel progress line ("1/2 done, running ...") shows."""
-
-    def __init__(self, **_: Any) -> None:
-        pass
-
-    def __enter__(self) -> SlowNoSandbox:
-        time.sleep(1.2)
-        raise EnvironmentProblem("the sandbox is disabled in this test")
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    time.sleep(1.2)
+    raise EnvironmentProblem("the sandbox is disabled in this test")
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_progress_lines_with_several_refs_are_redacted(tmp_path: Path, jobs: str) -> None:
     """Several refs and -v: "[2/2] NAME @ https://user:TOKEN@..." and "1/2 done, running ..." leaked."""
-    from test_hardening import NoSandbox, call
+    from test_hardening import call
 
     ref = f"{CORE_DIST} @ {url('/cc_fixture_core-1.1.0-py3-none-any.whl')}"
     args = ["--core-ref", "1.0.0", "--core-ref", ref, "--core-package", CORE_DIST, "--store", "pkg", "--offline"]
-    with mock.patch.object(matrix, "Sandbox", NoSandbox):  # no shared base environment either
-        ran = call([*args, "--index-url", url("/simple"), "--jobs", jobs, "-v"], tmp_path, box=SlowNoSandbox)
+    slow = FakeContracts.factory(_slow_refusal)
+    ran = call([*args, "--index-url", url("/simple"), "--jobs", jobs, "-v"], tmp_path, contracts=slow)
     assert ran.code == ExitCode.ENVIRONMENT, ran.output
     assert "contract-check: $ " not in ran.stderr, "no command may run in this test"
     progress = "[2/2]" if jobs == "1" else " done, running "

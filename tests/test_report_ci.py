@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from contract_check.check import trim_log
 from contract_check.models import (
     Check,
     Layer,
@@ -22,6 +21,7 @@ from contract_check.models import (
     run_status,
     summarise,
 )
+from contract_check.refcheck import trim_log
 from contract_check.report.github import (
     annotations,
     endgroup,

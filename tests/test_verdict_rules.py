@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from contract_check import envcache, runner, sandbox, suite
-from contract_check.check import classify
-from contract_check.models import Check, Layer, Status
+from contract_check import baseenv, fingerprint, results, runner, sandbox, suite
+from contract_check.classify import verdict
+from contract_check.models import Check, Layer, Run, Status
 
 # ------------------------------------------------------------------------------------ declared checks (AST)
 
@@ -150,7 +150,7 @@ P, F, E, S = Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED
 )
 def test_classify(rows: list[tuple[str, Status]], outcome: dict[str, object], code: int, says: str | None) -> None:
     checks = [_row(i, s) for i, s in rows]
-    got_code, error = classify(checks, runner.Outcome(completed=True, **outcome), DECLARED)  # type: ignore[arg-type]
+    got_code, error = verdict(checks, runner.Outcome(completed=True, **outcome), tuple(DECLARED))  # type: ignore[arg-type]
     assert got_code == code
     if says is None:
         assert error is None
@@ -208,10 +208,11 @@ def test_verdict_variables_are_an_explicit_list(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_result_entries_expire_and_must_have_the_envelope(tmp_path: Path) -> None:
-    cache = envcache.ResultCache(tmp_path)
-    cache.put("k", {"exit_code": 0})
-    assert cache.get("k") == {"exit_code": 0}
-    assert cache.get("k", now=time.time() + envcache.RESULT_TTL + 1) is None  # 7 days later
+    cache = results.ResultCache((), declared=[], root=tmp_path)
+    run = Run(core_ref="1", status=Status.FAILED, exit_code=1, checks=[_row("c.one", F)])
+    cache.put("k", run)
+    assert cache.get("k") == run
+    assert cache.get("k", now=time.time() + results.RESULT_TTL + 1) is None  # 7 days later
     (tmp_path / "results" / "old.json").write_text(json.dumps({"exit_code": 0, "checks": []}))  # no envelope
     assert cache.get("old") is None
     (tmp_path / "results" / "deep.json").write_text("[" * 100000)
@@ -221,17 +222,17 @@ def test_result_entries_expire_and_must_have_the_envelope(tmp_path: Path) -> Non
 # ------------------------------------------------------------------------------------------ base environment
 
 
-def _base(tmp_path: Path) -> envcache.Base:
+def _base(tmp_path: Path) -> baseenv.Base:
     venv = tmp_path / "venv"
     (venv / "lib").mkdir(parents=True)
     (venv / "lib" / "mod.py").write_text("X = 1\n")
-    return envcache.Base(venv, envcache.stat_digest(venv), "identity")
+    return baseenv.Base(venv, fingerprint.stat_digest(venv, skip=baseenv.COMPLETE), "identity")
 
 
 def test_a_base_changed_through_a_clone_is_not_intact(tmp_path: Path) -> None:
     base = _base(tmp_path)
     clone = tmp_path / "clone"
-    envcache.clone(base.path, clone)
+    sandbox.clone(base.path, clone)
     assert base.intact()
     with (clone / "lib" / "mod.py").open("a") as fh:  # the clone's file is the base's file (hard link)
         fh.write("raise ImportError('poisoned')\n")
@@ -240,7 +241,7 @@ def test_a_base_changed_through_a_clone_is_not_intact(tmp_path: Path) -> None:
 
 def test_the_guard_taints_every_run_in_flight_since_the_last_good_check(tmp_path: Path) -> None:
     base = _base(tmp_path)
-    guard = envcache.BaseGuard(base)
+    guard = baseenv.BaseGuard(base)
     assert guard.acquire("early") is base
     guard.release("early")  # verified intact: not tainted
     assert guard.acquire("a") is base and guard.acquire("b") is base

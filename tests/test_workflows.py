@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import uuid
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -227,15 +226,7 @@ def test_composite_action_with_tokens(
         "index-token": TOKEN,
         "core-git-token": GIT_TOKEN,
     }
-    help_text = subprocess.run(
-        [sys.executable, "-m", "contract_check", "check", "--help"], capture_output=True, text=True
-    ).stdout
-    if "--with" in help_text:
-        given["with"] = "iniconfig"
-    else:
-        warnings.warn(
-            "this contract-check has no --with yet: the action's `with` input was not exercised", stacklevel=1
-        )
+    given["with"] = "iniconfig"  # a test dependency the Store's contracts could need
     with LoopbackIndex(fixture_world.find_links, token=TOKEN) as index:
         world = make_world(tmp_path, tool_clone, wheels, "")
         world.env.pop("UV_DEFAULT_INDEX")

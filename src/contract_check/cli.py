@@ -20,10 +20,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from contract_check import __version__, check, config, matrix, proc
+from contract_check import __version__, config, pipeline, proc
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError, bounded, from_os_error
 from contract_check.models import ExitCode, Report
 from contract_check.proc import redact
+from contract_check.refcheck import Progress
 
 try:  # newer typer raises the exceptions of its own copy of click and no longer installs click itself
     from typer._click.exceptions import UsageError as ClickUsageError
@@ -78,7 +79,7 @@ def platform_problem(os_name: str | None = None) -> EnvironmentProblem | None:
     )
 
 
-def _progress(quiet: bool) -> tuple[check.Progress, Any]:
+def _progress(quiet: bool) -> tuple[Progress, Any]:
     """A progress callback for stderr: a spinner on a terminal, nothing when piped (log lines under -v)."""
     log = logging.getLogger("contract_check")
     if quiet or not err.is_terminal:
@@ -173,7 +174,8 @@ StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store path or requirement (default: '.' when it depends on Core, else the newest market-data-store).",
+        help="Store path (PATH[extra,...]) or requirement (default: '.' when it depends on Core, else the suite's "
+        "Store, newest on the index).",
     ),
 ]
 CorePkgOpt = Annotated[str | None, typer.Option("--core-package", help="Core distribution name.")]
@@ -200,10 +202,21 @@ SincePinOpt = Annotated[
     bool, typer.Option("--since-pin", help="Check every release from the Store's declared lower bound on.")
 ]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the verdict.")]
+SuiteOpt = Annotated[
+    Path | None, typer.Option("--suite", help="A suite directory (suite.toml) instead of the built-in one.")
+]
+GoldenOpt = Annotated[
+    Path | None, typer.Option("--golden", help="The golden directory to compare with (default: the suite's).")
+]
+WithOpt = Annotated[
+    list[str] | None,
+    typer.Option("--with", help="Also install this requirement in the sandbox, e.g. a test dependency (repeatable)."),
+]
 
 
 @app.command("check")
 def check_command(
+    ctx: typer.Context,
     core_ref: RefOpt = None,
     core_range: CoreRangeOpt = None,
     pre: PreOpt = False,
@@ -231,6 +244,9 @@ def check_command(
     timeout: TimeoutOpt = None,
     keep_venv: Annotated[bool, typer.Option("--keep-venv", help="Keep the sandbox and print its path.")] = False,
     summary: SummaryOpt = None,
+    suite: SuiteOpt = None,
+    golden: GoldenOpt = None,
+    with_: WithOpt = None,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
 ) -> int:
@@ -260,12 +276,15 @@ def check_command(
         "timeout": timeout,
         "keep_venv": keep_venv,
         "verbose": verbose,
+        "suite": suite,
+        "golden": golden,
+        "with_": tuple(with_ or ()),
     }
     options = config.build(flags, cwd)
     progress, status = _progress(quiet)
     install_logs: dict[str, str] = {}
     try:
-        report = matrix.check(options, cwd, progress, install_logs=install_logs)
+        report = pipeline.check(options, cwd, progress, install_logs=install_logs, contracts=ctx.obj)
     finally:
         if status is not None:
             status.stop()
@@ -283,16 +302,18 @@ def check_command(
 
 
 @app.command("list")
-def list_command() -> int:
-    """List the built-in checks: id, subject, layer and what each guards."""
+def list_command(suite: SuiteOpt = None) -> int:
+    """List the checks of the suite (built-in unless --suite): id, subject, layer and what each guards."""
     from rich.table import Table
 
     from contract_check import catalogue
+    from contract_check import suite as suites
 
+    chosen = suites.load(suite.resolve()) if suite else None
     table = Table(header_style="bold")
     for column in ("Id", "Subject", "Layer", "Guards"):
         table.add_column(column, overflow="fold")
-    for entry in catalogue.entries():
+    for entry in catalogue.entries(chosen):
         table.add_row(entry.id, entry.subject, entry.layer, entry.guards)
     out = Console(highlight=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
@@ -372,12 +393,16 @@ def plan_command(
 
 @app.command("snapshot")
 def snapshot_command(
+    ctx: typer.Context,
     core_ref: Annotated[str, typer.Option("--core-ref", help="The known-good Core ref.")],
     store: StoreOpt = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", help="Golden directory to write (default: the built-in contracts/golden)."),
+        typer.Option(
+            "--output", help="Golden directory to write (default: golden of [tool.contract-check], else SUITE/golden)."
+        ),
     ] = None,
+    suite: SuiteOpt = None,
     core_package: CorePkgOpt = None,
     core_git: CoreGitOpt = None,
     python: PythonOpt = None,
@@ -385,14 +410,17 @@ def snapshot_command(
     find_links: FindLinksOpt = None,
     offline: OfflineOpt = False,
     timeout: TimeoutOpt = None,
+    with_: WithOpt = None,
     verbose: VerboseOpt = 0,
 ) -> int:
-    """Regenerate the golden schemas and payloads from a known-good Core/Store pair."""
+    """Record a golden baseline (schemas, payloads) from a known-good Core/Store pair."""
     from contract_check import snapshot
 
     flags: dict[str, Any] = {
         "core_refs": (core_ref,),
         "store": store,
+        "suite": suite,
+        "with_": tuple(with_ or ()),
         "core_package": core_package,
         "core_git": core_git,
         "python": python,
@@ -405,7 +433,7 @@ def snapshot_command(
     options = config.build(flags, Path.cwd())
     progress, status = _progress(False)
     try:
-        written = snapshot.take(options, Path.cwd(), output, progress)
+        written = snapshot.take(options, Path.cwd(), output, progress, contracts=ctx.obj)
     finally:
         if status is not None:
             status.stop()
@@ -429,9 +457,9 @@ def _size(n: int) -> str:
 @cache_app.command("info")
 def cache_info_command() -> int:
     """Where the cache is and what it holds."""
-    from contract_check import envcache
+    from contract_check import results
 
-    found = envcache.info()
+    found = results.info()
     out = Console(highlight=False)
     out.print(f"cache directory  {escape(str(found.root))}")
     out.print(f"results          {found.results} ({found.expired} expired or unusable; kept for 7 days)")
@@ -443,9 +471,9 @@ def cache_info_command() -> int:
 @cache_app.command("clear")
 def cache_clear_command() -> int:
     """Remove every cached result and shared environment."""
-    from contract_check import envcache
+    from contract_check import results
 
-    before = envcache.clear()
+    before = results.clear()
     Console(highlight=False).print(
         f"removed {before.results} results and {before.bases} environments ({_size(before.size_bytes)}) "
         f"from {escape(str(before.root))}"
@@ -499,8 +527,11 @@ def _interrupted() -> int:
     return ExitCode.INTERRUPTED
 
 
-def run(argv: list[str]) -> int:
-    """Parse *argv*, run the command, and map every outcome to an exit code."""
+def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) -> int:
+    """Parse *argv*, run the command, and map every outcome to an exit code.
+
+    *contracts* makes what runs the contracts of a ref (default: real sandboxes); tests pass a fake.
+    """
     args = list(argv)
     if not args or (args[0] not in COMMANDS and args[0] not in ("--help", "-h", "--version")):
         args.insert(0, "check")
@@ -519,7 +550,7 @@ def run(argv: list[str]) -> int:
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     proc.enable_subreaper()  # orphans of a contract (double fork, setsid) stay ours to sweep
     try:
-        result = app(args, prog_name="contract-check", standalone_mode=False)
+        result = app(args, prog_name="contract-check", standalone_mode=False, obj=contracts)
         if result == ExitCode.INTERRUPTED:  # typer/click return Exit(130) for a KeyboardInterrupt
             return _interrupted()
         return int(result) if isinstance(result, int) else 0

@@ -18,13 +18,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from contract_check import fsread
+from contract_check import suite as suites
 from contract_check.errors import UsageError
 from contract_check.index import IndexSettings
 from contract_check.proc import redact
 
-DEFAULT_CORE_PACKAGE = "market-data-core"
-DEFAULT_STORE_PACKAGE = "market-data-store"
-DEFAULT_CORE_GIT = "https://github.com/mjdevaccount/market-data-core.git"
 DEFAULT_TIMEOUT = 300.0
 MAX_TIMEOUT = 7 * 24 * 3600.0  # a week; far larger values overflow time arithmetic and the OS's wait calls
 PYPROJECT_LIMIT = 4 * fsread.MIB
@@ -37,7 +35,7 @@ GIT_URL_FORMS = """accepted --core-git forms (each may start with git+, as in gi
 _GIT_SCHEMES = {"https", "ssh", "git", "file"}
 _SCP_LIKE = re.compile(r"[^/:@]+@[^/:]+:.*")
 # option -> the flag that sets it (for messages); the rest are "--" + the name with dashes
-_FLAG_NAMES = {"core_refs": "--core-ref", "contracts": "--contracts", "find_links": "--find-links"}
+_FLAG_NAMES = {"core_refs": "--core-ref", "contracts": "--contracts", "find_links": "--find-links", "with_": "--with"}
 
 # the user's uv/pip configuration of the index, first wins; the sandbox scrubs these, so they are read here
 # and passed to uv explicitly (IndexSettings.uv_args)
@@ -76,17 +74,38 @@ _CONFIG_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
     "core-ref": ("core_refs", (list, str)),
     "core-range": ("core_range", (str,)),
     "since-pin": ("since_pin", (bool,)),
+    "suite": ("suite", (str,)),  # a suite directory replacing the built-in one
+    "golden": ("golden", (str,)),  # the golden directory checks read and `snapshot` writes
+    "with": ("with_", (list,)),  # extra requirements installed into the sandbox (test dependencies)
+    "store-extras": ("store_extras", (list,)),  # extras of the Store to install (e.g. ["dev"])
 }
 # the options that choose which Core refs to check: given on the command line, they replace the configured choice
 _REF_SELECTION = ("core_refs", "core_range", "since_pin")
 
 
+def cache_root() -> Path:
+    """Where shared environments, built Store wheels and results are kept: ``$CONTRACT_CHECK_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/contract-check``, else ``~/.cache/contract-check``."""
+    explicit = os.environ.get("CONTRACT_CHECK_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "contract-check"
+
+
 @dataclass(frozen=True)
 class Options:
+    """Every setting of one invocation; ``build`` fills the Core's name, git URL and default Store from the suite."""
+
     core_refs: tuple[str, ...] = ()
     store: str | None = None
-    core_package: str = DEFAULT_CORE_PACKAGE
-    core_git: str = DEFAULT_CORE_GIT
+    core_package: str = ""
+    core_git: str = ""
+    store_package: str | None = None  # the Store checked when there is no --store and no project at hand
+    suite: Path | None = None  # None: the built-in suite
+    golden: Path | None = None  # None: the suite's golden/
+    with_: tuple[str, ...] = ()
+    store_extras: tuple[str, ...] = ()
     contracts: tuple[Path, ...] = ()
     python: str | None = None
     index_url: str | None = None
@@ -184,6 +203,10 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
             value = tuple(_local_path(where, v, what) for v in value)
         elif attr == "find_links":
             value = tuple(str(_local_path(where, v, what)) if not _is_url(v) else v for v in value)
+        elif attr in ("suite", "golden"):
+            value = _local_path(where, value, what)
+        elif attr in ("with_", "store_extras"):
+            value = tuple(value)
         elif attr == "store" and not _is_requirement_like(value):
             value = str(_local_path(where, value, what))
         out[attr] = value
@@ -377,6 +400,13 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     python = merged.get("python")
     if python and (os.sep in python or "/" in python or python.startswith(("~", "."))):
         merged["python"] = str(_local_path(cwd, python, "--python"))
+    for attr in ("suite", "golden"):
+        if merged.get(attr) is not None:
+            merged[attr] = _local_path(cwd, merged[attr], names.get(attr, "--" + attr))
+    chosen = suites.load(merged["suite"]) if merged.get("suite") else suites.builtin()
+    merged.setdefault("core_package", chosen.core_package)
+    merged.setdefault("core_git", chosen.core_git or "")
+    merged.setdefault("store_package", chosen.store_package)
     options = Options(**merged)
     if not _PROJECT_NAME.fullmatch(options.core_package):
         raise UsageError(f"--core-package {options.core_package!r} is not a valid distribution name")
@@ -384,7 +414,8 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     if options.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {options.jobs}")
     # every value that reaches git or uv as an argument, or uv's overrides file, must not read as an option
-    check_git_url(options.core_git, names.get("core_git", "--core-git"))
+    if options.core_git:
+        check_git_url(options.core_git, names.get("core_git", "--core-git"))
     for attr in ("store", "python", "index_url"):
         _no_option(getattr(options, attr), names.get(attr, "--" + attr.replace("_", "-")))
     for link in options.find_links:  # a local one is an absolute path by now

@@ -12,16 +12,15 @@ import email.parser
 import tarfile
 import tomllib
 import zipfile
+from functools import cache
 from pathlib import Path
 
-from contract_check import config, matrix, refs
-from contract_check.check import Checker, Progress, StoreTarget
+from contract_check import config, index, matrix, refs
 from contract_check.config import Options
 from contract_check.errors import UsageError
-
-
-def _quiet(_: str) -> None:
-    pass
+from contract_check.refcheck import Progress, quiet
+from contract_check.sandbox import find_uv
+from contract_check.target import StoreTarget, resolve_store
 
 
 def _requires_dist(metadata: bytes) -> list[str]:
@@ -51,9 +50,9 @@ def _sdist_declared(path: Path, core_package: str) -> str | None:
 
 def declared_in_file(store: StoreTarget, core_package: str) -> str | None:
     """The Core specifier a Store wheel or sdist declares; None if *store* is not such a file or declares none."""
-    path = Path(store.install)
+    path = store.path
     try:
-        if not path.is_file():
+        if path is None or not path.is_file():
             return None
         if path.name.endswith(".whl"):
             requires = _wheel_requires(path)
@@ -65,22 +64,28 @@ def declared_in_file(store: StoreTarget, core_package: str) -> str | None:
     return None
 
 
-def plan_refs(options: Options, cwd: Path, progress: Progress = _quiet) -> list[str]:
+def plan_refs(options: Options, cwd: Path, progress: Progress = quiet) -> list[str]:
     """Every ref ``check`` would run with these options, in order, without installing anything."""
     for ref in options.core_refs:  # validated as check validates them: a bad ref is exit 2 here, not in a shard
         refs.parse(ref, core_package=options.core_package, cwd=cwd)
-    checker = Checker(options, cwd, progress)
-    if options.since_pin and not checker.store_declared:
-        declared = declared_in_file(checker.store, options.core_package)
+    store = resolve_store(options.store, cwd, core_package=options.core_package, default_package=options.store_package)
+    declared = store.declared_core
+    if options.since_pin and not declared:
+        declared = declared_in_file(store, options.core_package)
         if declared is None:
             raise UsageError(
-                f"plan --since-pin: the declared {options.core_package} range of Store {checker.store.spec!r} "
+                f"plan --since-pin: the declared {options.core_package} range of Store {store.spec!r} "
                 "cannot be read without installing it",
                 tip="run plan in the Store checkout, give --store PATH (project directory, wheel or sdist), "
                 "or give the range with --core-range",
             )
-        checker.store_declared = declared
-    return matrix.expand_refs(options, checker)
+
+    @cache
+    def releases() -> list[index.Release]:
+        progress(f"listing {options.core_package} versions")
+        return index.releases(options.core_package, options.index, uv=find_uv())
+
+    return matrix.expand_refs(options, declared=declared, releases=releases)
 
 
 __all__ = ["declared_in_file", "plan_refs"]

@@ -53,6 +53,8 @@ class ResolvedRef:
     requirement: str  # the PEP 508 line written to uv's overrides file
     source: Source
     version: Version | None = None  # known up front for index refs
+    git_url: str | None = None  # for git refs: the repository (without "git+") and the revision, as given
+    git_rev: str | None = None
 
     @property
     def display(self) -> str:
@@ -175,10 +177,16 @@ ReleaseLister = Callable[[], list[index.Release]]
 def resolve(parsed: ParsedRef, *, core_package: str, core_git: str, releases: ReleaseLister) -> ResolvedRef:
     """Turn a parsed ref into the requirement uv installs, asking the index where the form needs it."""
     if parsed.source is Source.GIT:
+        if not core_git:
+            raise UsageError(
+                f"--core-ref {redact(parsed.ref)!r} is a git ref, but no Core git repository is known",
+                tip="give --core-git URL (or core-git in suite.toml or [tool.contract-check])",
+            )
         url = core_git if core_git.startswith("git+") else f"git+{core_git}"
         # uv splits the revision off at the last "@" and decodes it: a ref holding "@", "#" or "%" is encoded
         rev = parsed.target.replace("%", "%25").replace("@", "%40").replace("#", "%23")
-        return ResolvedRef(parsed.ref, f"{core_package} @ {url}@{rev}", Source.GIT)
+        requirement = f"{core_package} @ {url}@{rev}"
+        return ResolvedRef(parsed.ref, requirement, Source.GIT, git_url=url.removeprefix("git+"), git_rev=parsed.target)
     if parsed.source is Source.PATH:
         return ResolvedRef(parsed.ref, f"{core_package} @ {Path(parsed.target).as_uri()}", Source.PATH)
     if parsed.source is Source.URL:

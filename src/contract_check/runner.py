@@ -6,9 +6,7 @@ row; the remaining contracts are then run in a fresh process, so one bad check n
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import signal
 import tomllib
@@ -17,16 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contract_check import compat, fsread, proc
+from contract_check import events, fsread, proc
 from contract_check import suite as suite_mod
-from contract_check.errors import CommandTimeout, EnvironmentProblem, UsageError
-from contract_check.models import Check, Layer, Severity, Status
+from contract_check.errors import CommandTimeout, UsageError
+from contract_check.models import Check
+from contract_check.sandbox import Sandbox
 
 PLUGIN_MODULE = "contract_check_plugin"
 MAX_RESTARTS = 3
 CONTRACT_LIMIT = 16 * 1024 * 1024  # a contract file larger than this is no contract file
-_RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
-_RAISED_BY_US = re.compile(r"^(?:\w+\.)+(?:SubjectError|ContractImportError|ContractAborted): ")
 
 
 def builtin_contracts() -> Path:
@@ -68,112 +65,6 @@ class Outcome:
             self.origins.setdefault(dist, {}).update(modules)
         self.timed_out = self.timed_out or other.timed_out
         self.timed_out_ids += other.timed_out_ids
-
-
-def _check_from_result(event: dict[str, Any], strict: bool) -> Check:
-    outcome, message = event["outcome"], _clean(event.get("message") or "")
-    layer = Layer(event.get("layer", "user")) if event.get("layer") in Layer.__members__.values() else Layer.USER
-    rule_match = _RULE_PREFIX.match(message)
-    rule = rule_match.group(1) if rule_match else None
-    warnings = event.get("warnings") or []
-    if outcome == "xpassed" and layer is Layer.USER:
-        outcome = "passed"  # a user's xfail that passed is a pass (strict xfail already reports a failure)
-    status = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status.ERROR}.get(outcome, Status.SKIPPED)
-    severity: Severity | None = None
-    if status in (Status.FAILED, Status.ERROR):
-        severity = Severity.ERR
-    elif status is Status.PASSED and warnings:
-        severity = Severity.WARN
-        message = "; ".join(warnings)
-        warn_match = _RULE_PREFIX.match(message)
-        rule = warn_match.group(1) if warn_match else None
-        if severity.fails(strict):
-            status = Status.FAILED
-    if rule is not None and compat.severity(rule) is None:  # not a rule of the table: a typo in a contract
-        if status is Status.PASSED:  # a WARN under a rule that does not exist cannot be classified
-            status, severity = Status.ERROR, Severity.ERR
-            message = f"unknown rule ID {rule!r} (see `contract-check list`): {message}"
-        rule = None
-    if outcome in ("xfailed", "xpassed"):
-        message = f"{outcome}: {message}" if message else outcome
-    return Check(
-        id=str(event.get("id") or event["nodeid"]),
-        subject=str(event.get("subject") or "?"),
-        layer=layer,
-        status=status,
-        severity=severity,
-        rule=rule,
-        message=proc.redact(message.strip())[:2000],
-        duration_s=float(event.get("duration") or 0.0),
-    )
-
-
-def _clean(message: str) -> str:
-    """Drop pydantic's "For further information visit <url>" lines: noise in a report."""
-    text = "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
-    text = _RAISED_BY_US.sub("", text, count=1)
-    return text.replace("pydantic_core._pydantic_core.", "")
-
-
-# event -> {field: accepted types} (None: optional); the host reads these, so without them a report is unusable
-_EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "env": {"versions": (dict, type(None)), "requires": (dict, type(None))},
-    "start": {"nodeid": (str,)},
-    "result": {
-        "nodeid": (str,),
-        "outcome": (str,),
-        "message": (str, type(None)),
-        "duration": (int, float, type(None)),
-        "warnings": (list, type(None)),
-    },
-    "collect_error": {"nodeid": (str,)},
-    "artifact": {"name": (str,)},
-    "origins": {"modules": (dict, type(None))},
-    "end": {"exitstatus": (int, type(None))},
-}
-_OUTCOMES = {"passed", "failed", "error", "skipped", "xfailed", "xpassed"}
-
-
-def _well_formed(event: dict[str, Any]) -> bool:
-    fields = _EVENT_FIELDS[event["event"]]
-    if not all(isinstance(event.get(name), types) for name, types in fields.items()):
-        return False  # a missing field reads as None, which only the optional fields accept
-    if event["event"] == "result":
-        return event["outcome"] in _OUTCOMES and all(isinstance(w, str) for w in event.get("warnings") or [])
-    if event["event"] == "origins":
-        modules = event.get("modules") or {}
-        return all(
-            isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
-            for m in modules.values()
-        )
-    if event["event"] == "env":
-        versions, requires = event.get("versions") or {}, event.get("requires") or {}
-        return all(isinstance(v, str) for v in versions.values()) and all(
-            isinstance(r, list) and all(isinstance(x, str) for x in r) for r in requires.values()
-        )
-    return True
-
-
-def _read_events(path: Path) -> list[dict[str, Any]]:
-    """The plugin's events. Lines that are no event (a line cut short by a crash) are skipped; an event
-    without the fields the host reads means the run cannot be judged: EnvironmentProblem (exit 3)."""
-    if not path.is_file():
-        return []
-    events = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-        if not (isinstance(event, dict) and isinstance(event.get("event"), str) and event["event"] in _EVENT_FIELDS):
-            continue
-        if not _well_formed(event):
-            raise EnvironmentProblem(
-                f"the contract results are malformed (line {number} of {path.name}: {proc.redact(line[:200])!r})",
-                tip="something other than contract-check's plugin wrote to $CONTRACT_CHECK_OUT",
-            )
-        events.append(event)
-    return events
 
 
 _NORECURSE = {"__pycache__", "node_modules", "venv", "build", "dist"}  # as pytest's norecursedirs
@@ -314,7 +205,7 @@ def find_ini(start: Path, root: Path) -> Path | None:
     return None
 
 
-def run_builtin(interpreter: Path, layout: Layout, *, env: dict[str, str], timeout: float, strict: bool) -> Outcome:
+def run_builtin(box: Sandbox, layout: Layout, *, env: dict[str, str], timeout: float, strict: bool) -> Outcome:
     """The built-in suite, sealed: its own rootdir and ini, no conftest above it, no plugin autoloading."""
     args: list[str | Path] = [
         "-c",
@@ -325,11 +216,11 @@ def run_builtin(interpreter: Path, layout: Layout, *, env: dict[str, str], timeo
         layout.suite,
         layout.suite,
     ]
-    return _run(interpreter, layout, "--sealed", args, cwd=layout.suite, env=env, timeout=timeout, strict=strict)
+    return _run(box, layout, "--sealed", args, cwd=layout.suite, env=env, timeout=timeout, strict=strict)
 
 
 def run_user(
-    interpreter: Path,
+    box: Sandbox,
     layout: Layout,
     targets: list[Path],
     root: Path,
@@ -342,11 +233,11 @@ def run_user(
     (nothing above *root*); node ids are relative to *root*. Run in *root* without writing to it."""
     ini = find_ini(targets[0], root) or layout.empty_ini
     args: list[str | Path] = ["-c", ini, "--rootdir", root, "--confcutdir", root, *targets]
-    return _run(interpreter, layout, "--user", args, cwd=root, env=env, timeout=timeout, strict=strict)
+    return _run(box, layout, "--user", args, cwd=root, env=env, timeout=timeout, strict=strict)
 
 
 def _run(
-    interpreter: Path,
+    box: Sandbox,
     layout: Layout,
     mode: str,
     selection: list[str | Path],
@@ -363,7 +254,7 @@ def _run(
     for attempt in range(MAX_RESTARTS + 1):
         out = layout.workdir / f"results-{tag}-{attempt}.jsonl"
         argv: list[str | Path] = [
-            interpreter,
+            box.interpreter,
             "-I",  # no PYTHON* variables, no user site, no script directory on sys.path
             "-B",  # no bytecode written (into a shared base environment, or the user's tree)
             layout.plugin,
@@ -393,10 +284,10 @@ def _run(
             timed_out, tail = True, ""
             outcome.duration_s += timeout
             died = f"did not finish within {timeout:g}s (--timeout); killed with its process tree"
-        events = _read_events(out)
+        found = events.read_events(out)
         crashed: dict[str, Any] | None = None
         ended = False
-        for event in events:
+        for event in found:
             kind = event["event"]
             if kind == "env":
                 outcome.versions.update(event.get("versions") or {})
@@ -406,10 +297,10 @@ def _run(
             elif kind == "result":
                 crashed = None
                 finished.add(event["nodeid"])
-                outcome.checks.append(_check_from_result(event, strict))
+                outcome.checks.append(events.check_from_result(event, strict))
             elif kind == "collect_error":
                 finished.add(event["nodeid"])
-                outcome.checks.append(_collect_error(event))
+                outcome.checks.append(events.collect_error(event))
             elif kind == "artifact":
                 outcome.artifacts[event["name"]] = event.get("data")
             elif kind == "origins":
@@ -422,7 +313,7 @@ def _run(
         if timed_out:
             outcome.timed_out = True
         if ended and not timed_out:
-            if not any(e["event"] in ("result", "collect_error") for e in events):
+            if not any(e["event"] in ("result", "collect_error") for e in found):
                 outcome.notes.append(tail)
             return outcome
         if crashed is None:
@@ -430,7 +321,7 @@ def _run(
             outcome.notes.append(f"{died}" + (f":\n{tail}" if tail else ""))
             return outcome
         finished.add(crashed["nodeid"])
-        outcome.checks.append(_check_from_result({**crashed, "outcome": "error", "message": died}, strict))
+        outcome.checks.append(events.check_from_result({**crashed, "outcome": "error", "message": died}, strict))
         if timed_out:
             outcome.timed_out_ids.append(outcome.checks[-1].id)
     outcome.notes.append(f"gave up after {MAX_RESTARTS} restarts; some contracts did not run")
@@ -444,17 +335,3 @@ def _describe_exit(code: int) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit status {code}"
-
-
-def _collect_error(event: dict[str, Any]) -> Check:
-    message = str(event.get("message") or "")
-    last = [line for line in message.splitlines() if line.strip()][-1:] or ["collection failed"]
-    return Check(
-        id=f"collect:{event['nodeid']}",
-        subject=Path(event["nodeid"]).stem or "?",
-        layer=Layer.USER,
-        status=Status.ERROR,
-        severity=Severity.ERR,
-        rule="IMPORT_FAILED" if "ImportError" in message or "ModuleNotFoundError" in message else None,
-        message=proc.redact(f"could not load {event['nodeid']}: {last[0].strip()}")[:2000],
-    )

@@ -1,12 +1,14 @@
 """The throwaway environment: a temp dir, a uv virtualenv, the Store plus Core at the ref, pytest.
 
-``Sandbox`` is a context manager: the temp dir goes away on success, failure, timeout and interrupt alike
-(``keep=True`` keeps it and says where). uv is found once; the child environment is scrubbed.
+``Sandbox`` is a context manager with two implementations (a fresh venv, a clone of a base environment): the
+temp dir goes away on success, failure, timeout and interrupt alike (``keep`` keeps it and says where). uv is
+found once; the child environment is scrubbed (what is dropped, and why, is data below).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -14,11 +16,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 
-from contract_check import envcache, proc
+from contract_check import proc
 from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
 
@@ -157,25 +160,37 @@ _TIPS = {
 }
 
 
-class Sandbox:
-    """A temp dir holding a fresh uv venv; ``install`` puts the Store, Core and pytest in it."""
+def install_tip(kind: str) -> str:
+    """What to do about an install failure of this kind (``classify_install_failure``)."""
+    return _TIPS.get(kind, _TIPS["uv"])
 
-    def __init__(
-        self,
-        *,
-        python: str | None,
-        index: IndexSettings,
-        timeout: float,
-        keep: bool = False,
-        base: Path | None = None,
-        relocatable: bool = False,
-    ) -> None:
-        self.python = python or sys.executable
-        self.index = index
-        self.timeout = timeout
-        self.keep = keep
-        self.base = base  # a prepared base venv (Store, deps, pytest; no Core) to clone instead of `uv venv`
-        self.relocatable = relocatable
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """What every sandbox of one invocation shares."""
+
+    python: str | None
+    index: IndexSettings
+    timeout: float
+    keep: bool = False  # --keep-venv: leave the temp dir behind (and say where)
+
+
+class Sandbox:
+    """A temp dir holding a uv venv; ``install`` puts the Store, Core and pytest in it.
+
+    How the venv comes to be is a subclass's ``_create``: ``FreshSandbox`` (``uv venv``) or ``ClonedSandbox``
+    (a hard-link clone of a prepared base environment). The temp dir goes away on success, failure, timeout
+    and interrupt alike, unless ``keep``.
+    """
+
+    cloned = False
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.python = settings.python or sys.executable
+        self.index = settings.index
+        self.timeout = settings.timeout
+        self.keep = settings.keep
         self.uv = find_uv()
         self.root = Path()
         self.phases: dict[str, float] = {}
@@ -188,6 +203,9 @@ class Sandbox:
     @property
     def interpreter(self) -> Path:
         return self.venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+    def _create(self) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> Sandbox:
         # Python would quietly fall back to /tmp (or the cwd) for a TMPDIR that is missing or read-only
@@ -208,15 +226,12 @@ class Sandbox:
                 tip="free disk space or point TMPDIR at a writable directory",
             ) from None
         try:
-            if self.base is not None:
-                start = time.monotonic()
-                envcache.clone(self.base, self.venv)
-                self.phases["clone"] = round(time.monotonic() - start, 3)
-            else:
-                self.create_venv(relocatable=self.relocatable)
+            self._create()
         except BaseException:
             self.close()
             raise
+        if self.keep:
+            logging.getLogger("contract_check").warning("keeping the sandbox at %s", self.root)
         return self
 
     def __exit__(
@@ -227,10 +242,6 @@ class Sandbox:
     def close(self) -> None:
         if not self.keep and self.root != Path() and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
-
-    def create_venv(self, *, relocatable: bool = False) -> None:
-        args = ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)]
-        self._uv("venv", [*args, "--relocatable"] if relocatable else args)
 
     def warm(self, modules: list[str]) -> None:
         """Import *modules* once with bytecode writing on, so clones of this venv start with it compiled."""
@@ -277,7 +288,7 @@ class Sandbox:
         if not done.ok:
             kind = "uv" if phase == "venv" else classify_install_failure(done.stderr + done.stdout)
             message = f"uv {phase} failed ({kind.replace('-', ' ')}):\n{done.tail()}"
-            raise EnvironmentProblem(message, tip=_TIPS[kind], kind=kind)
+            raise EnvironmentProblem(message, tip=install_tip(kind), kind=kind)
         return done
 
     def install(
@@ -313,7 +324,7 @@ class Sandbox:
             *(arg for name in reread for arg in ("--reinstall-package", name)),
             *requirements,
         ]
-        if immutable and self.base is not None and not self.index.offline:
+        if immutable and self.cloned and not self.index.offline:
             # a clone of the base already holds everything but Core, and uv's cache usually holds Core: try
             # without the network first (5x faster), and resolve online only when the cache cannot answer
             quick = self._run_uv("install", [*args, "--offline"], what="installing Core from uv's cache")
@@ -323,3 +334,42 @@ class Sandbox:
         done = self._run_uv("install", args, what="installing the Store and Core")
         self.install_log = done.stderr + done.stdout  # uv's own output, unredacted; kept when the install fails too
         self._raise_for("install", done)
+
+
+class FreshSandbox(Sandbox):
+    """A new venv made by ``uv venv`` (*relocatable* for a base environment that is moved afterwards)."""
+
+    def __init__(self, settings: SandboxSettings, *, relocatable: bool = False) -> None:
+        super().__init__(settings)
+        self.relocatable = relocatable
+
+    def _create(self) -> None:
+        args = ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)]
+        self._uv("venv", [*args, "--relocatable"] if self.relocatable else args)
+
+
+class ClonedSandbox(Sandbox):
+    """A hard-link clone of a prepared base environment (Store, dependencies, pytest; no Core)."""
+
+    cloned = True
+
+    def __init__(self, settings: SandboxSettings, base: Path) -> None:
+        super().__init__(settings)
+        self.base = base
+
+    def _create(self) -> None:
+        start = time.monotonic()
+        clone(self.base, self.venv)
+        self.phases["clone"] = round(time.monotonic() - start, 3)
+
+
+def clone(base: Path, dest: Path) -> None:
+    """Copy a venv as hard links (a copy where links are impossible, e.g. across filesystems)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(base, dest, symlinks=True, copy_function=link)

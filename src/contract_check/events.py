@@ -1,0 +1,141 @@
+"""The plugin's JSON lines, read back on the host and turned into typed rows.
+
+Each line is one event (see ``sandbox_plugin``). A line that is no event (cut short by a crash) is skipped;
+an event without the fields the host reads means the run cannot be judged (EnvironmentProblem, exit 3).
+A contract's message may start with a rule ID (``FIELD_REMOVED: ...``); one the rule table does not know
+is not taken as a rule (a WARN under it becomes an error row).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from contract_check import compat, proc
+from contract_check.errors import EnvironmentProblem
+from contract_check.models import Check, Layer, Severity, Status
+
+_RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
+_RAISED_BY_US = re.compile(r"^(?:\w+\.)+(?:SubjectError|ContractImportError|ContractAborted): ")
+
+
+def check_from_result(event: dict[str, Any], strict: bool) -> Check:
+    outcome, message = event["outcome"], _clean(event.get("message") or "")
+    layer = Layer(event.get("layer", "user")) if event.get("layer") in Layer.__members__.values() else Layer.USER
+    rule_match = _RULE_PREFIX.match(message)
+    rule = rule_match.group(1) if rule_match else None
+    warnings = event.get("warnings") or []
+    if outcome == "xpassed" and layer is Layer.USER:
+        outcome = "passed"  # a user's xfail that passed is a pass (strict xfail already reports a failure)
+    status = {"passed": Status.PASSED, "failed": Status.FAILED, "error": Status.ERROR}.get(outcome, Status.SKIPPED)
+    severity: Severity | None = None
+    if status in (Status.FAILED, Status.ERROR):
+        severity = Severity.ERR
+    elif status is Status.PASSED and warnings:
+        severity = Severity.WARN
+        message = "; ".join(warnings)
+        warn_match = _RULE_PREFIX.match(message)
+        rule = warn_match.group(1) if warn_match else None
+        if severity.fails(strict):
+            status = Status.FAILED
+    if rule is not None and compat.severity(rule) is None:  # not a rule of the table: a typo in a contract
+        if status is Status.PASSED:  # a WARN under a rule that does not exist cannot be classified
+            status, severity = Status.ERROR, Severity.ERR
+            message = f"unknown rule ID {rule!r} (see `contract-check list`): {message}"
+        rule = None
+    if outcome in ("xfailed", "xpassed"):
+        message = f"{outcome}: {message}" if message else outcome
+    return Check(
+        id=str(event.get("id") or event["nodeid"]),
+        subject=str(event.get("subject") or "?"),
+        layer=layer,
+        status=status,
+        severity=severity,
+        rule=rule,
+        message=proc.redact(message.strip())[:2000],
+        duration_s=float(event.get("duration") or 0.0),
+    )
+
+
+def _clean(message: str) -> str:
+    """Drop pydantic's "For further information visit <url>" lines: noise in a report."""
+    text = "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
+    text = _RAISED_BY_US.sub("", text, count=1)
+    return text.replace("pydantic_core._pydantic_core.", "")
+
+
+# event -> {field: accepted types} (None: optional); the host reads these, so without them a report is unusable
+_EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "env": {"versions": (dict, type(None)), "requires": (dict, type(None))},
+    "start": {"nodeid": (str,)},
+    "result": {
+        "nodeid": (str,),
+        "outcome": (str,),
+        "message": (str, type(None)),
+        "duration": (int, float, type(None)),
+        "warnings": (list, type(None)),
+    },
+    "collect_error": {"nodeid": (str,)},
+    "artifact": {"name": (str,)},
+    "origins": {"modules": (dict, type(None))},
+    "end": {"exitstatus": (int, type(None))},
+}
+_OUTCOMES = {"passed", "failed", "error", "skipped", "xfailed", "xpassed"}
+
+
+def _well_formed(event: dict[str, Any]) -> bool:
+    fields = _EVENT_FIELDS[event["event"]]
+    if not all(isinstance(event.get(name), types) for name, types in fields.items()):
+        return False  # a missing field reads as None, which only the optional fields accept
+    if event["event"] == "result":
+        return event["outcome"] in _OUTCOMES and all(isinstance(w, str) for w in event.get("warnings") or [])
+    if event["event"] == "origins":
+        modules = event.get("modules") or {}
+        return all(
+            isinstance(m, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
+            for m in modules.values()
+        )
+    if event["event"] == "env":
+        versions, requires = event.get("versions") or {}, event.get("requires") or {}
+        return all(isinstance(v, str) for v in versions.values()) and all(
+            isinstance(r, list) and all(isinstance(x, str) for x in r) for r in requires.values()
+        )
+    return True
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The plugin's events. Lines that are no event (a line cut short by a crash) are skipped; an event
+    without the fields the host reads means the run cannot be judged: EnvironmentProblem (exit 3)."""
+    if not path.is_file():
+        return []
+    events = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+        if not (isinstance(event, dict) and isinstance(event.get("event"), str) and event["event"] in _EVENT_FIELDS):
+            continue
+        if not _well_formed(event):
+            raise EnvironmentProblem(
+                f"the contract results are malformed (line {number} of {path.name}: {proc.redact(line[:200])!r})",
+                tip="something other than contract-check's plugin wrote to $CONTRACT_CHECK_OUT",
+            )
+        events.append(event)
+    return events
+
+
+def collect_error(event: dict[str, Any]) -> Check:
+    message = str(event.get("message") or "")
+    last = [line for line in message.splitlines() if line.strip()][-1:] or ["collection failed"]
+    return Check(
+        id=f"collect:{event['nodeid']}",
+        subject=Path(event["nodeid"]).stem or "?",
+        layer=Layer.USER,
+        status=Status.ERROR,
+        severity=Severity.ERR,
+        rule="IMPORT_FAILED" if "ImportError" in message or "ModuleNotFoundError" in message else None,
+        message=proc.redact(f"could not load {event['nodeid']}: {last[0].strip()}")[:2000],
+    )

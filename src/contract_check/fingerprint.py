@@ -1,0 +1,139 @@
+"""Digests: of values (cache keys), of files and project trees (what a local artifact holds), and of a tree's
+file metadata (a cheap check that nothing changed).
+
+A local project is the files ``git ls-files -co --exclude-standard`` lists (tracked and untracked, ignored
+ones left out); without git, every file except VCS directories, virtualenvs, build output and caches. The same
+list is what ``copy_project`` copies, so a digest describes exactly what gets built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from contract_check import fsread, proc
+from contract_check.errors import CommandTimeout
+
+_SKIP_DIRS = {
+    *(".git", ".hg", ".svn", ".bzr"),
+    *(".venv", "venv", ".tox", ".nox", "node_modules"),
+    *("build", "dist", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"),
+}
+
+
+def digest(*parts: Any) -> str:
+    """A short, stable digest of JSON-able *parts* (a cache key)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def file_digest(path: Path, what: str = "input file") -> str:
+    """SHA-256 of a regular file, streamed; a FIFO or a device is a UsageError naming it (fsread)."""
+    h = hashlib.sha256()
+    with fsread.open_regular(path, what) as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _git_files(root: Path) -> list[str] | None:
+    if not any((parent / ".git").exists() for parent in (root, *root.parents)):
+        return None
+    env = {"PATH": os.environ.get("PATH", ""), "GIT_TERMINAL_PROMPT": "0", "HOME": os.environ.get("HOME", "/")}
+    try:
+        done = proc.run(
+            ["git", "-c", "core.quotepath=off", "ls-files", "-z", "-co", "--exclude-standard", "--", "."],
+            env=env,
+            cwd=root,
+            timeout=60,
+            what="git ls-files",
+        )
+    except (OSError, CommandTimeout):
+        return None
+    if not done.ok:
+        return None
+    return sorted({name for name in done.stdout.split("\0") if name})
+
+
+def _walked_files(root: Path) -> list[str]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if d not in _SKIP_DIRS and not d.endswith(".egg-info") and not (Path(dirpath, d, "pyvenv.cfg").exists())
+        ]
+        found += [
+            os.path.relpath(os.path.join(dirpath, f), root) for f in filenames if not f.endswith((".pyc", ".pyo"))
+        ]
+    return sorted(found)
+
+
+def project_files(root: Path) -> list[str]:
+    """The files that make up the project at *root*, relative paths, sorted (see the module docstring)."""
+    listed = _git_files(root)
+    names = listed if listed is not None else _walked_files(root)
+    return [n for n in names if os.path.lexists(root / n)]  # a tracked file deleted in the working tree is gone
+
+
+def tree_digest(root: Path) -> str:
+    """Hash of every project file's relative path and content under *root* (a FIFO or a device in it, even
+    behind a symlink, is a UsageError: the build would block on it)."""
+    fsread.check_tree(root, "the project")
+    h = hashlib.sha256()
+    for name in project_files(root):
+        path = root / name
+        h.update(name.encode() + b"\0")
+        if path.is_symlink():
+            h.update(b"->" + os.readlink(path).encode())
+            continue
+        try:
+            h.update(file_digest(path, "the file").encode())
+        except OSError:  # unreadable: its name is hashed
+            continue
+    return h.hexdigest()
+
+
+def content_digest(path: Path) -> str | None:
+    """``file:<sha>`` for a file, ``tree:<sha>`` for a directory; None when *path* is neither."""
+    try:
+        if path.is_file():
+            return "file:" + file_digest(path)
+        if path.is_dir():
+            return "tree:" + tree_digest(path)
+    except (OSError, ValueError):  # too long for a file name, a NUL byte
+        return None
+    return None
+
+
+def copy_project(root: Path, dest: Path) -> None:
+    """Copy the project files of *root* to *dest* (symlinks as symlinks), so that a build writes only there."""
+    fsread.check_tree(root, "the project")  # a FIFO or a device would block the copy
+    for name in project_files(root):
+        source, target = root / name, dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            os.symlink(os.readlink(source), target)
+        elif source.is_file():
+            shutil.copy2(source, target)
+
+
+def stat_digest(root: Path, *, skip: str = "") -> str:
+    """A cheap fingerprint of every file under *root*: relative path, size and mtime (no content read).
+    A file named *skip* directly in *root* is left out."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name == skip and dirpath == str(root):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            h.update(f"{os.path.relpath(path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,343 @@
+"""One invocation, from options to a report: the suite, the Store, the baseline and policy, the shared base
+environment and the result cache are prepared once; ``matrix`` expands and schedules the refs; each ref is
+checked by a ``RefChecker`` built with all of that; the Store facts the runs learnt are combined once.
+
+    suite -> Store target (built once if local) -> baseline + policy -> base environment -> refs
+          -> RefChecker.check(ref) per ref -> Report
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from contract_check import __version__, baseenv, fingerprint, fsread, index, matrix, proc, refs, runner
+from contract_check import suite as suites
+from contract_check.classify import Baseline, Policy
+from contract_check.config import Options, declared_specifier
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
+from contract_check.models import Report, Run, Status, StoreInfo, Tool, summarise
+from contract_check.refcheck import Contracts, Progress, RefChecker, SandboxContracts, quiet, user_targets
+from contract_check.results import ResultCache
+from contract_check.sandbox import FreshSandbox, SandboxSettings, find_uv, verdict_environment
+from contract_check.schema_layer import load_golden
+from contract_check.target import StoreTarget, install_requirement, pin_newest, resolve_store
+
+log = logging.getLogger("contract_check")
+
+
+def golden_label(golden: Path | None) -> str:
+    """How the report names a golden baseline: "golden: Core 1.4.61 / Store 0.6.73" (from its metadata)."""
+    if golden is None:
+        return "none"
+    meta = fsread.read_cached(golden / "metadata.json", limit=fsread.MIB)
+    try:
+        data = json.loads(meta) if meta else {}
+        core = data.get("core")
+        store = (data.get("store") or {}).get("version")
+    except (ValueError, AttributeError, RecursionError):
+        core = store = None
+    return f"golden: Core {core or '?'} / Store {store or '?'}"
+
+
+@dataclass
+class Session:
+    """What every ref of one invocation shares."""
+
+    options: Options
+    cwd: Path
+    suite: suites.Suite
+    store: StoreTarget
+    store_install: str
+    golden: Path | None
+    baseline: Baseline
+    policy: Policy
+    releases: Callable[[], list[index.Release]]
+    progress: Progress = quiet
+    base_requires: list[str] = field(default_factory=list)
+
+    def contracts(self, environments: baseenv.Environments) -> SandboxContracts:
+        return SandboxContracts(
+            options=self.options,
+            suite=self.suite,
+            store=self.store,
+            store_install=self.store_install,
+            golden=self.golden,
+            environments=environments,
+            progress=self.progress,
+        )
+
+    def checker(self, contracts: Contracts, results: ResultCache | None = None, *, reuse: bool = True) -> RefChecker:
+        return RefChecker(
+            options=self.options,
+            cwd=self.cwd,
+            policy=self.policy,
+            baseline=self.baseline,
+            contracts=contracts,
+            releases=self.releases,
+            results=results,
+            reuse=reuse,
+        )
+
+    @property
+    def settings(self) -> SandboxSettings:
+        o = self.options
+        return SandboxSettings(python=o.python, index=o.index, timeout=o.timeout, keep=o.keep_venv)
+
+
+def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, need_baseline: bool = True) -> Session:
+    """Validate what can be validated before anything is installed, and prepare what every ref shares.
+    *need_baseline*: a suite with subjects must have a golden to compare with (not so for ``snapshot``)."""
+    for ref in options.core_refs:  # every ref is validated before anything is installed
+        refs.parse(ref, core_package=options.core_package, cwd=cwd)
+    if options.python is None:  # the sandbox runs this Python: its grammar is the contracts' grammar
+        runner.check_user_contracts(options.contracts)
+    suite = suites.load(options.suite) if options.suite else suites.builtin()
+    store = resolve_store(options.store, cwd, core_package=options.core_package, default_package=options.store_package)
+    store = pin_newest(store.with_extras(options.store_extras), options.index)
+    store, install = install_requirement(
+        store, settings=options.index, python=options.python, timeout=options.timeout, progress=progress
+    )
+    golden = options.golden or suite.golden
+    if not golden.is_dir():
+        golden_dir: Path | None = None
+    else:
+        golden_dir = golden
+    snapshot = load_golden(golden_dir) if golden_dir else None
+    if snapshot is None and suite.subjects and need_baseline:
+        raise UsageError(
+            f"there is no golden snapshot in {golden} to compare the subjects of suite {suite.name!r} with",
+            tip="record one from a known-good pair: contract-check snapshot --core-ref REF (see --golden)",
+        )
+    declared = suite.declared_checks(runner.golden_payload_subjects(golden_dir))
+    policy = Policy(
+        core_package=options.core_package,
+        store_name=store.name,
+        store_spec=store.spec,
+        declared_core=store.declared_core,
+        strict=options.strict,
+        declared=tuple(declared),
+    )
+
+    @cache
+    def releases() -> list[index.Release]:
+        progress(f"listing {options.core_package} versions")
+        return index.releases(options.core_package, options.index, uv=find_uv())
+
+    baseline = Baseline(snapshot, golden_label(golden_dir))
+    return Session(options, cwd, suite, store, install, golden_dir, baseline, policy, releases, progress)
+
+
+def _warm_modules(suite: suites.Suite) -> list[str]:
+    """What the base environment imports once so that its clones start with bytecode: pytest and the
+    subjects' modules (Core's bytecode goes with Core, which the base does not keep)."""
+    modules = [target.partition(":")[0] for target in suite.subjects.values()]
+    return ["pytest", "_pytest.python", "_pytest.fixtures", *dict.fromkeys(modules)]
+
+
+def _build_base(session: Session, venv: Path, override: str | None) -> None:
+    """Store + dependencies + pytest, bytecode warmed, then Core removed: what every ref's sandbox starts from."""
+    options = session.options
+    with FreshSandbox(session.settings, relocatable=True) as box:
+        reread = (session.store.name,) if session.store.path is not None and session.store.name else ()
+        box.install([session.store_install, "pytest", *options.with_], [override] if override else [], reread=reread)
+        box.warm(_warm_modules(session.suite))
+        session.base_requires = box.dist_requires(session.store.name)
+        box.uninstall(options.core_package)
+        shutil.move(str(box.venv), str(venv))
+
+
+@contextlib.contextmanager
+def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environments]:
+    """Sandboxes for the refs: clones of a shared base when several refs share it or it is kept (the Store
+    is pinned), else fresh venvs. A base that cannot be built only costs speed."""
+    options = session.options
+    identity = None if options.no_cache else session.store.identity()
+    if not (many or identity) or options.keep_venv:
+        yield baseenv.Environments(session.settings)
+        return
+    override = None
+    if options.core_refs and not options.since_pin:
+        with contextlib.suppress(ContractCheckError):
+            no_run = session.checker(session.contracts(baseenv.Environments(session.settings)))
+            override = no_run.resolve(options.core_refs[0]).requirement
+
+    def build(venv: Path) -> None:
+        _build_base(session, venv, override)
+
+    session.progress("preparing the shared environment (Store, dependencies, pytest)")
+    with contextlib.ExitStack() as stack:
+        guard = None
+        try:
+            if identity:
+                key = fingerprint.digest(
+                    "base", identity, options.python or sys.executable, sys.version, __version__,
+                    options.core_package, options.index, options.with_, override is None,
+                )  # fmt: skip
+                guard = baseenv.BaseGuard(stack.enter_context(baseenv.persistent_base(key, build)))
+            else:
+                guard = baseenv.BaseGuard(stack.enter_context(baseenv.transient_base(build)))
+        except (ContractCheckError, OSError) as exc:
+            message = getattr(exc, "message", str(exc))
+            log.info("no shared environment (each ref installs from scratch): %s", proc.redact(message.splitlines()[0]))
+        yield baseenv.Environments(session.settings, guard)
+
+
+def result_cache(session: Session, envs: baseenv.Environments) -> ResultCache | None:
+    """The result cache, when the Store is pinned (a result about an unpinned Store means nothing later)."""
+    options = session.options
+    identity = None if options.no_cache or options.keep_venv else session.store.identity()
+    if not identity:
+        return None
+    golden = fingerprint.content_digest(session.golden) if session.golden else None
+    contracts = [fingerprint.tree_digest(session.suite.directory), golden]
+    contracts += [fingerprint.content_digest(path) for path in options.contracts]
+    grouped = user_targets(options.contracts, session.store.project)
+    contracts += [_user_config_digest(root, targets) for root, targets in grouped.items()]
+    tool = (__version__, fingerprint.tree_digest(Path(__file__).parent))  # a changed rule changes every key
+    common = (
+        identity,
+        contracts,
+        options.python or sys.version,
+        tool,
+        options.strict,
+        options.core_package,
+        options.index,
+        options.with_,
+        verdict_environment(),
+        envs.identity,
+    )
+    return ResultCache(
+        common, declared=list(session.policy.declared), find_links=options.find_links, core_package=options.core_package
+    )
+
+
+def _user_config_digest(root: Path, targets: list[Path]) -> str:
+    """The pytest configuration that applies to user contracts: the ini file and every conftest.py from the
+    project root down to each contracts path (the contracts' own trees are hashed separately)."""
+    files: list[Path] = []
+    ini = runner.find_ini(targets[0], root)
+    if ini is not None:
+        files.append(ini)
+    for target in targets:
+        folder = target.resolve() if target.is_dir() else target.resolve().parent
+        for parent in (folder, *folder.parents):
+            if (parent / "conftest.py").is_file():
+                files.append(parent / "conftest.py")
+            if parent == root:
+                break
+    parts = [(str(path), fingerprint.content_digest(path)) for path in sorted(set(files))]
+    return fingerprint.digest(str(root), parts)
+
+
+def store_info(session: Session, runs: list[Run]) -> StoreInfo:
+    """The Store as the report shows it: what was asked for, and what the runs learnt (combined once)."""
+    store = session.store
+    return StoreInfo(
+        spec=proc.redact(store.spec),
+        name=store.name,
+        version=next((r.store_version for r in runs if r.store_version), None),
+        declared_core=next((r.declared_core for r in runs if r.declared_core), store.declared_core),
+        origin=store.origin,
+    )
+
+
+def build_report(store: StoreInfo, runs: list[Run], *, strict: bool) -> Report:
+    return Report(tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summarise(runs))
+
+
+ContractsFactory = Callable[[Session, baseenv.Environments], Contracts]
+
+
+def check(
+    options: Options,
+    cwd: Path,
+    progress: Progress = quiet,
+    *,
+    install_logs: dict[str, str] | None = None,
+    contracts: ContractsFactory | None = None,
+) -> Report:
+    """Check every ref the options name and return the report (exit code in ``report.summary``).
+
+    ``install_logs``, when given, receives uv's install output per run (keyed by ``Run.core_ref``; redacted,
+    trimmed) for the CI log; it is not part of the report. ``contracts`` makes what runs the contracts for a
+    ref (default: ``SandboxContracts``; a test passes a fake). An interrupt raises ``matrix.Interrupted``
+    carrying the runs that had finished.
+    """
+    try:
+        session = open_session(options, cwd, progress)
+    except EnvironmentProblem as exc:  # the Store could not be built, ...: every ref could not be checked
+        return _unchecked(options, exc)
+    make = contracts or Session.contracts
+    many = len(options.core_refs) > 1 or options.core_range is not None or options.since_pin
+    # a base environment serves real sandboxes; a runner given by the caller (a test's fake) needs none
+    prepared = (
+        environments(session, many=many)
+        if contracts is None
+        else contextlib.nullcontext(baseenv.Environments(session.settings))
+    )
+    with prepared as envs:
+        declared = session.store.declared_core
+        if options.since_pin and not declared:  # a Store from the index: its range as the base installed it
+            declared = declared_specifier(session.base_requires, options.core_package, skip_marked=True)
+        wanted = matrix.expand_refs(options, declared=declared, releases=session.releases)
+        runner_ = make(session, envs)
+        checker = session.checker(runner_, result_cache(session, envs))
+        try:
+            runs = matrix.run_all(checker.check, wanted, options.jobs, progress)
+            if envs.guard and envs.guard.tainted:
+                runs = _redo(session, envs, make, checker, wanted, runs)
+        except matrix.Interrupted as exc:
+            exc.finished = {ref: exc.finished[ref] for ref in wanted if ref in exc.finished}
+            raise
+        finally:
+            if install_logs is not None:
+                install_logs.update(runner_.install_logs)
+    return build_report(store_info(session, runs), runs, strict=options.strict)
+
+
+def _unchecked(options: Options, problem: EnvironmentProblem) -> Report:
+    """The report when nothing could be checked at all (the Store did not build, say): one error run per ref."""
+    message = problem.message + (f"\ntip: {problem.tip}" if problem.tip else "")
+    asked = list(options.core_refs) or [options.core_range or "since-pin"]
+    runs = [
+        Run(
+            core_ref=proc.redact(ref),
+            status=Status.ERROR,
+            exit_code=problem.exit_code,
+            error=proc.redact(message),
+            error_kind=problem.kind,
+        )
+        for ref in asked
+    ]
+    store = StoreInfo(spec=proc.redact(options.store or options.store_package or "."), origin="")
+    return build_report(store, runs, strict=options.strict)
+
+
+def _redo(
+    session: Session,
+    envs: baseenv.Environments,
+    make: ContractsFactory,
+    checker: RefChecker,
+    wanted: list[str],
+    runs: list[Run],
+) -> list[Run]:
+    """Check again, each in a fresh venv, the refs whose runs may have seen a changed base environment."""
+    assert envs.guard is not None
+    tainted = [ref for ref in wanted if ref in envs.guard.tainted]
+    log.warning(
+        "a contract changed a file of the shared environment; checking %s again in fresh environments",
+        ", ".join(proc.redact(r) for r in tainted),
+    )
+    fresh_contracts = make(session, envs.without_base())
+    fresh = session.checker(fresh_contracts, checker.results, reuse=False)
+    redone = {ref: fresh.check(ref) for ref in tainted}
+    checker.contracts.install_logs.update(fresh_contracts.install_logs)
+    return [redone.get(ref, run) for ref, run in zip(wanted, runs, strict=True)]
