@@ -162,3 +162,21 @@ def compatible_outcome() -> _runner.Outcome:
 # ==================================================================================================
 # END fake contracts
 # ==================================================================================================
+
+
+# ==================================================================================================
+# BEGIN test tiers -- a test that runs the real CLI as a process is slow, whatever its own markers say
+# ==================================================================================================
+_PROCESS_FIXTURES = {"run_cli", "everywhere", "fixture_world", "fake_pytest"}  # fixture_world runs git
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+# ==================================================================================================
+# END test tiers
+# ==================================================================================================

@@ -257,6 +257,7 @@ def test_both_commands_take_the_summary_flags(command: str, capsys: pytest.Captu
 # --- POSIX only -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_no_posix_only_module_is_imported_at_start_up() -> None:
     """`fcntl` and friends are imported where they are used, so that the CLI can start anywhere and say why not."""
     posix_only = {"fcntl", "termios", "pwd", "grp", "resource", "tty", "pty"}

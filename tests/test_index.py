@@ -143,6 +143,7 @@ def test_find_links_and_index_are_merged(file_index: str, tmp_path: Path) -> Non
     assert versions(found)[:3] == [("1.4.54", False), ("1.4.55", False), ("1.4.56", False)]
 
 
+@pytest.mark.slow
 def test_default_index_comes_from_uv(file_index: str, tmp_path: Path) -> None:
     fake_uv = tmp_path / "fake-uv"
     fake_uv.write_text(f"#!/bin/sh\necho '  --default-index  The default (by default: <{file_index}>)'\n")
@@ -156,6 +157,7 @@ def test_default_index_comes_from_uv(file_index: str, tmp_path: Path) -> None:
     assert len(found) == 5
 
 
+@pytest.mark.slow
 def test_default_index_that_uv_does_not_report(tmp_path: Path) -> None:
     fake_uv = tmp_path / "quiet-uv"
     fake_uv.write_text("#!/bin/sh\necho 'usage: uv pip install'\n")
@@ -169,6 +171,7 @@ def test_default_index_that_uv_does_not_report(tmp_path: Path) -> None:
     assert (info.value.kind, info.value.tip) == ("uv", "name one with --index-url")
 
 
+@pytest.mark.slow
 def test_default_index_of_the_real_uv() -> None:
     from uv import find_uv_bin
 

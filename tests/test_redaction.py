@@ -174,6 +174,7 @@ def fake_uv(directory: Path, *, fail: str = "pip") -> Path:
     return script
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fail", ["venv", "pip"])
 def test_uv_stderr_in_an_install_error_is_redacted(tmp_path: Path, caplog: pytest.LogCaptureFixture, fail: str) -> None:
     caplog.set_level(logging.DEBUG, logger="contract_check")

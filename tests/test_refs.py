@@ -253,6 +253,7 @@ def test_leading_dash_is_never_a_ref_name() -> None:
     assert refs.is_git_ref_name("-x") is False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_git_name_table_agrees_with_git() -> None:
     git = shutil.which("git")

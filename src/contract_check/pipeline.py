@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -55,13 +56,30 @@ class Session:
     cwd: Path
     suite: suites.Suite
     store: StoreTarget
-    store_install: str
     golden: Path | None
     baseline: Baseline
     policy: Policy
     releases: Callable[[], list[index.Release]]
     progress: Progress = quiet
     base_requires: list[str] = field(default_factory=list)
+    _install: str | EnvironmentProblem | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def store_install(self) -> str:
+        """What uv installs for the Store; a local project is built (once, from a clean copy) when first asked.
+        A build that failed fails every ref the same way, without building again."""
+        with self._lock:
+            if self._install is None:
+                o = self.options
+                try:
+                    _, self._install = install_requirement(
+                        self.store, settings=o.index, python=o.python, timeout=o.timeout, progress=self.progress
+                    )
+                except EnvironmentProblem as exc:
+                    self._install = exc
+            if isinstance(self._install, EnvironmentProblem):
+                raise self._install
+            return self._install
 
     def contracts(self, environments: baseenv.Environments) -> SandboxContracts:
         return SandboxContracts(
@@ -102,9 +120,6 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
     suite = suites.load(options.suite) if options.suite else suites.builtin()
     store = resolve_store(options.store, cwd, core_package=options.core_package, default_package=options.store_package)
     store = pin_newest(store.with_extras(options.store_extras), options.index)
-    store, install = install_requirement(
-        store, settings=options.index, python=options.python, timeout=options.timeout, progress=progress
-    )
     golden = options.golden or suite.golden
     if not golden.is_dir():
         golden_dir: Path | None = None
@@ -132,7 +147,7 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
         return index.releases(options.core_package, options.index, uv=find_uv())
 
     baseline = Baseline(snapshot, golden_label(golden_dir))
-    return Session(options, cwd, suite, store, install, golden_dir, baseline, policy, releases, progress)
+    return Session(options, cwd, suite, store, golden_dir, baseline, policy, releases, progress)
 
 
 def _warm_modules(suite: suites.Suite) -> list[str]:
@@ -147,7 +162,7 @@ def _build_base(session: Session, venv: Path, override: str | None) -> None:
     options = session.options
     with FreshSandbox(session.settings, relocatable=True) as box:
         reread = (session.store.name,) if session.store.path is not None and session.store.name else ()
-        box.install([session.store_install, "pytest", *options.with_], [override] if override else [], reread=reread)
+        box.install([session.store_install(), "pytest", *options.with_], [override] if override else [], reread=reread)
         box.warm(_warm_modules(session.suite))
         session.base_requires = box.dist_requires(session.store.name)
         box.uninstall(options.core_package)

@@ -71,7 +71,7 @@ class SandboxContracts:
         options: Options,
         suite: Suite,
         store: StoreTarget,
-        store_install: str,
+        store_install: Callable[[], str],
         golden: Path | None,
         environments: Environments,
         progress: Progress = quiet,
@@ -119,7 +119,7 @@ class SandboxContracts:
             self.progress(f"installing {redact(self.store.spec)} with {resolved.display}")
             try:
                 box.install(
-                    [self.store_install, "pytest", *options.with_],
+                    [self.store_install(), "pytest", *options.with_],
                     [self._core_requirement(resolved, box)],
                     immutable=resolved.source is Source.INDEX,
                     reread=self._reread(resolved, cloned=box.cloned),
