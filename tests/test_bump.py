@@ -474,7 +474,7 @@ def test_refusals_for_paths_and_encodings(tmp_path: Path) -> None:
         assert snapshot(project) == before
     (project / "requirements.txt").unlink()
     os.mkfifo(project / "requirements-fifo.txt")
-    with pytest.raises(UsageError, match="is not a regular file"):
+    with pytest.raises(UsageError, match="not a regular file"):
         bump._read(project / "requirements-fifo.txt", "requirements file")
 
 

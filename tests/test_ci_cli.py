@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from contract_check import cli, config, plan
+from contract_check import cli, config, plan, terminal
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import ExitCode, Report, StoreInfo, Summary, Tool
 from contract_check.report import github
@@ -245,7 +245,7 @@ def test_publish_without_summary_still_writes_outputs(tmp_path: Path) -> None:
     assert not (tmp_path / "summary.md").exists()
     assert (tmp_path / "output").read_text() == "verdict=compatible\nexit-code=0\n"
     github.publish(report, env, None)
-    assert (tmp_path / "summary.md").read_text().startswith("### contract-check: compatible")
+    assert (tmp_path / "summary.md").read_text().startswith("### contract-check: COMPATIBLE")
 
 
 @pytest.mark.parametrize("command", ["check", "merge"])
@@ -282,7 +282,7 @@ def test_platform_problem() -> None:
 def test_on_windows_the_cli_says_so_instead_of_failing(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "os", SimpleNamespace(name="nt", environ=os.environ, path=os.path))
+    monkeypatch.setattr(terminal, "os", SimpleNamespace(name="nt", environ=os.environ, path=os.path))
     assert cli.run(["--core-ref", "1.4.61"]) == ExitCode.ENVIRONMENT
     err = capsys.readouterr().err
     assert "runs on Linux and macOS only (POSIX)" in err and "tip: run it under WSL" in err

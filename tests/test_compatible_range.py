@@ -35,8 +35,8 @@ def admits(spec: str, version: Version) -> bool:
         (vs("1.0", "1.3", "1.6"), vs("1.4", "1.2", "1.5"), None, ">=1.0,!=1.2,!=1.4,!=1.5"),
         # the lowest ones broken: the lower bound moves up, no != needed below it
         (vs("1.4.57", "1.4.58"), vs("1.4.55", "1.4.56"), ">=1.4.54,<2.0.0", ">=1.4.57,<2.0.0"),
-        # the newest ones broken: capped below the first of them, the declared cap is then redundant
-        (vs("1.4.55", "1.4.56"), vs("1.4.57", "1.4.60"), ">=1.4.54,<2.0.0", ">=1.4.55,<1.4.57"),
+        # the newest ones broken: excluded one by one, the declared upper bound kept
+        (vs("1.4.55", "1.4.56"), vs("1.4.57", "1.4.60"), ">=1.4.54,<2.0.0", ">=1.4.55,!=1.4.57,!=1.4.60,<2.0.0"),
         # no declared specifier, all pass
         (vs("1.2.0", "1.4.61"), [], None, ">=1.2.0"),
         (vs("1.2.0"), [], "", ">=1.2.0"),
@@ -59,13 +59,11 @@ def admits(spec: str, version: Version) -> bool:
         (vs("1.4.56", "1.4.57.post1"), vs("1.4.57"), None, ">=1.4.56,!=1.4.57"),
         (vs("1.4.56", "1.4.57"), vs("1.4.57rc1", "1.4.57.dev0"), None, ">=1.4.56,!=1.4.57.dev0,!=1.4.57rc1"),
         (vs("1.4.57rc1", "1.4.57"), vs("1.4.57a1"), None, ">=1.4.57rc1"),
-        (vs("1.4.56", "1.4.57"), vs("1.4.57.post1"), None, ">=1.4.56,<1.4.57.post1"),
-        # the newest broken is a pre-release: the cap shuts out its release's pre-releases
-        (vs("1.9"), vs("2.0rc1", "2.0"), "<3", ">=1.9,<2.0"),
-        # ... unless a pre-release of that release is compatible
-        (vs("1.9", "2.0a1"), vs("2.0rc1"), "<3", ">=1.9,<2.0rc1"),
-        # cap with a final release H and broken H.post1.dev1 above it
-        (vs("2.0"), vs("2.0.post1.dev1"), None, ">=2.0,<2.0.post1.dev1"),
+        (vs("1.4.56", "1.4.57"), vs("1.4.57.post1"), None, ">=1.4.56,!=1.4.57.post1"),
+        # the newest broken is a pre-release, or a post-release of a dev release
+        (vs("1.9"), vs("2.0rc1", "2.0"), "<3", ">=1.9,!=2.0rc1,!=2.0,<3"),
+        (vs("1.9", "2.0a1"), vs("2.0rc1"), "<3", ">=1.9,!=2.0rc1,<3"),
+        (vs("2.0"), vs("2.0.post1.dev1"), None, ">=2.0,!=2.0.post1.dev1"),
         # local versions: a broken X+abc is excluded on its own
         (vs("1.0", "1.1"), vs("1.0+abc"), None, ">=1.0,!=1.0+abc"),
         (vs("1.0+abc", "1.1"), vs("1.0+abd"), None, ">=1.0,!=1.0+abd"),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from contract_check import config
+from contract_check import accept, config
 from contract_check.errors import UsageError
 from contract_check.index import IndexSettings
 from contract_check.models import ExitCode
@@ -36,6 +37,12 @@ store-extras = ["dev"]
 """
 SUITE_KEYS = """suite = "suites/mine"
 golden = "golden"
+against = "pin"
+
+[[tool.contract-check.accept]]
+check = "schema.*.queue_size.CONSTRAINT_TIGHTENED"
+reason = "empty queues are never sent (ticket 42)"
+until = 2027-06-30
 """
 
 
@@ -70,6 +77,15 @@ def test_every_known_key(tmp_path: Path) -> None:
         "golden": project / "golden",
         "with_": ("jsonschema>=4",),
         "store_extras": ("dev",),
+        "against": "pin",
+        "acceptances": (
+            accept.Acceptance(
+                "schema.*.queue_size.CONSTRAINT_TIGHTENED",
+                "empty queues are never sent (ticket 42)",
+                datetime.date(2027, 6, 30),
+                "pyproject.toml [[tool.contract-check.accept]] #1",
+            ),
+        ),
     }
     assert set(out) == {attr for attr, _ in config._CONFIG_KEYS.values()}
 
@@ -120,8 +136,8 @@ def test_unknown_key_names_it_and_lists_known_keys(tmp_path: Path) -> None:
     assert "unknown key 'core_ref' in [tool.contract-check]" in err.message
     assert str(tmp_path / "pyproject.toml") in err.message
     assert err.tip == (
-        "known keys: contracts, core-git, core-package, core-range, core-ref, find-links, golden, index-url, jobs, "
-        "python, since-pin, store, store-extras, strict, suite, timeout, with"
+        "known keys: accept, against, contracts, core-git, core-package, core-range, core-ref, find-links, golden, "
+        "index-url, jobs, python, since-pin, store, store-extras, strict, suite, timeout, with"
     )
 
 

@@ -706,15 +706,13 @@ COMPATIBLE = FakeContracts.factory(compatible_outcome)
 
 
 def test_report_that_cannot_be_written_is_not_a_pass(place: Place) -> None:
-    """Fault injected: the disk fills up while the JSON report is written (after a compatible check)."""
-    full = OSError(errno.ENOSPC, "No space left on device", str(place.cwd / "r.json"))
+    """A real fault: the disk is full (/dev/full) when the JSON report is written after a compatible check."""
     args = ["--core-ref=1.0.0", *place.offline, "--store", "pkg"]
     assert call(args, place.cwd, contracts=COMPATIBLE).code == ExitCode.OK
-    with mock.patch("contract_check.report.write_json", side_effect=full):
-        ran = call([*args, "--json", "r.json"], place.cwd, contracts=COMPATIBLE)
+    ran = call([*args, "--json", "/dev/full"], place.cwd, contracts=COMPATIBLE)
     assert ran.code == ExitCode.ENVIRONMENT, ran.output
     assert "COMPATIBLE" in ran.stdout  # the verdict is printed, but a gate reading the report must not pass
-    assert f"could not write the report {place.cwd / 'r.json'}: No space left on device" in ran.stderr
+    assert "could not write the report /dev/full: No space left on device" in ran.stderr
 
 
 def test_github_summary_that_cannot_be_written(place: Place) -> None:

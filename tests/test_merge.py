@@ -141,10 +141,10 @@ def test_invalid_json_or_shape(tmp_path: Path, content: str, expected: str) -> N
 
 def test_other_schema_version_names_both(tmp_path: Path) -> None:
     data = json.loads(shard("1.4.61").model_dump_json())
-    data["schema_version"] = 2
+    data["schema_version"] = 3
     future = tmp_path / "future.json"
     future.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(MergeError, match=r"future\.json: report schema_version 2, .* reads schema_version 1") as info:
+    with pytest.raises(MergeError, match=r"future\.json: report schema_version 3, .* reads schema_version 1-2") as info:
         merge_reports([future])
     assert info.value.tip is not None
 

@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeContracts, cli_env, leftovers
-from contract_check import cli, events, proc, runner, sandbox
+from contract_check import cli, events, proc, runner, sandbox, terminal
 from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
 from contract_check.models import ExitCode
@@ -383,7 +383,7 @@ def test_redact_adversarial_320k(case: str) -> None:
 def test_every_log_record_is_redacted(tmp_path: Path) -> None:
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        cli._setup_logging(True)
+        terminal.setup_logging(True)
         log = logging.getLogger("contract_check")
         log.info("installing %s", url("/core.whl"))
         log.warning(f"plain f-string {url('/x')}")
@@ -391,7 +391,7 @@ def test_every_log_record_is_redacted(tmp_path: Path) -> None:
             raise RuntimeError(url("/in-a-traceback"))
         except RuntimeError:
             log.exception("failed")
-    cli._setup_logging(False)
+    terminal.setup_logging(False)
     assert TOKEN not in err.getvalue()
     assert err.getvalue().count(SHOWN) == 3, err.getvalue()  # message, f-string, exception text
 

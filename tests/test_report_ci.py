@@ -183,7 +183,7 @@ def test_junit_failing_report_carries_rule_severity_and_detail() -> None:
     failure = suite.find("testcase[@name='schema:FeedbackEvent']/failure")
     assert failure is not None
     assert failure.get("type") == "FIELD_REMOVED"
-    assert failure.get("message") == "[ERR FIELD_REMOVED] field `ts` removed"
+    assert failure.get("message") == "FIELD_REMOVED [ERR] field `ts` removed"
     assert "was: number (required)" in (failure.text or "")
     assert "severity: ERR" in (failure.text or "")
     warn = suite.find("testcase[@name='schema:BackpressureLevel']")
@@ -268,52 +268,89 @@ def test_junit_escapes_markup_and_forbidden_characters() -> None:
 # --- Markdown ---------------------------------------------------------------------------------------
 
 
+def _markdown_tree(md: str) -> list[str]:
+    """The document parsed by a CommonMark/GFM parser: the token types, so a broken table or list shows."""
+    from markdown_it import MarkdownIt
+
+    return [token.type for token in MarkdownIt("commonmark").enable("table").parse(md)]
+
+
 def test_markdown_compatible_single_run() -> None:
     md = render_markdown(report(run("1.4.61", PASSING)))
     lines = md.splitlines()
-    assert lines[0] == "### contract-check: compatible"
+    assert lines[0] == "### contract-check: COMPATIBLE"
     assert "**Store:** `market-data-store 0.6.73`" in md
     assert "declares `market-data-core>=1.4.61,<2.0.0`" in md
-    assert "| is-a-core-event | FeedbackEvent | assertion | passed |" in md
-    assert sum(line.startswith("| ") for line in lines) == 1 + len(PASSING)
-    assert "#### Findings" not in md  # INFO rows are not findings
+    # the passes are collapsed, as a table inside <details>
+    assert "<details><summary>3 checks passed</summary>" in md
+    assert "| is-a-core-event | FeedbackEvent | assertion |" in md
+    assert "- **FAIL**" not in md  # INFO rows are not findings
     assert "**Counts:** 3 passed, 0 failed, 0 errors, 0 warnings · **exit code 0**" in md
+    assert "table_open" in _markdown_tree(md) and "html_block" in _markdown_tree(md)
 
 
-def test_markdown_broken_lists_findings_with_rule_and_severity() -> None:
+def test_markdown_broken_lists_causes_first_with_rule_and_severity() -> None:
     md = render_markdown(report(run("1.4.60", FAILING)))
     assert md.startswith("### contract-check: BROKEN\n")
-    findings = md.split("#### Findings", 1)[1]
-    assert "- **failed** `schema:FeedbackEvent` (FeedbackEvent) — FIELD_REMOVED [ERR]: field `ts` removed" in findings
-    assert "- **WARN** `schema:BackpressureLevel` (BackpressureLevel) — ENUM_VALUE_ADDED [WARN]" in findings
-    assert "1 failed, 0 errors, 1 warning" in md
-    assert "**exit code 1**" in md
+    first_cause, passes = md.index("- **FAIL**"), md.index("<details>")
+    assert first_cause < passes  # failures and warnings before the passes
+    assert "- **FAIL** `FIELD_REMOVED [ERR]` field \\`ts\\` removed was: number (required)" in md or (
+        "- **FAIL** `FIELD_REMOVED [ERR]` field `ts` removed was: number (required)" in md
+    )
+    assert "  - check: `schema:FeedbackEvent`" in md
+    assert "- **WARN** `ENUM_VALUE_ADDED [WARN]`" in md
+    assert "1 failed, 0 errors, 1 warning" in md and "**exit code 1**" in md
+    assert "bullet_list_open" in _markdown_tree(md)
+
+
+def test_markdown_groups_one_cause_that_broke_several_checks() -> None:
+    same = "ValidationError: 1 validation error for FeedbackEvent\nqueue_size\n  Input should be greater than 0"
+    checks = [
+        check("feedback.drained-queue", Status.FAILED, message=same),
+        check("backpressure.serialises-as-string", Status.FAILED, subject="BackpressureLevel", message=same),
+        check("payload.golden.FeedbackEvent", Status.FAILED, layer=Layer.PAYLOAD, message="golden payload 0: " + same),
+    ]
+    md = render_markdown(report(run("1.4.60", checks)))
+    assert md.count("- **FAIL**") == 1  # one cause, not three copies of one ValidationError
+    assert (
+        "3 checks: `feedback.drained-queue`, `backpressure.serialises-as-string`, `payload.golden.FeedbackEvent`" in md
+    )
 
 
 def test_markdown_cells_escape_pipes_newlines_and_html() -> None:
     assert cell("a|b\nc\r\nd <script>") == "a\\|b<br>c<br>d &lt;script&gt;"
-    bad = check("x|y", Status.FAILED, rule="FIELD_TYPE_CHANGED", message="int | str\nnow: str")
-    md = render_markdown(report(run("1.4.61", [bad])))
+    ok = check("x|y", rule="TYPE_WIDENED", severity=Severity.INFO, layer=Layer.SCHEMA, message="int | str\nnow: str")
+    md = render_markdown(report(run("1.4.61", [ok, check("z")])))
     row = next(line for line in md.splitlines() if line.startswith("| x\\|y"))
     assert "int \\| str<br>now: str" in row
-    assert row.count(" | ") == 6  # seven cells, none split by the text
+    assert row.count(" | ") == 3  # four cells, none split by the text
+    assert "<script>" not in render_markdown(report(run("1.4.61", [check("a", Status.FAILED, message="<script>")])))
 
 
-def test_markdown_several_runs_and_could_not_check() -> None:
+def test_markdown_several_runs_one_grid_and_details_collapsed() -> None:
     rep = report(
         run("1.4.59", PASSING),
         run("1.4.60", FAILING),
         run("9.9.9", error="not on the index\nnearest: 1.4.61"),
     )
     md = render_markdown(rep)
-    assert md.startswith("### contract-check: could not check\n")
-    assert "#### core 1.4.59: compatible" in md
-    assert "#### core 1.4.60: BROKEN" in md
-    assert "#### core 9.9.9: could not check" in md
-    assert "- **could not check** core 9.9.9: not on the index" in md
+    assert md.startswith("### contract-check: COULD NOT CHECK\n")
+    grid = [line for line in md.splitlines() if line.startswith("| `")]
+    assert (
+        len(grid) == 3 and "**COMPATIBLE**" in grid[0] and "**BROKEN**" in grid[1] and "**COULD NOT CHECK**" in grid[2]
+    )
+    assert "<details><summary>core 1.4.60: BROKEN</summary>" in md
+    assert "<details><summary>core 9.9.9: COULD NOT CHECK</summary>" in md
     assert "nearest: 1.4.61" in md
-    assert "- **failed** core 1.4.60: `schema:FeedbackEvent`" in md
     assert "**exit code 3**" in md
+
+
+def test_markdown_stays_under_the_step_summary_limit_for_any_number_of_refs() -> None:
+    many = [run(f"1.{i}.0", FAILING) for i in range(3000)]
+    md = render_markdown(report(*many))
+    assert len(md.encode()) <= 1_000_000
+    assert "details are not shown: the step summary is limited to 1 MiB" in md or "cut to fit" in md
+    assert md.rstrip().endswith("**exit code 1**") or "cut to fit" in md
 
 
 # --- GitHub Actions ---------------------------------------------------------------------------------
@@ -337,7 +374,7 @@ def test_annotations_escape_title_and_message() -> None:
     (line,) = annotations(report(run("1.4.61", [bad])))
     head, _, message = line.partition("::")[2].partition("::")
     assert head == (
-        "error title=contract-check core 1.4.61%3A FeedbackEvent schema%3AFeed%2Cback (CONSTRAINT_TIGHTENED ERR)"
+        "error title=contract-check core 1.4.61%3A FeedbackEvent schema%3AFeed%2Cback CONSTRAINT_TIGHTENED [ERR]"
     )
     assert message == "CONSTRAINT_TIGHTENED: capacity: gt 0 -> gt 1 (100%25 of drained queues)%0D%0Asecond line"
     assert "\n" not in line and "\r" not in line

@@ -35,14 +35,13 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import stat
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract_check import fsread
 from contract_check.errors import UsageError
 
 PYPROJECT_ORIGIN = "pyproject.toml [[tool.contract-check.accept]]"
@@ -201,29 +200,12 @@ def load_file(path: Path) -> list[Acceptance]:
 def _read_regular(path: Path) -> str:
     """The text of *path* if it is a regular UTF-8 file of at most MAX_FILE_BYTES; anything else: UsageError."""
     tip = "give the path of a TOML file with [[accept]] tables"
+    if not path.exists():
+        raise UsageError(f"accept file {path} does not exist", tip=tip)
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked before any read
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise UsageError(f"accept file {path} does not exist", tip=tip) from None
-    except IsADirectoryError:
-        raise UsageError(f"accept file {path} is a directory", tip=tip) from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"accept file {path} cannot be opened: {exc}", tip=tip) from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise UsageError(f"accept file {path} is a directory", tip=tip)
-        if not stat.S_ISREG(mode):
-            raise UsageError(f"accept file {path} is not a regular file", tip=tip)
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = fsread.read_bytes(path, limit=MAX_FILE_BYTES, what="accept file")
     except OSError as exc:
-        raise UsageError(f"accept file {path} cannot be read: {exc}", tip=tip) from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"accept file {path} is larger than {MAX_FILE_BYTES // 1024} KiB", tip=tip)
+        raise UsageError(f"accept file {path} cannot be read: {exc.strerror or exc}", tip=tip) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -50,7 +50,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from contract_check import requirement_edit, tomltext
+from contract_check import fsread, requirement_edit, tomltext
 from contract_check.errors import UsageError
 
 MAX_FILE_BYTES = 4 << 20
@@ -126,24 +126,12 @@ def plan_bump(project: Path, core_package: str, new_version: Version, git_ref: s
 
 def _read(path: Path, what: str) -> bytes:
     """The bytes of a regular file of at most MAX_FILE_BYTES; anything else is a usage error."""
+    if not path.exists():
+        raise UsageError(f"{path} does not exist", tip=f"bump needs the Store's {what}")
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise UsageError(f"{path} does not exist", tip=f"bump needs the Store's {what}") from None
+        return fsread.read_bytes(path, limit=MAX_FILE_BYTES, what=f"the Store's {what}")
     except OSError as exc:
-        raise UsageError(f"{path} cannot be opened: {exc}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UsageError(f"{path} is not a regular file", tip=f"bump needs the Store's {what}")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path} cannot be read: {exc}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB; bump does not edit it")
-    return data
+        raise UsageError(f"{path} cannot be read: {exc.strerror or exc}") from None
 
 
 def _names_core(text: str, core: str) -> bool:

@@ -8,12 +8,13 @@ same inputs always give the same run, which is what tests and ``--against`` rely
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from contract_check import compat, config, schema_layer, suite
+from contract_check import accept, compat, config, schema_layer, suite
 from contract_check.errors import UsageError
 from contract_check.models import Check, ExitCode, Layer, Run, Status, run_exit_code, run_status
 from contract_check.proc import redact
@@ -39,6 +40,26 @@ class Policy:
     declared_core: str | None = None  # the Store's declared Core range, when known before the run
     strict: bool = False
     declared: tuple[suite.Expected, ...] = field(default_factory=tuple)  # the checks every run must report
+    acceptances: tuple[accept.Acceptance, ...] = ()  # known breaks, accepted until a date
+    today: dt.date | None = None  # the UTC date acceptances are measured against (None: no acceptances apply)
+
+
+def apply_acceptances(checks: list[Check], policy: Policy) -> list[Check]:
+    """Failures an active entry covers become ``accepted`` (with the entry and its reason); a failure whose
+    entry has expired stays a failure and says so."""
+    if not policy.acceptances or policy.today is None:
+        return checks
+    failing = [c.id for c in checks if c.is_failure]
+    decisions = accept.decide(failing, policy.acceptances, policy.today)
+    out = []
+    for check in checks:
+        decision = decisions.by_check.get(check.id) if check.is_failure else None
+        if decision is not None and decision.accepted:
+            check = check.model_copy(update={"status": Status.ACCEPTED, "note": decision.note()})
+        elif decision is not None and decision.note():
+            check = check.model_copy(update={"note": decision.note()})
+        out.append(check)
+    return out
 
 
 def in_range(declared: str | None, version: str | None) -> bool | None:
@@ -136,6 +157,7 @@ def classify(
     checks = list(outcome.checks)
     if baseline.snapshot is not None:
         checks += schema_layer.checks(outcome.artifacts, strict=policy.strict, golden=baseline.snapshot)
+    checks = apply_acceptances(checks, policy)
     if core_version is None and outcome.completed:
         exit_code: int = ExitCode.ENVIRONMENT
         error: str | None = (
@@ -162,4 +184,5 @@ def classify(
         versions=dict(outcome.versions),
         store_version=store_version,
         declared_core=declared_core,
+        baseline=baseline.label,
     )

@@ -1,46 +1,53 @@
-"""Command line. Thin: each command parses options, calls one core function and returns an exit code;
-``run`` is the one place that maps errors to exit codes and messages."""
+"""Command line. Thin: each command turns its options into ``config.Options``, calls one core function and
+emits the report; ``run`` is the one place that maps outcomes to exit codes and messages."""
 
 from __future__ import annotations
 
 import io
-import logging
 import os
 import signal
 import sys
 import time
 import traceback
-from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from contract_check import __version__, config, pipeline, proc
-from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError, bounded, from_os_error
-from contract_check.models import ExitCode, Report
+from contract_check import __version__, config, pipeline, proc, report, terminal
+from contract_check.errors import ContractCheckError, UsageError, bounded, from_os_error
+from contract_check.models import ExitCode
 from contract_check.proc import redact
-from contract_check.refcheck import Progress
+from contract_check.terminal import err, platform_problem, summary_wanted
 
 try:  # newer typer raises the exceptions of its own copy of click and no longer installs click itself
     from typer._click.exceptions import UsageError as ClickUsageError
 except ImportError:  # pragma: no cover - older typer raises click's own
     from click.exceptions import UsageError as ClickUsageError  # type: ignore[assignment]
 
-COMMANDS = {"check", "snapshot", "list", "merge", "plan", "cache"}
+EXIT_CODES = """\b
+Other commands: snapshot, list, merge, plan, bump, cache (COMMAND -h).
+\b
+Exit codes:
+  0    compatible (WARN findings allowed unless --strict)
+  1    broken: a contract failed, or Core does not import
+  2    usage or configuration error
+  3    could not check: ref not found, network, build, timeout, incomplete
+  4    internal error (-v shows the traceback)
+  130  interrupted
+With several refs the worst code wins. Documentation: docs/ in the project."""
+
 app = typer.Typer(
     name="contract-check",
-    help="Does the Store still work with this Core? Checks a Core ref against the Store in a throwaway uv venv.",
-    add_completion=False,
-    no_args_is_help=False,
+    help="Does the Store still work with this Core? Checks Core refs against the Store in throwaway uv venvs.",
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Format(StrEnum):
@@ -48,317 +55,284 @@ class Format(StrEnum):
     json = "json"
 
 
-def _split_refs(values: list[str]) -> tuple[str, ...]:
-    return config.split_refs(values)
-
-
-SUMMARY_ENV = "CONTRACT_CHECK_SUMMARY"
-_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
-
-
-def summary_wanted(flag: bool | None, environ: Mapping[str, str]) -> bool:
-    """Whether to append to ``$GITHUB_STEP_SUMMARY``: ``--summary/--no-summary``, else ``$CONTRACT_CHECK_SUMMARY``."""
-    if flag is not None:
-        return flag
-    value = environ.get(SUMMARY_ENV, "").strip()
-    if not value:
-        return True
-    if value.lower() not in _SWITCH:
-        raise UsageError(f"{SUMMARY_ENV}={value!r} is neither on nor off", tip=f"set {SUMMARY_ENV} to on or off")
-    return _SWITCH[value.lower()]
-
-
-def platform_problem(os_name: str | None = None) -> EnvironmentProblem | None:
-    """The error for a platform the tool cannot run on (it needs POSIX: process groups, file locks)."""
-    os_name = os.name if os_name is None else os_name
-    if os_name == "posix":
-        return None
-    return EnvironmentProblem(
-        f"contract-check runs on Linux and macOS only (POSIX), not on this platform ({os_name})",
-        tip="run it under WSL, in a Linux container, or on a Linux or macOS CI runner",
-    )
-
-
-def _progress(quiet: bool) -> tuple[Progress, Any]:
-    """A progress callback for stderr: a spinner on a terminal, nothing when piped (log lines under -v)."""
-    log = logging.getLogger("contract_check")
-    if quiet or not err.is_terminal:
-        return (lambda message: log.info("%s", redact(message))), None
-    status = err.status("starting", spinner="dots")
-    status.start()
-
-    def update(message: str) -> None:
-        message = redact(message)  # progress names refs, and a ref may be a URL with a token in it
-        log.info("%s", message)
-        status.update(escape(message))  # a ref or path may hold "[...]", which is not markup
-
-    return update, status
-
-
-def _emit_report(
-    report: Report,
-    *,
-    fmt: Format,
-    quiet: bool,
-    elapsed: float,
-    json_path: Path | None,
-    junit_path: Path | None,
-    markdown_path: Path | None,
-    install_logs: dict[str, str] | None = None,
-    summary: bool = True,
-) -> int:
-    from contract_check import report as render
-
-    github_actions = os.environ.get("GITHUB_ACTIONS") == "true"
-    if github_actions and install_logs:  # before the verdict, as the installs came first
-        from contract_check.report import github
-
-        sys.stdout.flush()
-        github.print_install_logs(report, install_logs, os.environ)
-    out = Console(highlight=False, soft_wrap=False)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
-        out.width = 140  # logs (CI, files) are read wide; 80 columns would fold every check id
-    if fmt is Format.json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-    else:
-        render.render_table(report, out, quiet=quiet, elapsed=elapsed)
-    try:
-        if json_path:
-            render.write_json(report, json_path)
-        if junit_path:
-            from contract_check.report.junit import render_junit
-
-            junit_path.write_text(render_junit(report), encoding="utf-8")
-        if markdown_path:
-            from contract_check.report.markdown import render_markdown
-
-            markdown_path.write_text(render_markdown(report), encoding="utf-8")
-        if github_actions:
-            from contract_check.report import github
-
-            # with JSON on stdout, annotations go to stderr (the runner reads workflow commands on both)
-            stream = sys.stderr if fmt is Format.json else None
-            github.publish(report, os.environ, json_path, stream=stream, summary=summary)
-    except OSError as exc:  # the verdict is printed, but a gate that reads the report file must not pass
-        where = f" {exc.filename}" if exc.filename else ""
-        raise EnvironmentProblem(f"could not write the report{where}: {exc.strerror or exc}") from None
-    return report.summary.exit_code
-
-
-def _output_path(path: Path | None, option: str) -> Path | None:
-    """A report file to write, checked before the (slow) check runs so that a typo fails fast."""
-    if path is None:
-        return None
-    problem = None
-    try:
-        if path.is_dir():
-            problem = "is a directory"
-        elif not path.parent.is_dir():
-            problem = "is in a directory that does not exist"
-    except (OSError, ValueError) as exc:
-        problem = f"is not a usable path ({exc})"
-    if problem:
-        raise UsageError(f"{option} {str(path)!r} {problem}", tip="give the path of a file to write")
-    return path
+def _opt(*names: str, help: str, metavar: str | None = None, **kw: Any) -> Any:
+    return typer.Option(*names, help=help, metavar=metavar, show_default=False, **kw)
 
 
 RefOpt = Annotated[
     list[str] | None,
-    typer.Option(
+    _opt(
         "--core-ref",
-        help="Core ref to check (repeatable or comma-separated): "
-        "1.4.55, v1.4.55, latest, git:TAG, a branch or SHA, a path, 'NAME @ URL'.",
+        metavar="REF",
+        help="Core ref to check (repeatable or comma-separated): 1.4.55, v1.4.55, latest, git:TAG, "
+        "a branch or SHA, a path, 'NAME @ URL'.",
     ),
 ]
+RangeOpt = Annotated[str | None, _opt("--core-range", metavar="SPEC", help="Check every release in this range.")]
+PreOpt = Annotated[bool, _opt("--pre", help="Include pre-releases in --core-range/--since-pin.")]
+SincePinOpt = Annotated[bool, _opt("--since-pin", help="Check every release from the Store's declared lower bound.")]
 StoreOpt = Annotated[
     str | None,
-    typer.Option(
+    _opt(
         "--store",
-        help="Store path (PATH[extra,...]) or requirement (default: '.' when it depends on Core, else the suite's "
-        "Store, newest on the index).",
+        metavar="SPEC",
+        help="Store path (PATH[extra,...]) or requirement. Default: '.' when it depends on Core, "
+        "else the suite's Store, newest on the index.",
     ),
 ]
-CorePkgOpt = Annotated[str | None, typer.Option("--core-package", help="Core distribution name.")]
-CoreGitOpt = Annotated[str | None, typer.Option("--core-git", help="Core git URL for git: refs.")]
-PythonOpt = Annotated[str | None, typer.Option("--python", help="Python for the sandbox (version or path).")]
-IndexOpt = Annotated[str | None, typer.Option("--index-url", help="Package index URL (default: uv's).")]
-FindLinksOpt = Annotated[list[str] | None, typer.Option("--find-links", help="Extra wheel directory or page.")]
-OfflineOpt = Annotated[bool, typer.Option("--offline", help="Use only uv's cache and --find-links.")]
-TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds allowed for each phase.")]
-VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="Log commands; tracebacks.")]
+SuiteOpt = Annotated[Path | None, _opt("--suite", metavar="DIR", help="A suite directory instead of the built-in.")]
+GoldenOpt = Annotated[Path | None, _opt("--golden", metavar="DIR", help="Golden directory to compare with.")]
+AgainstOpt = Annotated[
+    str | None, _opt("--against", metavar="REF", help="Compare with this Core, checked live ('pin': the Store's).")
+]
+AcceptOpt = Annotated[Path | None, _opt("--accept", metavar="FILE", help="TOML file of [[accept]] entries.")]
+WithOpt = Annotated[list[str] | None, _opt("--with", metavar="REQ", help="Also install REQ (repeatable).")]
+ContractsOpt = Annotated[
+    list[Path] | None, _opt("--contracts", metavar="PATH", help="Your own pytest contracts (repeatable).")
+]
+CorePkgOpt = Annotated[str | None, _opt("--core-package", metavar="NAME", help="Core distribution name.")]
+CoreGitOpt = Annotated[str | None, _opt("--core-git", metavar="URL", help="Core git repository for git: refs.")]
+PythonOpt = Annotated[str | None, _opt("--python", metavar="VERSION|PATH", help="Python for the sandbox.")]
+IndexOpt = Annotated[str | None, _opt("--index-url", metavar="URL", help="Package index (default: uv's).")]
+FindLinksOpt = Annotated[list[str] | None, _opt("--find-links", metavar="PATH|URL", help="Extra wheel directory.")]
+OfflineOpt = Annotated[bool, _opt("--offline", help="Use only uv's cache and --find-links.")]
+TimeoutOpt = Annotated[float | None, _opt("--timeout", metavar="SECONDS", help="Seconds allowed for each phase.")]
+JobsOpt = Annotated[int | None, _opt("--jobs", metavar="N", help="Refs checked in parallel (default: CPUs).")]
+JsonOpt = Annotated[Path | None, _opt("--json", metavar="FILE", help="Write the JSON report.")]
+JunitOpt = Annotated[Path | None, _opt("--junit-xml", metavar="FILE", help="Write a JUnit XML report.")]
+MarkdownOpt = Annotated[Path | None, _opt("--markdown", metavar="FILE", help="Write a Markdown report.")]
+FormatOpt = Annotated[Format, _opt("--format", metavar="table|json", help="What goes to stdout.")]
 SummaryOpt = Annotated[
     bool | None,
-    typer.Option(
-        "--summary/--no-summary",
-        help=f"Under GitHub Actions, append the report to the step summary (default: on; env {SUMMARY_ENV}=on|off).",
-        show_default=False,
-    ),
+    _opt("--summary/--no-summary", help=f"GitHub Actions step summary (default on; {terminal.SUMMARY_ENV}=off)."),
 ]
-CoreRangeOpt = Annotated[
-    str | None, typer.Option("--core-range", help="Check every release in this range, e.g. '>=1.4,<2'.")
-]
-PreOpt = Annotated[bool, typer.Option("--pre", help="Include pre-releases in --core-range/--since-pin.")]
-SincePinOpt = Annotated[
-    bool, typer.Option("--since-pin", help="Check every release from the Store's declared lower bound on.")
-]
-QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print only the verdict.")]
-SuiteOpt = Annotated[
-    Path | None, typer.Option("--suite", help="A suite directory (suite.toml) instead of the built-in one.")
-]
-GoldenOpt = Annotated[
-    Path | None, typer.Option("--golden", help="The golden directory to compare with (default: the suite's).")
-]
-WithOpt = Annotated[
-    list[str] | None,
-    typer.Option("--with", help="Also install this requirement in the sandbox, e.g. a test dependency (repeatable)."),
-]
+AllOpt = Annotated[bool, _opt("--all", help="List every passing check too.")]
+StrictOpt = Annotated[bool, _opt("--strict", help="Treat WARN findings as failures.")]
+NoCacheOpt = Annotated[bool, _opt("--no-cache", help="Neither reuse nor keep shared environments and results.")]
+KeepOpt = Annotated[bool, _opt("--keep-venv", help="Keep the sandbox and print its path.")]
+VerboseOpt = Annotated[int, _opt("-v", "--verbose", count=True, help="Log commands; tracebacks on errors.")]
+QuietOpt = Annotated[bool, _opt("-q", "--quiet", help="Print only the verdict.")]
 
 
-@app.command("check")
+def _outputs(json_path: Path | None, junit: Path | None, markdown: Path | None) -> dict[str, Path]:
+    """Report files by renderer name, each checked before the (slow) check runs so that a typo fails fast."""
+    files = {"json": json_path, "junit": junit, "markdown": markdown}
+    options = {"json": "--json", "junit": "--junit-xml", "markdown": "--markdown"}
+    for name, path in files.items():
+        if path is None:
+            continue
+        try:
+            problem = "is a directory" if path.is_dir() else None
+            problem = problem or (None if path.parent.is_dir() else "is in a directory that does not exist")
+        except (OSError, ValueError) as exc:
+            problem = f"is not a usable path ({exc})"
+        if problem:
+            raise UsageError(f"{options[name]} {str(path)!r} {problem}", tip="give the path of a file to write")
+    return {name: path for name, path in files.items() if path is not None}
+
+
+def _emit(rep: Any, *, fmt: Format, files: dict[str, Path], summary: bool | None, **kw: Any) -> int:
+    outputs = report.Outputs(stdout=fmt.value, files=files, summary=summary_wanted(summary, os.environ), **kw)
+    return report.emit(rep, outputs)
+
+
+@app.command("check", epilog=EXIT_CODES)
 def check_command(
     ctx: typer.Context,
     core_ref: RefOpt = None,
-    core_range: CoreRangeOpt = None,
-    pre: PreOpt = False,
+    core_range: RangeOpt = None,
     since_pin: SincePinOpt = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither reuse nor keep shared environments and results.")
-    ] = False,
+    pre: PreOpt = False,
     store: StoreOpt = None,
+    with_: WithOpt = None,
+    contracts: ContractsOpt = None,
+    suite: SuiteOpt = None,
+    golden: GoldenOpt = None,
+    against: AgainstOpt = None,
+    accept: AcceptOpt = None,
+    strict: StrictOpt = False,
+    json_path: JsonOpt = None,
+    junit_xml: JunitOpt = None,
+    markdown: MarkdownOpt = None,
+    fmt: FormatOpt = Format.table,
+    summary: SummaryOpt = None,
+    show_all: AllOpt = False,
     core_package: CorePkgOpt = None,
     core_git: CoreGitOpt = None,
-    contracts: Annotated[
-        list[Path] | None,
-        typer.Option("--contracts", help="Extra pytest contract files or directories (repeatable)."),
-    ] = None,
     python: PythonOpt = None,
     index_url: IndexOpt = None,
     find_links: FindLinksOpt = None,
     offline: OfflineOpt = False,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
-    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat WARN findings as failures.")] = False,
-    jobs: Annotated[int | None, typer.Option("--jobs", help="Refs checked in parallel.")] = None,
+    jobs: JobsOpt = None,
     timeout: TimeoutOpt = None,
-    keep_venv: Annotated[bool, typer.Option("--keep-venv", help="Keep the sandbox and print its path.")] = False,
-    summary: SummaryOpt = None,
-    suite: SuiteOpt = None,
-    golden: GoldenOpt = None,
-    with_: WithOpt = None,
+    no_cache: NoCacheOpt = False,
+    keep_venv: KeepOpt = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
 ) -> int:
     """Check the Store against one or more Core refs (the default command)."""
     start = time.monotonic()
-    publish_summary = summary_wanted(summary, os.environ)
-    cwd = Path.cwd()
-    json_path = _output_path(json_path, "--json")
-    junit_xml = _output_path(junit_xml, "--junit-xml")
-    markdown = _output_path(markdown, "--markdown")
-    flags: dict[str, Any] = {
-        "core_refs": _split_refs(core_ref or []),
-        "core_range": core_range,
-        "pre": pre or None,
-        "since_pin": since_pin or None,
-        "no_cache": no_cache or None,
-        "store": store,
-        "core_package": core_package,
-        "core_git": core_git,
-        "contracts": tuple(contracts or ()),  # made absolute (against cwd) and checked by config.build
-        "python": python,
-        "index_url": index_url,
-        "find_links": tuple(find_links or ()),
-        "offline": offline or None,
-        "strict": strict or None,
-        "jobs": jobs,
-        "timeout": timeout,
-        "keep_venv": keep_venv,
-        "verbose": verbose,
-        "suite": suite,
-        "golden": golden,
-        "with_": tuple(with_ or ()),
-    }
-    options = config.build(flags, cwd)
-    progress, status = _progress(quiet)
+    summary_wanted(summary, os.environ)  # a bad CONTRACT_CHECK_SUMMARY is a usage error before anything runs
+    files = _outputs(json_path, junit_xml, markdown)
+    flags = {**locals(), "core_refs": config.split_refs(core_ref or []), "accept_file": accept}
+    options = config.build(_flags(flags), Path.cwd())
+    progress, status = terminal.progress(quiet)
     install_logs: dict[str, str] = {}
     try:
-        report = pipeline.check(options, cwd, progress, install_logs=install_logs, contracts=ctx.obj)
+        rep = pipeline.check(options, Path.cwd(), progress, install_logs=install_logs, contracts=ctx.obj)
+    except pipeline.Interrupted as stopped:  # what finished, and the rest marked not run
+        if status is not None:
+            status.stop()
+        _emit(stopped.report, fmt=fmt, files=files, summary=summary, quiet=quiet, install_logs=install_logs)
+        raise KeyboardInterrupt from None
     finally:
         if status is not None:
             status.stop()
-    return _emit_report(
-        report,
-        fmt=fmt,
-        quiet=quiet,
-        elapsed=time.monotonic() - start,
-        json_path=json_path,
-        junit_path=junit_xml,
-        markdown_path=markdown,
-        install_logs=install_logs,
-        summary=publish_summary,
-    )
+    elapsed = time.monotonic() - start
+    shown = show_all or verbose > 0
+    return _emit(rep, fmt=fmt, files=files, summary=summary, quiet=quiet, elapsed=elapsed, show_all=shown,
+                 install_logs=install_logs)  # fmt: skip
+
+
+_FLAG_KEYS = {
+    "core_refs", "core_range", "pre", "since_pin", "no_cache", "store", "core_package", "core_git", "contracts",
+    "python", "index_url", "find_links", "offline", "strict", "jobs", "timeout", "keep_venv", "verbose", "suite",
+    "golden", "with_", "against", "accept_file",
+}  # fmt: skip
+
+
+def _flags(given: dict[str, Any]) -> dict[str, Any]:
+    """Command parameters as ``config.build`` flags: not given is None; a switch left off is not given."""
+    out = {}
+    for key in _FLAG_KEYS & set(given):
+        value = given[key]
+        if isinstance(value, list):
+            value = tuple(value)
+        out[key] = None if value is False else value
+    return out
+
+
+@app.command("snapshot")
+def snapshot_command(
+    ctx: typer.Context,
+    core_ref: Annotated[str, _opt("--core-ref", metavar="REF", help="The known-good Core ref.")],
+    store: StoreOpt = None,
+    output: Annotated[
+        Path | None, _opt("--output", metavar="DIR", help="Where to write (default: config golden, else SUITE/golden).")
+    ] = None,
+    suite: SuiteOpt = None,
+    with_: WithOpt = None,
+    core_package: CorePkgOpt = None,
+    core_git: CoreGitOpt = None,
+    python: PythonOpt = None,
+    index_url: IndexOpt = None,
+    find_links: FindLinksOpt = None,
+    offline: OfflineOpt = False,
+    timeout: TimeoutOpt = None,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+) -> int:
+    """Record a golden baseline (schemas, payloads) from a known-good Core/Store pair."""
+    from contract_check import snapshot
+
+    options = config.build(_flags({**locals(), "core_refs": (core_ref,)}), Path.cwd())
+    progress, status = terminal.progress(quiet)
+    try:
+        written = snapshot.take(options, Path.cwd(), output, progress, contracts=ctx.obj)
+    finally:
+        if status is not None:
+            status.stop()
+    report.console().print(f"wrote the golden contract to {escape(str(written))}")
+    return 0
+
+
+@app.command("bump")
+def bump_command(
+    ctx: typer.Context,
+    core_ref: Annotated[str, _opt("--core-ref", metavar="REF", help="The Core to move the Store's pin to.")],
+    dry_run: Annotated[bool, _opt("--dry-run", help="Show the diff; write nothing.")] = False,
+    store: StoreOpt = None,
+    with_: WithOpt = None,
+    contracts: ContractsOpt = None,
+    core_package: CorePkgOpt = None,
+    core_git: CoreGitOpt = None,
+    python: PythonOpt = None,
+    index_url: IndexOpt = None,
+    find_links: FindLinksOpt = None,
+    offline: OfflineOpt = False,
+    timeout: TimeoutOpt = None,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+) -> int:
+    """Check REF and, only if compatible, move the Store's Core requirement's lower bound to it."""
+    from contract_check import bump, upgrade
+
+    options = config.build(_flags({**locals(), "core_refs": (core_ref,)}), Path.cwd())
+    progress, status = terminal.progress(quiet)
+    try:
+        done = upgrade.check_and_bump(options, Path.cwd(), progress, dry_run=dry_run, contracts=ctx.obj)
+    finally:
+        if status is not None:
+            status.stop()
+    out = report.console()
+    code = report.emit(done.report, report.Outputs(quiet=quiet, summary=False))
+    if done.plan is None:
+        out.print("[bold]not bumped[/]: the check did not say compatible; nothing was written")
+        return code
+    if not done.plan.changed:
+        out.print(f"nothing to change: the Store already requires {done.plan.core_package} {done.plan.version}")
+        return code
+    sys.stdout.write(bump.render_diff(done.plan))
+    out.print("dry run: nothing written" if dry_run else f"wrote {len(done.plan.edits)} file(s)")
+    for lock in done.plan.lock_files:
+        out.print(f"regenerate {escape(str(lock))} (it still pins the old {done.plan.core_package})")
+    return code
 
 
 @app.command("list")
-def list_command(suite: SuiteOpt = None) -> int:
-    """List the checks of the suite (built-in unless --suite): id, subject, layer and what each guards."""
+def list_command(suite: SuiteOpt = None, verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
+    """List the checks of the suite (built-in unless --suite) and the schema rules."""
     from rich.table import Table
 
     from contract_check import catalogue
     from contract_check import suite as suites
 
-    chosen = suites.load(suite.resolve()) if suite else None
     table = Table(header_style="bold")
     for column in ("Id", "Subject", "Layer", "Guards"):
         table.add_column(column, overflow="fold")
-    for entry in catalogue.entries(chosen):
-        table.add_row(entry.id, entry.subject, entry.layer, entry.guards)
-    out = Console(highlight=False)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
-        out.width = 140  # as for the report: piped output is read wide
-    out.print(table)
+    for entry in catalogue.entries(suites.load(suite.resolve()) if suite else None):
+        table.add_row(escape(entry.id), escape(entry.subject), entry.layer, escape(entry.guards))
+    report.console().print(table)
     return 0
 
 
 @app.command("merge")
 def merge_command(
-    results: Annotated[list[Path], typer.Argument(help="Shard JSON reports to join.")],
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the merged JSON report here.")] = None,
-    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="Write a JUnit XML report here.")] = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output on stdout.")] = Format.table,
+    results: Annotated[
+        list[Path] | None, typer.Argument(metavar="REPORT.json", help="Shard JSON reports to join.")
+    ] = None,
+    json_path: JsonOpt = None,
+    junit_xml: JunitOpt = None,
+    markdown: MarkdownOpt = None,
+    fmt: FormatOpt = Format.table,
     summary: SummaryOpt = None,
+    verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
 ) -> int:
     """Join shard reports (one per Core ref, e.g. from a CI matrix) into one report."""
-    from contract_check.merge import MergeError, merge_reports
+    from contract_check.merge import merge_reports
 
-    publish_summary = summary_wanted(summary, os.environ)
-    json_path = _output_path(json_path, "--json")
-    junit_xml = _output_path(junit_xml, "--junit-xml")
-    markdown = _output_path(markdown, "--markdown")
-    try:
-        report = merge_reports(results)
-    except MergeError as exc:
-        raise UsageError(str(exc)) from None
-    return _emit_report(
-        report,
-        fmt=fmt,
-        quiet=quiet,
-        elapsed=sum(r.duration_s for r in report.runs),
-        json_path=json_path,
-        junit_path=junit_xml,
-        markdown_path=markdown,
-        summary=publish_summary,
-    )
+    summary_wanted(summary, os.environ)
+    files = _outputs(json_path, junit_xml, markdown)
+    rep = merge_reports(results or [])  # a MergeError is a UsageError naming the file
+    elapsed = sum(r.duration_s for r in rep.runs)
+    return _emit(rep, fmt=fmt, files=files, summary=summary, quiet=quiet, elapsed=elapsed)
 
 
 @app.command("plan")
 def plan_command(
     core_ref: RefOpt = None,
-    core_range: CoreRangeOpt = None,
+    core_range: RangeOpt = None,
     since_pin: SincePinOpt = False,
     pre: PreOpt = False,
     store: StoreOpt = None,
@@ -367,81 +341,20 @@ def plan_command(
     core_package: CorePkgOpt = None,
     offline: OfflineOpt = False,
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
 ) -> int:
     """Print the Core refs a check would run, as one JSON list (for a CI matrix); installs nothing."""
     import json
 
     from contract_check.plan import plan_refs
 
-    flags: dict[str, Any] = {
-        "core_refs": _split_refs(core_ref or []),
-        "core_range": core_range,
-        "pre": pre or None,
-        "since_pin": since_pin or None,
-        "store": store,
-        "core_package": core_package,
-        "index_url": index_url,
-        "find_links": tuple(find_links or ()),
-        "offline": offline or None,
-        "verbose": verbose,
-    }
-    options = config.build(flags, Path.cwd())
-    refs = plan_refs(options, Path.cwd(), logging.getLogger("contract_check").info)
+    options = config.build(_flags({**locals(), "core_refs": config.split_refs(core_ref or [])}), Path.cwd())
+    refs = plan_refs(options, Path.cwd(), terminal.progress(True)[0])
     sys.stdout.write(json.dumps(refs, separators=(",", ":")) + "\n")
     return 0
 
 
-@app.command("snapshot")
-def snapshot_command(
-    ctx: typer.Context,
-    core_ref: Annotated[str, typer.Option("--core-ref", help="The known-good Core ref.")],
-    store: StoreOpt = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", help="Golden directory to write (default: golden of [tool.contract-check], else SUITE/golden)."
-        ),
-    ] = None,
-    suite: SuiteOpt = None,
-    core_package: CorePkgOpt = None,
-    core_git: CoreGitOpt = None,
-    python: PythonOpt = None,
-    index_url: IndexOpt = None,
-    find_links: FindLinksOpt = None,
-    offline: OfflineOpt = False,
-    timeout: TimeoutOpt = None,
-    with_: WithOpt = None,
-    verbose: VerboseOpt = 0,
-) -> int:
-    """Record a golden baseline (schemas, payloads) from a known-good Core/Store pair."""
-    from contract_check import snapshot
-
-    flags: dict[str, Any] = {
-        "core_refs": (core_ref,),
-        "store": store,
-        "suite": suite,
-        "with_": tuple(with_ or ()),
-        "core_package": core_package,
-        "core_git": core_git,
-        "python": python,
-        "index_url": index_url,
-        "find_links": tuple(find_links or ()),
-        "offline": offline or None,
-        "timeout": timeout,
-        "verbose": verbose,
-    }
-    options = config.build(flags, Path.cwd())
-    progress, status = _progress(False)
-    try:
-        written = snapshot.take(options, Path.cwd(), output, progress, contracts=ctx.obj)
-    finally:
-        if status is not None:
-            status.stop()
-    Console(highlight=False).print(f"wrote the golden contract to {escape(str(written))}")
-    return 0
-
-
-cache_app = typer.Typer(help="Inspect or empty the cache of shared environments and results.")
+cache_app = typer.Typer(help="Inspect or empty the cache of shared environments, built Stores and results.")
 app.add_typer(cache_app, name="cache")
 
 
@@ -455,12 +368,12 @@ def _size(n: int) -> str:
 
 
 @cache_app.command("info")
-def cache_info_command() -> int:
+def cache_info_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
     """Where the cache is and what it holds."""
     from contract_check import results
 
     found = results.info()
-    out = Console(highlight=False)
+    out = report.console()
     out.print(f"cache directory  {escape(str(found.root))}")
     out.print(f"results          {found.results} ({found.expired} expired or unusable; kept for 7 days)")
     out.print(f"environments     {found.bases} shared base environments (kept for a day)")
@@ -469,12 +382,12 @@ def cache_info_command() -> int:
 
 
 @cache_app.command("clear")
-def cache_clear_command() -> int:
-    """Remove every cached result and shared environment."""
+def cache_clear_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
+    """Remove every cached result, shared environment and built Store."""
     from contract_check import results
 
     before = results.clear()
-    Console(highlight=False).print(
+    report.console().print(
         f"removed {before.results} results and {before.bases} environments ({_size(before.size_bytes)}) "
         f"from {escape(str(before.root))}"
     )
@@ -490,41 +403,14 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit."),
+        bool, _opt("--version", callback=_version_callback, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     """Does the Store still work with this Core?"""
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _on_stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
-
-
-class RedactingFilter(logging.Filter):
-    """Redacts every record that reaches the handler: no log line (``-v`` included) can carry a token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
-
-
-def _setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("contract-check: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    log = logging.getLogger("contract_check")
-    log.handlers[:] = [handler]
-    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
-
-
-def _interrupted() -> int:
-    err.print("[yellow]interrupted[/]: stopped; child processes were killed and the sandbox removed")
-    return ExitCode.INTERRUPTED
 
 
 def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) -> int:
@@ -532,27 +418,25 @@ def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) 
 
     *contracts* makes what runs the contracts of a ref (default: real sandboxes); tests pass a fake.
     """
-    args = list(argv)
-    if not args or (args[0] not in COMMANDS and args[0] not in ("--help", "-h", "--version")):
-        args.insert(0, "check")
-    verbose = any(a in ("-v", "--verbose", "-vv") for a in args)
-    _setup_logging(verbose)
+    args = terminal.normalise_argv(argv)
+    verbose = any(a in ("-v", "--verbose", "-vv", "-vvv") for a in args)
+    terminal.setup_logging(verbose)
     problem = platform_problem()
     if problem is not None and not {"--help", "-h", "--version"} & set(args):
-        err.print(f"[bold red]error[/]: {escape(problem.message)}")
-        err.print(f"[bold]tip[/]: {escape(problem.tip or '')}")
+        terminal.error(problem.message, problem.tip)
         return problem.exit_code
     if not os.path.isabs(os.environ.get("TMPDIR") or "/"):  # children run elsewhere: make it mean the same there
         os.environ["TMPDIR"] = os.path.abspath(os.environ["TMPDIR"])
     # SIGTERM (CI cancel) and SIGHUP (terminal closed) unwind like Ctrl-C: children killed, sandboxes removed
     stops = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
-    handled = {sig: signal.signal(sig, _on_sigterm) for sig in stops}
+    handled = {sig: signal.signal(sig, _on_stop) for sig in stops}
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     proc.enable_subreaper()  # orphans of a contract (double fork, setsid) stay ours to sweep
     try:
         result = app(args, prog_name="contract-check", standalone_mode=False, obj=contracts)
         if result == ExitCode.INTERRUPTED:  # typer/click return Exit(130) for a KeyboardInterrupt
-            return _interrupted()
+            terminal.interrupted()
+            return ExitCode.INTERRUPTED
         return int(result) if isinstance(result, int) else 0
     except ClickUsageError as exc:  # a bad option or value; the message may quote a URL with a token
         shown = io.StringIO()
@@ -561,17 +445,17 @@ def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) 
         return ExitCode.USAGE
     except typer.Exit as exc:  # typer turns KeyboardInterrupt into Exit(130)
         if exc.exit_code == ExitCode.INTERRUPTED:
-            return _interrupted()
+            terminal.interrupted()
         return int(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
-        return _interrupted()
-    # messages quote refs, paths and option values: escaped, so that "[...]" is printed, not read as markup
+        terminal.interrupted()
+        return ExitCode.INTERRUPTED
+    except SystemExit as exc:  # shell completion ends the program itself
+        return exc.code if isinstance(exc.code, int) else 0
     except (ContractCheckError, OSError) as caught:
         # an OSError that got this far is the machine's (a full disk, a vanished file), not a bug: exit 3
         failure = caught if isinstance(caught, ContractCheckError) else from_os_error(caught)
-        err.print(f"[bold red]error[/]: {escape(redact(bounded(failure.message)))}", markup=True, highlight=False)
-        if failure.tip:
-            err.print(f"[bold]tip[/]: {escape(redact(bounded(failure.tip)))}")
+        terminal.error(redact(bounded(failure.message)), redact(bounded(failure.tip)) if failure.tip else None)
         if verbose and isinstance(caught, OSError):
             err.print(bounded(redact(traceback.format_exc()), 20000), markup=False)
         return failure.exit_code

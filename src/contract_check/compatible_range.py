@@ -18,12 +18,8 @@ How it is built (clauses in this order, which is not the order ``str(SpecifierSe
    ``<V`` and ``<=V`` as written; the upper half of ``~=1.4.54`` and of ``==1.4.*`` as ``<1.5`` (the same
    versions from ``1.4`` upward; the lower half is replaced by L like any lower bound). A declared upper
    bound that rejects a compatible version is dropped: the checked evidence says it is too tight, and the
-   answer shows it. When broken versions lie above the highest compatible version H and the bounds so far
-   admit them, the newest Core is broken: instead of one ``!=`` per version (which would admit the next,
-   unchecked release), the range is capped below the lowest of them, B. The cap is the first of ``<R``
-   (when B is a pre-release of release R: this also shuts out R's later pre-releases), ``<B`` and ``<=H``
-   that admits every compatible version; declared upper bounds at or above the cap are dropped as
-   redundant.
+   answer shows it. Broken versions above the highest compatible one get their ``!=`` like any other: the
+   answer describes what was checked, and a newer release is checked when it appears.
 
 What cannot be expressed: the same version both compatible and broken; and a compatible ``X+local`` next to
 a broken plain ``X`` unless ``X+local`` is the only compatible version (then the answer is ``==X+local``).
@@ -63,7 +59,6 @@ def suggest_specifier(compatible: Iterable[Version], broken: Iterable[Version], 
     declared_clauses = list(SpecifierSet(declared or ""))
     lower = f">={good[0].public}"
     uppers = [u for u in _declared_uppers(declared_clauses) if _admits_all(u, good)]
-    uppers = _cap_above(good, bad, [lower, *uppers]) or uppers
     rest = [lower, *uppers]
     exclusions = [c for c in _declared_exclusions(declared_clauses, rest) if _admits_all(c, good)]
     for version in bad:
@@ -114,22 +109,6 @@ def _declared_exclusions(clauses: Sequence[Specifier], rest: Sequence[str]) -> l
         elif _admits(rest, Version(clause.version)):
             kept.append(text)
     return kept
-
-
-def _cap_above(good: Sequence[Version], bad: Sequence[Version], clauses: Sequence[str]) -> list[str] | None:
-    """Upper bounds that cap the range below the broken versions above every compatible one; None if none."""
-    highest = good[-1]
-    above = [b for b in bad if b > highest and _admits(clauses, b)]
-    if not above:
-        return None
-    first = above[0]
-    candidates = [f"<{first.base_version}"] if first.is_prerelease else []
-    for cap in [*candidates, f"<{first.public}", f"<={highest.public}"]:
-        if _admits_all(cap, good) and not _admits([cap], first):
-            limit = Version(cap.lstrip("<="))
-            declared = [u for u in clauses[1:] if Version(u.lstrip("<=")) < limit]
-            return [cap, *declared]
-    return None
 
 
 def _clause_version(clause: str) -> Version:

@@ -17,7 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from contract_check import fsread
+from contract_check import accept, fsread
 from contract_check import suite as suites
 from contract_check.errors import UsageError
 from contract_check.index import IndexSettings
@@ -78,6 +78,8 @@ _CONFIG_KEYS: dict[str, tuple[str, tuple[type, ...]]] = {
     "golden": ("golden", (str,)),  # the golden directory checks read and `snapshot` writes
     "with": ("with_", (list,)),  # extra requirements installed into the sandbox (test dependencies)
     "store-extras": ("store_extras", (list,)),  # extras of the Store to install (e.g. ["dev"])
+    "against": ("against", (str,)),  # the baseline: a Core ref checked live (or "pin"), instead of the golden
+    "accept": ("acceptances", (list,)),  # [[tool.contract-check.accept]]: known breaks accepted until a date
 }
 # the options that choose which Core refs to check: given on the command line, they replace the configured choice
 _REF_SELECTION = ("core_refs", "core_range", "since_pin")
@@ -106,6 +108,9 @@ class Options:
     golden: Path | None = None  # None: the suite's golden/
     with_: tuple[str, ...] = ()
     store_extras: tuple[str, ...] = ()
+    against: str | None = None  # a Core ref (or "pin") whose live schemas are the baseline instead of the golden
+    acceptances: tuple[accept.Acceptance, ...] = ()  # from [tool.contract-check] and --accept FILE, in that order
+    accept_file: Path | None = None
     contracts: tuple[Path, ...] = ()
     python: str | None = None
     index_url: str | None = None
@@ -184,6 +189,9 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
                 tip="known keys: " + ", ".join(sorted(_CONFIG_KEYS)),
             )
         attr, types = _CONFIG_KEYS[key]
+        if attr == "acceptances":  # tables, not strings: validated entry by entry, each named in a mistake
+            out[attr] = tuple(accept.parse_entries(value, accept.PYPROJECT_ORIGIN))
+            continue
         ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
         if ok and isinstance(value, list):
             ok = all(isinstance(v, str) for v in value)
@@ -403,6 +411,11 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     for attr in ("suite", "golden"):
         if merged.get(attr) is not None:
             merged[attr] = _local_path(cwd, merged[attr], names.get(attr, "--" + attr))
+    if merged.get("accept_file") is not None:  # merged with the pyproject's entries, which come first
+        merged["accept_file"] = _local_path(cwd, merged["accept_file"], "--accept")
+        merged["acceptances"] = (*merged.get("acceptances", ()), *accept.load_file(merged["accept_file"]))
+    if merged.get("against") is not None:
+        _no_option(merged["against"], names.get("against", "--against"))
     chosen = suites.load(merged["suite"]) if merged.get("suite") else suites.builtin()
     merged.setdefault("core_package", chosen.core_package)
     merged.setdefault("core_git", chosen.core_git or "")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from contract_check import fsread
 from contract_check.errors import UsageError
-from contract_check.models import SCHEMA_VERSION, ExitCode, Report, Run, StoreInfo, summarise, worst
+from contract_check.models import READABLE_VERSIONS, ExitCode, Report, Run, StoreInfo, summarise, worst
 
 REPORT_LIMIT = 256 * fsread.MIB  # a shard report with thousands of runs is a few MiB
 
@@ -43,9 +43,10 @@ def _load(path: Path) -> Report:
     if not isinstance(data, dict):
         raise MergeError(f"{path}: not a contract-check report (a JSON {type(data).__name__}, not an object)")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
+        readable = "-".join(str(v) for v in (READABLE_VERSIONS[0], READABLE_VERSIONS[-1]))
         raise MergeError(
-            f"{path}: report schema_version {version!r}, but this contract-check reads schema_version {SCHEMA_VERSION}",
+            f"{path}: report schema_version {version!r}, but this contract-check reads schema_version {readable}",
             tip="merge with the contract-check version that wrote the shards",
         )
     try:
@@ -94,7 +95,11 @@ def merge_reports(paths: list[Path]) -> Report:
             seen[run.core_ref] = path
             runs.append(run)
 
-    summary = summarise(runs)
+    from contract_check.pipeline import summary_extras  # the range answer over every shard's runs
+
+    extras = summary_extras(runs, None, several=len(runs) > 1)
+    extras["notes"] = list(dict.fromkeys([*(n for _, shard in shards for n in shard.summary.notes), *extras["notes"]]))
+    summary = summarise(runs, **extras)
     codes = [summary.exit_code, *(shard.summary.exit_code for _, shard in shards)]
     if not runs:
         codes.append(ExitCode.ENVIRONMENT)  # nothing was checked: never "compatible"

@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: status "accepted"; acceptance notes; the range answer; the baseline
+READABLE_VERSIONS = (1, 2)  # what this version reads (merge): every older one is a subset
 
 
 class ExitCode(IntEnum):
@@ -59,6 +60,7 @@ class Status(StrEnum):
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
+    ACCEPTED = "accepted"  # failed, but an acceptance entry covers it (see ``note``)
 
 
 class Severity(StrEnum):
@@ -100,6 +102,7 @@ class Check(_Frozen):
     rule: str | None = None
     message: str = ""
     duration_s: float = 0.0
+    note: str | None = None  # which acceptance entry accepted it, or that the one that would have has expired
 
     @property
     def is_failure(self) -> bool:
@@ -107,8 +110,17 @@ class Check(_Frozen):
 
     @property
     def notable(self) -> bool:
-        """Worth showing above the passes: a failure, or a WARN finding."""
-        return self.is_failure or self.severity is Severity.WARN
+        """Worth showing above the passes: a failure, an accepted failure, or a WARN finding."""
+        return self.is_failure or self.status is Status.ACCEPTED or self.severity is Severity.WARN
+
+    @property
+    def word(self) -> str:
+        """How a report names the row's result: pass, FAIL, ERROR, skip, warn, accepted."""
+        if self.status is Status.PASSED and self.severity is Severity.WARN:
+            return "warn"
+        return {Status.PASSED: "pass", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "skip"}.get(
+            self.status, self.status.value
+        )
 
     @property
     def tag(self) -> str:
@@ -145,6 +157,11 @@ class Run(_Frozen):
     # what the run learnt about the Store (so that a cached run reports it, and shards can be merged)
     store_version: str | None = None
     declared_core: str | None = None
+    baseline: str | None = None  # what the schemas were compared with: "golden: Core X / Store Y", "against REF (V)"
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.exit_code)
 
 
 class Summary(_Frozen):
@@ -153,6 +170,10 @@ class Summary(_Frozen):
     errors: int
     warnings: int
     exit_code: int
+    accepted: int = 0
+    compatible: list[str] | None = None  # several refs: the versions found compatible, oldest first
+    suggested_specifier: str | None = None  # PEP 440: admits exactly those, excludes every broken one
+    notes: list[str] = Field(default_factory=list)  # report-level: unused or expired acceptances, ...
 
 
 class Tool(_Frozen):
@@ -169,14 +190,16 @@ class Report(_Frozen):
     summary: Summary
 
 
-def summarise(runs: list[Run]) -> Summary:
+def summarise(runs: list[Run], **extra: Any) -> Summary:
     checks = [c for r in runs for c in r.checks]
     return Summary(
         passed=sum(c.status is Status.PASSED for c in checks),
         failed=sum(c.status is Status.FAILED for c in checks),
         errors=sum(c.status is Status.ERROR for c in checks) + sum(r.error is not None for r in runs),
         warnings=sum(c.severity is Severity.WARN for c in checks),
+        accepted=sum(c.status is Status.ACCEPTED for c in checks),
         exit_code=worst([r.exit_code for r in runs]),
+        **extra,
     )
 
 
@@ -186,7 +209,7 @@ def run_exit_code(checks: list[Check]) -> int:
     Severity has already been applied when a row was made: a WARN finding is a ``passed`` row with
     severity WARN, or a ``failed`` one under ``--strict``; INFO findings are always ``passed``.
     """
-    ran = [c for c in checks if c.status in (Status.PASSED, Status.FAILED, Status.ERROR)]
+    ran = [c for c in checks if c.status in (Status.PASSED, Status.FAILED, Status.ERROR, Status.ACCEPTED)]
     if not ran:
         return ExitCode.ENVIRONMENT  # nothing ran: "could not check" is never "compatible"
     if any(c.is_failure for c in ran):

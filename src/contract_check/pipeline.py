@@ -9,22 +9,40 @@ checked by a ``RefChecker`` built with all of that; the Store facts the runs lea
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import json
 import logging
 import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from contract_check import __version__, baseenv, fingerprint, fsread, index, matrix, proc, refs, runner
+from packaging.version import InvalidVersion, Version
+
+from contract_check import (
+    __version__,
+    accept,
+    baseenv,
+    compatible_range,
+    fingerprint,
+    fsread,
+    index,
+    matrix,
+    proc,
+    refs,
+    runner,
+)
 from contract_check import suite as suites
 from contract_check.classify import Baseline, Policy
 from contract_check.config import Options, declared_specifier
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
-from contract_check.models import Report, Run, Status, StoreInfo, Tool, summarise
+from contract_check.models import ExitCode, Report, Run, Status, StoreInfo, Tool, summarise
 from contract_check.refcheck import Contracts, Progress, RefChecker, SandboxContracts, quiet, user_targets
 from contract_check.results import ResultCache
 from contract_check.sandbox import FreshSandbox, SandboxSettings, find_uv, verdict_environment
@@ -139,6 +157,8 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
         declared_core=store.declared_core,
         strict=options.strict,
         declared=tuple(declared),
+        acceptances=options.acceptances,
+        today=accept.utc_today(),
     )
 
     @cache
@@ -228,6 +248,8 @@ def result_cache(session: Session, envs: baseenv.Environments) -> ResultCache | 
         options.with_,
         verdict_environment(),
         envs.identity,
+        session.baseline.label,
+        [(a.check, a.reason, str(a.until), a.active(session.policy.today or dt.date.min)) for a in options.acceptances],
     )
     return ResultCache(
         common, declared=list(session.policy.declared), find_links=options.find_links, core_package=options.core_package
@@ -264,8 +286,101 @@ def store_info(session: Session, runs: list[Run]) -> StoreInfo:
     )
 
 
-def build_report(store: StoreInfo, runs: list[Run], *, strict: bool) -> Report:
-    return Report(tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summarise(runs))
+def _versions(runs: list[Run], code: int) -> list[Version]:
+    found = []
+    for run in runs:
+        if run.exit_code == code and run.core_version:
+            try:
+                found.append(Version(run.core_version))
+            except InvalidVersion:
+                continue
+    return found
+
+
+def summary_extras(runs: list[Run], policy: Policy | None, *, several: bool) -> dict[str, Any]:
+    """What a report says beyond the counts: the range answer (for several refs) and report-level notes
+    (acceptances that matched nothing, refs that could not be checked)."""
+    extras: dict[str, Any] = {"notes": []}
+    if policy and policy.acceptances and policy.today is not None:
+        matched = [c.id for r in runs for c in r.checks if c.is_failure or c.status is Status.ACCEPTED]
+        extras["notes"] += accept.decide(matched, policy.acceptances, policy.today).unused_notes(policy.today)
+    if several:
+        compatible = _versions(runs, ExitCode.OK)
+        broken = _versions(runs, ExitCode.BROKEN)
+        declared = next((r.declared_core for r in runs if r.declared_core), policy.declared_core if policy else None)
+        extras["compatible"] = compatible_range.sorted_versions(compatible)
+        try:
+            extras["suggested_specifier"] = compatible_range.suggest_specifier(compatible, broken, declared)
+        except compatible_range.Inexpressible as exc:
+            extras["notes"].append(f"no specifier can be suggested: {exc}")
+        unchecked = [r.core_ref for r in runs if r.exit_code not in (ExitCode.OK, ExitCode.BROKEN)]
+        if unchecked:
+            extras["notes"].append("not counted in the range (could not check): " + ", ".join(unchecked))
+    return extras
+
+
+def build_report(store: StoreInfo, runs: list[Run], *, strict: bool, extras: dict[str, Any] | None = None) -> Report:
+    summary = summarise(runs, **(extras or {}))
+    return Report(tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summary)
+
+
+def live_baseline(session: Session, contracts: Contracts, workdir: Path) -> Session:
+    """``--against REF``: the baseline is produced now, from that Core with the same Store (its own sandbox),
+    and written as a golden directory under *workdir*; the session then compares every ref with it."""
+    options = session.options
+    ref = options.against or ""
+    if ref == "pin":  # what the Store was last tested with: its declared lower bound
+        declared = session.store.declared_core or declared_specifier(
+            session.base_requires, options.core_package, skip_marked=True
+        )
+        lower = matrix.lower_bound(declared)
+        if lower is None:
+            raise UsageError(
+                f"--against pin: the Store declares no lower bound on {options.core_package} ({declared or 'nothing'})",
+                tip="give the baseline's ref: --against 1.4.55",
+            )
+        ref = str(lower)
+    resolved = session.checker(contracts).resolve(ref)
+    session.progress(f"recording the baseline from {resolved.display}")
+    outcome = contracts.run(resolved, {}, recording=True)
+    broken = [c.id for c in outcome.checks if c.is_failure]
+    snapshot, payloads = outcome.artifacts.get("snapshot"), outcome.artifacts.get("payloads")
+    if broken or outcome.foreign or not isinstance(snapshot, dict) or not isinstance(payloads, dict):
+        why = ", ".join(broken[:8]) or outcome.foreign or "it reported no schemas"
+        raise EnvironmentProblem(
+            f"could not check: the baseline pair ({resolved.display} with the Store) fails its own contracts: {why}",
+            tip="--against needs a Core that works with the Store; check it alone first",
+            kind="baseline",
+        )
+    golden = workdir / "against"
+    (golden / "payloads").mkdir(parents=True)
+    (golden / "schemas.json").write_text(json.dumps(snapshot), encoding="utf-8")
+    for subject, items in payloads.items():
+        if items:
+            (golden / "payloads" / f"{subject}.json").write_text(json.dumps(items), encoding="utf-8")
+    version = outcome.versions.get(options.core_package) or "?"
+    baseline = Baseline(load_golden(golden), f"against {proc.redact(ref)} ({version})")
+    declared_checks = session.suite.declared_checks(runner.golden_payload_subjects(golden))
+    policy = dataclasses.replace(session.policy, declared=tuple(declared_checks))
+    return dataclasses.replace(session, golden=golden, baseline=baseline, policy=policy)
+
+
+class Interrupted(KeyboardInterrupt):
+    """An interrupt during the checks, with the report of what had finished (the rest marked not run)."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__()
+        self.report = report
+
+
+def _not_run(ref: str) -> Run:
+    return Run(
+        core_ref=proc.redact(ref),
+        status=Status.ERROR,
+        exit_code=ExitCode.INTERRUPTED,
+        error="not run: interrupted",
+        error_kind="interrupted",
+    )
 
 
 ContractsFactory = Callable[[Session, baseenv.Environments], Contracts]
@@ -287,7 +402,7 @@ def check(
     carrying the runs that had finished.
     """
     try:
-        session = open_session(options, cwd, progress)
+        session = open_session(options, cwd, progress, need_baseline=not options.against)
     except EnvironmentProblem as exc:  # the Store could not be built, ...: every ref could not be checked
         return _unchecked(options, exc)
     make = contracts or Session.contracts
@@ -298,24 +413,28 @@ def check(
         if contracts is None
         else contextlib.nullcontext(baseenv.Environments(session.settings))
     )
-    with prepared as envs:
+    with prepared as envs, tempfile.TemporaryDirectory(prefix="contract-check-baseline-") as scratch:
+        if options.against:
+            session = live_baseline(session, make(session, envs), Path(scratch))
         declared = session.store.declared_core
         if options.since_pin and not declared:  # a Store from the index: its range as the base installed it
             declared = declared_specifier(session.base_requires, options.core_package, skip_marked=True)
         wanted = matrix.expand_refs(options, declared=declared, releases=session.releases)
         runner_ = make(session, envs)
         checker = session.checker(runner_, result_cache(session, envs))
+        several = len(wanted) > 1
         try:
             runs = matrix.run_all(checker.check, wanted, options.jobs, progress)
             if envs.guard and envs.guard.tainted:
                 runs = _redo(session, envs, make, checker, wanted, runs)
         except matrix.Interrupted as exc:
-            exc.finished = {ref: exc.finished[ref] for ref in wanted if ref in exc.finished}
-            raise
+            runs = [exc.finished.get(ref) or _not_run(ref) for ref in wanted]
+            raise Interrupted(build_report(store_info(session, runs), runs, strict=options.strict)) from None
         finally:
             if install_logs is not None:
                 install_logs.update(runner_.install_logs)
-    return build_report(store_info(session, runs), runs, strict=options.strict)
+    extras = summary_extras(runs, session.policy, several=several)
+    return build_report(store_info(session, runs), runs, strict=options.strict, extras=extras)
 
 
 def _unchecked(options: Options, problem: EnvironmentProblem) -> Report:

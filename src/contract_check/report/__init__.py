@@ -1,205 +1,102 @@
-"""Renderers: one per output style. The terminal table lives here; JUnit, Markdown and GitHub in siblings."""
+"""Reports: one renderer per output style, looked up by name, and ``emit``, the one place that decides what
+is written where (stdout, report files, GitHub Actions' log, step summary and outputs) and at what width.
+
+Renderers: ``table`` (the terminal, ``table.render_table``), ``json``, ``junit``, ``markdown`` (text), and
+``github`` (annotations, step summary, step outputs; only under GitHub Actions). Adding a style is one
+function and one entry in ``RENDERERS``.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console, Group
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console
 
-from contract_check.models import Check, Report, Run, Severity, Status
+from contract_check.errors import EnvironmentProblem
+from contract_check.models import Report
+from contract_check.report import github, junit, markdown
+from contract_check.report.table import render_table
 
-VERDICT = {
-    0: "COMPATIBLE",
-    1: "BROKEN",
-    2: "USAGE ERROR",
-    3: "COULD NOT CHECK",
-    4: "INTERNAL ERROR",
-    130: "INTERRUPTED",
-}
-_STYLE = {0: "bold green", 1: "bold red", 3: "bold yellow"}
-_RESULT = {
-    Status.PASSED: ("pass", "green"),
-    Status.FAILED: ("FAIL", "bold red"),
-    Status.ERROR: ("ERROR", "bold red"),
-    Status.SKIPPED: ("skip", "dim"),
+PIPE_WIDTH = 120  # a log or a file: wide enough for check ids, narrow enough for a CI log viewer
+
+
+def render_json(report: Report) -> str:
+    return report.model_dump_json(indent=2) + "\n"
+
+
+#: renderer name -> a function from the report to the text of a file (or of stdout)
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "json": render_json,
+    "junit": junit.render_junit,
+    "markdown": markdown.render_markdown,
 }
 
 
-def verdict(code: int) -> str:
-    return VERDICT.get(code, f"EXIT {code}")
+def width(environ: Mapping[str, str], is_terminal: bool) -> int:
+    """Output width: ``COLUMNS``, else the terminal's, else ``PIPE_WIDTH`` (a pipe, a CI log)."""
+    try:
+        columns = int(environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if 20 <= columns <= 1000:
+        return columns
+    if is_terminal:
+        return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+    return PIPE_WIDTH
 
 
-def _result_cell(check: Check) -> Text:
-    label, style = _RESULT[check.status]
-    if check.status is Status.PASSED and check.severity is Severity.WARN:
-        label, style = "warn", "bold yellow"
-    return Text(label, style=style)
+def console(environ: Mapping[str, str] | None = None, **kw: object) -> Console:
+    """A console for stdout at the width ``width`` decides."""
+    out = Console(highlight=False, soft_wrap=False, **kw)  # type: ignore[arg-type]
+    out.width = width(os.environ if environ is None else environ, out.is_terminal)
+    return out
 
 
-def _detail(check: Check) -> Text:
-    text = Text()
-    if check.rule or check.severity:
-        tag = " ".join(x for x in (check.rule, f"[{check.severity.value}]" if check.severity else None) if x)
-        text.append(tag + " ", style="bold" if check.is_failure else "")
-    message = check.message.strip().splitlines()
-    if message:
-        style = "" if check.is_failure or check.severity else "dim"
-        shown = " ".join(line.strip() for line in message[:4])[:400] if check.is_failure else message[0][:100]
-        text.append(shown, style=style)
-    return text
+@dataclass
+class Outputs:
+    """What the user asked for: the style on stdout, report files by renderer name, and how much to show."""
+
+    stdout: str = "table"  # "table" or "json"
+    files: dict[str, Path] = field(default_factory=dict)  # renderer name -> path
+    quiet: bool = False
+    show_all: bool = False
+    elapsed: float | None = None
+    summary: bool = True  # under GitHub Actions: append to the step summary
+    install_logs: dict[str, str] = field(default_factory=dict)
 
 
-def store_line(report: Report) -> Text:
-    store = report.store
-    line = Text("Store  ", style="bold")
-    line.append(" ".join(x for x in (store.name or store.spec, store.version) if x))
-    line.append(f"  ({store.origin})" if store.origin else "", style="dim")
-    if store.declared_core:
-        line.append(f"  declares Core {store.declared_core}", style="dim")
-    return line
+def emit(report: Report, outputs: Outputs, environ: Mapping[str, str] | None = None) -> int:
+    """Write *report* everywhere *outputs* says; return its exit code. A report file that cannot be written
+    is an EnvironmentProblem (exit 3): the verdict was printed, but a gate reading the file must not pass."""
+    env = os.environ if environ is None else environ
+    on_github = github.is_github_actions(env)
+    if on_github and outputs.install_logs:  # before the verdict, as the installs came first
+        sys.stdout.flush()
+        github.print_install_logs(report, outputs.install_logs, env)
+    if outputs.stdout == "json":
+        sys.stdout.write(render_json(report))
+    else:
+        render_table(report, console(env), quiet=outputs.quiet, elapsed=outputs.elapsed, show_all=outputs.show_all)
+    try:
+        for name, path in outputs.files.items():
+            try:
+                path.write_text(RENDERERS[name](report), encoding="utf-8")
+            except OSError as exc:
+                exc.filename = exc.filename or str(path)
+                raise
+        if on_github:
+            # with JSON on stdout, annotations go to stderr (the runner reads workflow commands on both)
+            stream = sys.stderr if outputs.stdout == "json" else None
+            github.publish(report, env, outputs.files.get("json"), stream=stream, summary=outputs.summary)
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        raise EnvironmentProblem(f"could not write the report{where}: {exc.strerror or exc}") from None
+    return report.summary.exit_code
 
 
-def core_line(run: Run) -> Text:
-    line = Text("Core   ", style="bold")
-    line.append(run.core_ref)
-    if run.requirement and run.requirement.split("==")[-1] != run.core_ref.lstrip("vV"):
-        line.append(f" -> {run.requirement}", style="dim")
-    if run.core_version:
-        line.append(f"  resolved {run.core_version}")
-    if run.source:
-        line.append(f"  from {run.source.value}", style="dim")
-    if run.in_declared_range is False:
-        line.append("  outside the Store's declared range (installed with an override)", style="yellow")
-    elif run.in_declared_range:
-        line.append("  inside the Store's declared range", style="dim")
-    if run.cached:
-        line.append("  (cached result)", style="cyan")
-    return line
-
-
-def run_table(run: Run) -> Table:
-    table = Table(show_lines=False, header_style="bold", expand=False)
-    table.add_column("Subject", no_wrap=True)
-    table.add_column("Check", overflow="fold", min_width=24)
-    table.add_column("Result", no_wrap=True)
-    table.add_column("Detail", overflow="fold")
-    previous = ""
-    for check in run.checks:
-        detail = _detail(check)
-        if check.is_failure and check.message and check.message == previous:
-            detail = Text("(same error as above)", style="dim")
-        previous = check.message if check.is_failure else ""
-        table.add_row(escape(check.subject), escape(check.id), _result_cell(check), detail)
-    return table
-
-
-def verdict_line(report: Report, elapsed: float | None = None) -> Text:
-    s = report.summary
-    line = Text(f"{verdict(s.exit_code)}", style=_STYLE.get(s.exit_code, "bold red"))
-    counts = f"{s.passed} passed, {s.failed} failed, {s.errors} errors, {s.warnings} warnings"
-    line.append(f"  {counts}  exit {s.exit_code}")
-    if len(report.runs) > 1:
-        line.append(f"  ({len(report.runs)} Core refs)")
-    total = elapsed if elapsed is not None else sum(r.duration_s for r in report.runs)
-    line.append(f"  in {total:.1f}s", style="dim")
-    return line
-
-
-SUBJECTS = ("BackpressureLevel", "FeedbackEvent", "StoreFeedbackEvent", "HealthStatus", "HealthComponent")
-FINDINGS_PER_RUN = 8
-
-
-def _subject_cell(run: Run, subject: str) -> Text:
-    rows = [c for c in run.checks if c.subject == subject]
-    if not rows:
-        return Text("-", style="dim")
-    if any(c.is_failure for c in rows):
-        return Text("FAIL", style="bold red")
-    if any(c.severity is Severity.WARN for c in rows):
-        return Text("warn", style="bold yellow")
-    return Text("ok", style="green")
-
-
-def matrix_table(report: Report) -> Table:
-    """One row per Core ref: version, source, range, counts, a column per subject, verdict, time."""
-    table = Table(header_style="bold")
-    for column in ("Core ref", "Version", "Source", "In range"):
-        table.add_column(column, no_wrap=True)
-    for column in ("Pass", "Fail", "Warn"):
-        table.add_column(column, justify="right")
-    subjects = [s for s in SUBJECTS if any(c.subject == s for r in report.runs for c in r.checks)]
-    for subject in subjects:
-        table.add_column(subject.replace("FeedbackEvent", "Feedback").replace("Health", "Health"), no_wrap=True)
-    table.add_column("Verdict", no_wrap=True)
-    table.add_column("Time", justify="right", no_wrap=True)
-    for run in report.runs:
-        in_range = {True: "yes", False: "no", None: "?"}[run.in_declared_range]
-        counts = [
-            str(sum(c.status is Status.PASSED for c in run.checks)),
-            str(sum(c.is_failure for c in run.checks)),
-            str(sum(c.severity is Severity.WARN for c in run.checks)),
-        ]
-        verdict_cell = Text(verdict(run.exit_code), style=_STYLE.get(run.exit_code, "bold red"))
-        time_cell = "cached" if run.cached else f"{run.duration_s:.1f}s"
-        table.add_row(
-            escape(run.core_ref),
-            run.core_version or "-",
-            run.source.value if run.source else "-",
-            in_range,
-            *counts,
-            *[_subject_cell(run, s) for s in subjects],
-            verdict_cell,
-            time_cell,
-        )
-    return table
-
-
-def findings(report: Report) -> list[Text]:
-    """Failing and WARN rows of every run, under the matrix table."""
-    lines: list[Text] = []
-    for run in report.runs:
-        notable = [c for c in run.checks if c.is_failure or c.severity is Severity.WARN]
-        notable.sort(key=lambda c: c.layer.value != "schema")  # rule findings are the most precise: first
-        unique: dict[str, Check] = {}
-        for c in notable:  # one line per distinct error
-            unique.setdefault(c.message, c)
-        notable = list(unique.values())
-        if run.error:
-            line = Text(f"{run.core_ref}: ", style="bold")
-            lines.append(line.append(run.error.splitlines()[0], style="red"))
-        for check in notable[:FINDINGS_PER_RUN]:
-            line = Text(f"{run.core_ref}: ", style="bold")
-            line.append(f"{check.subject} {check.id}  ")
-            lines.append(line.append_text(_detail(check)))
-        if len(notable) > FINDINGS_PER_RUN:
-            lines.append(
-                Text(f"{run.core_ref}: ... {len(notable) - FINDINGS_PER_RUN} more in the JSON report", style="dim")
-            )
-    return lines
-
-
-def render_table(report: Report, console: Console, *, quiet: bool = False, elapsed: float | None = None) -> None:
-    if not quiet and len(report.runs) > 1:
-        console.print(store_line(report))
-        console.print(matrix_table(report))
-        for line in findings(report):
-            console.print(line)
-        console.print()
-    elif not quiet:
-        console.print(store_line(report))
-        for run in report.runs:
-            parts: list[Table | Text] = [core_line(run)]
-            if run.checks:
-                parts.append(run_table(run))
-            if run.error:
-                parts.append(Text(run.error, style="red" if run.exit_code else ""))
-            console.print(Group(*parts))
-            console.print()
-    console.print(verdict_line(report, elapsed))
-
-
-def write_json(report: Report, path: Path) -> None:
-    path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+__all__ = ["RENDERERS", "Outputs", "console", "emit", "render_json", "render_table", "width"]

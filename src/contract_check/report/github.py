@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from contract_check.models import Check, ExitCode, Report, Run, Severity
+from contract_check.models import Check, ExitCode, Report, Run, Severity, verdict_slug
 from contract_check.proc import redact
 from contract_check.report.markdown import render_markdown
 
@@ -74,15 +74,8 @@ def print_install_logs(
     out.flush()
 
 
-def verdict(exit_code: int) -> str:
-    """The machine-readable verdict of a step output: ``compatible``, ``broken`` or ``error``."""
-    words: dict[int, str] = {ExitCode.OK: "compatible", ExitCode.BROKEN: "broken"}
-    return words.get(exit_code, "error")
-
-
 def _check_title(run: Run, check: Check) -> str:
-    tag = " ".join(p for p in (check.rule, check.severity.value if check.severity else None) if p)
-    return f"contract-check core {run.core_ref}: {check.subject} {check.id}" + (f" ({tag})" if tag else "")
+    return f"contract-check core {run.core_ref}: {check.subject} {check.id}" + (f" {check.tag}" if check.tag else "")
 
 
 def _check_message(check: Check) -> str:
@@ -128,11 +121,14 @@ def _output(name: str, value: str) -> str:
 
 
 def outputs(report: Report, report_path: Path | None) -> str:
-    """The ``$GITHUB_OUTPUT`` text: ``verdict``, ``exit-code`` and (with a path) ``report``."""
+    """The ``$GITHUB_OUTPUT`` text: ``verdict``, ``exit-code``, ``report`` (with a path) and, after a range,
+    ``suggested-specifier``."""
     code = report.summary.exit_code
-    text = _output("verdict", verdict(code)) + _output("exit-code", str(code))
+    text = _output("verdict", verdict_slug(code)) + _output("exit-code", str(code))
     if report_path is not None:
         text += _output("report", str(report_path))
+    if report.summary.suggested_specifier:
+        text += _output("suggested-specifier", report.summary.suggested_specifier)
     return text
 
 

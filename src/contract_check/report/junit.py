@@ -50,9 +50,8 @@ def suite_name(run: Run) -> str:
 
 
 def _label(check: Check) -> str:
-    """``[ERR FIELD_REMOVED]``-style prefix: what the CI page shows next to the message."""
-    parts = [p for p in (check.severity, check.rule) if p]
-    return f"[{' '.join(parts)}] " if parts else ""
+    """``FIELD_REMOVED [ERR]``-style prefix: what the CI page shows next to the message."""
+    return f"{check.tag} " if check.tag else ""
 
 
 def _detail(check: Check) -> str:
@@ -62,6 +61,8 @@ def _detail(check: Check) -> str:
         lines.append(f"rule: {check.rule}")
     if check.severity:
         lines.append(f"severity: {check.severity}")
+    if check.note:
+        lines.append(f"note: {check.note}")
     return "\n".join(lines)
 
 
@@ -77,8 +78,8 @@ def _testcase(suite: ET.Element, check: Check) -> str | None:
     case = _sub(suite, "testcase", {"classname": check.subject, "name": check.id, "time": _seconds(check.duration_s)})
     message = _label(check) + one_line(check.message)
     outcome = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped"}.get(check.status)
-    if outcome is None:  # passed; a WARN/INFO finding still shows its text
-        if check.message.strip() or check.severity:
+    if outcome is None:  # passed or accepted; a WARN/INFO finding or an acceptance still shows its text
+        if check.message.strip() or check.severity or check.note:
             _sub(case, "system-out", {}, _detail(check))
         return None
     attrib = {"message": message.strip() or check.status.value}
@@ -123,6 +124,8 @@ def _suite(parent: ET.Element, report: Report, run: Run, index: int, timestamp: 
         "declared_core": report.store.declared_core,
         "strict": report.tool.strict,
         "tool_version": report.tool.version,
+        "cached": run.cached,
+        "baseline": run.baseline,
     }
     values.update({f"version:{dist}": ver for dist, ver in sorted(run.versions.items())})
     for name, value in values.items():

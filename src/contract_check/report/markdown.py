@@ -1,8 +1,11 @@
-"""GitHub-flavoured Markdown (``--markdown``, and the Actions step summary).
+"""GitHub-flavoured Markdown (``--markdown``, and the Actions step summary), in the terminal's order.
 
-A verdict heading in plain words, the Store, one table row per check (one section per Core ref when there
-are several), the findings that matter (failed, errored and WARN rows) with rule and severity, the counts
-and the exit code. Text from checks is escaped so that it can neither break a table nor inject HTML.
+A verdict heading, the Store, then for one ref: its Core line, the failures and warnings grouped by cause
+(each listing the checks it broke), the passes in a collapsed ``<details>``. For several refs: one compact
+grid (a row per ref), the range answer, then each ref's causes and passes collapsed. Counts and exit code
+last. Text from checks is escaped so that it can neither break a table nor inject HTML; the whole document
+stays under ``LIMIT`` bytes (GitHub refuses a step summary over 1 MiB): per-ref details are dropped from the
+end first, and the report says so.
 """
 
 from __future__ import annotations
@@ -10,24 +13,11 @@ from __future__ import annotations
 import html
 import re
 
-from contract_check.models import Check, ExitCode, Report, Run, Severity, Status, Summary
+from contract_check.models import Report, Run, Status, Summary, verdict
+from contract_check.report.causes import Cause, group, shortened
 
-CELL_LIMIT = 200  # message cells in tables; the findings list carries the full text
-FINDING_LIMIT = 2000
-
-_VERDICTS: dict[int, str] = {
-    ExitCode.OK: "compatible",
-    ExitCode.BROKEN: "BROKEN",
-    ExitCode.ENVIRONMENT: "could not check",
-    ExitCode.USAGE: "could not check (usage error)",
-    ExitCode.INTERNAL: "could not check (internal error)",
-    ExitCode.INTERRUPTED: "interrupted",
-}
-
-
-def verdict_words(exit_code: int) -> str:
-    """The plain-words verdict for an exit code: ``compatible``, ``BROKEN``, ``could not check``, ..."""
-    return _VERDICTS.get(exit_code, f"could not check (exit code {exit_code})")
+CELL_LIMIT = 200  # message cells in tables; the JSON report carries the full text
+LIMIT = 1_000_000  # bytes; GitHub's step summary limit is 1 MiB
 
 
 def cell(text: str, limit: int | None = CELL_LIMIT) -> str:
@@ -38,7 +28,7 @@ def cell(text: str, limit: int | None = CELL_LIMIT) -> str:
     return re.sub(r"\r\n|\r|\n", "<br>", text)
 
 
-def _code(text: str) -> str:
+def code(text: str) -> str:
     """Inline code that survives backticks inside ``text``."""
     text = text.replace("\r", " ").replace("\n", " ")
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
@@ -52,112 +42,144 @@ def _block(text: str) -> list[str]:
     return [fence, text.rstrip("\n"), fence]
 
 
-def _first_line(text: str) -> str:
-    return next((line for line in text.splitlines() if line.strip()), "")
-
-
-def _status_word(check: Check) -> str:
-    if check.status is Status.PASSED and check.severity is Severity.WARN:
-        return "WARN"
-    return check.status.value
-
-
-def _is_finding(check: Check) -> bool:
-    return check.is_failure or check.severity is Severity.WARN
-
-
 def _store_line(report: Report) -> str:
     store = report.store
     name = " ".join(p for p in (store.name, store.version) if p) or store.spec
-    extra = [f"spec {_code(store.spec)}"] if store.spec and store.spec != name else []
+    extra = [f"spec {code(store.spec)}"] if store.spec and store.spec != name else []
     if store.origin:
         extra.append(f"from {cell(store.origin)}")
     if store.declared_core:
-        extra.append(f"declares {_code(store.declared_core)}")
-    return f"**Store:** {_code(name)}" + (f" ({', '.join(extra)})" if extra else "")
+        extra.append(f"declares {code(store.declared_core)}")
+    return f"**Store:** {code(name)}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def _core_line(run: Run) -> str:
-    line = f"**Core:** {_code(run.core_ref)}"
+    line = f"**Core:** {code(run.core_ref)}"
     if run.core_version and run.core_version != run.core_ref:
-        line += f" → {_code(run.core_version)}"
+        line += f" → {code(run.core_version)}"
     details = []
     if run.source:
         details.append(f"from {run.source.value}")
     if run.requirement:
-        details.append(f"installed as {_code(run.requirement)}")
+        details.append(f"installed as {code(run.requirement)}")
     if run.in_declared_range is False:
         details.append("outside the Store's declared range")
-    return line + (f" ({', '.join(details)})" if details else "")
+    if run.cached:
+        details.append("cached result")
+    line += f" ({', '.join(details)})" if details else ""
+    if run.baseline:
+        line += f"  \n**Baseline:** {cell(run.baseline)}"
+    return line
 
 
-def _table(checks: list[Check]) -> list[str]:
-    rows = [
-        "| Check | Subject | Layer | Status | Rule | Severity | Message |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for c in checks:
+def _cause(cause: Cause) -> list[str]:
+    tag = f"{code(cause.tag)} " if cause.tag else ""
+    lines = [f"- **{cause.kind}** {tag}{cell(shortened(cause.message), None)}"]
+    if cause.note:
+        lines.append(f"  - {cell(cause.note, None)}")
+    noun = "check" if len(cause.checks) == 1 else f"{len(cause.checks)} checks"
+    lines.append(f"  - {noun}: " + ", ".join(code(i) for i in cause.ids))
+    return lines
+
+
+def _passes(run: Run) -> list[str]:
+    passed = [c for c in run.checks if c.status is Status.PASSED and c.word == "pass"]
+    if not passed:
+        return []
+    rows = ["| Check | Subject | Layer | Note |", "|---|---|---|---|"]
+    rows += [f"| {cell(c.id)} | {cell(c.subject)} | {c.layer.value} | {cell(c.message)} |" for c in passed]
+    return ["<details><summary>" + f"{len(passed)} checks passed" + "</summary>", "", *rows, "", "</details>", ""]
+
+
+def _run_body(run: Run) -> list[str]:
+    lines = [_core_line(run), ""]
+    if run.error:
+        lines += ["**Could not check:**", "", *_block(shortened(run.error.strip(), 20_000)), ""]
+    causes = group(run.checks)
+    if causes:
+        lines += [*(line for c in causes for line in _cause(c)), ""]
+    lines += _passes(run)
+    if not run.checks and not run.error:
+        lines += ["No checks ran.", ""]
+    return lines
+
+
+def _grid(report: Report) -> list[str]:
+    rows = ["| Core ref | Version | In range | Passed | Failed | Warnings | Verdict | Time |"]
+    rows.append("|---|---|---|--:|--:|--:|---|--:|")
+    for run in report.runs:
+        passed = sum(c.word == "pass" for c in run.checks)
+        failed = sum(c.is_failure for c in run.checks)
+        warned = sum(c.word == "warn" for c in run.checks)
+        in_range = {True: "yes", False: "no", None: "?"}[run.in_declared_range]
+        time = "cached" if run.cached else f"{run.duration_s:.1f}s"
         rows.append(
-            f"| {cell(c.id)} | {cell(c.subject)} | {c.layer.value} | {_status_word(c)} "
-            f"| {cell(c.rule or '')} | {c.severity.value if c.severity else ''} | {cell(c.message)} |"
+            f"| {code(run.core_ref)} | {cell(run.core_version or '-')} | {in_range} | {passed} | {failed} "
+            f"| {warned} | **{verdict(run.exit_code)}** | {time} |"
         )
-    return rows
-
-
-def _findings(runs: list[Run], *, label_runs: bool) -> list[str]:
-    items = []
-    for run in runs:
-        where = f"core {run.core_ref}: " if label_runs else ""
-        if run.error:
-            items.append(f"- **could not check** {where}{cell(_first_line(run.error), FINDING_LIMIT)}")
-        for c in run.checks:
-            if not _is_finding(c):
-                continue
-            tag = " ".join(p for p in (c.rule, f"[{c.severity.value}]" if c.severity else None) if p)
-            items.append(
-                f"- **{_status_word(c)}** {where}{_code(c.id)} ({cell(c.subject)})"
-                + (f" — {tag}" if tag else "")
-                + (f": {cell(c.message, FINDING_LIMIT)}" if c.message.strip() else "")
-            )
-    return ["#### Findings", "", *items, ""] if items else []
+    return [*rows, ""]
 
 
 def _counts(summary: Summary, strict: bool) -> str:
     def n(count: int, word: str) -> str:
         return f"{count} {word}{'' if count == 1 else 's'}"
 
-    parts = [
-        f"{summary.passed} passed",
-        f"{summary.failed} failed",
-        n(summary.errors, "error"),
-        n(summary.warnings, "warning"),
-    ]
+    parts = [f"{summary.passed} passed", f"{summary.failed} failed", n(summary.errors, "error")]
+    parts.append(n(summary.warnings, "warning"))
+    if summary.accepted:
+        parts.append(f"{summary.accepted} accepted")
     note = " (strict: warnings fail)" if strict else ""
     return f"**Counts:** {', '.join(parts)}{note} · **exit code {summary.exit_code}**"
 
 
-def _run_body(run: Run) -> list[str]:
-    lines = [_core_line(run), ""]
-    if run.error:
-        lines += ["**Could not check:**", "", *_block(run.error.strip()), ""]
-    if run.checks:
-        lines += [*_table(run.checks), ""]
-    elif not run.error:
-        lines += ["No checks ran.", ""]
-    return lines
+def _range(summary: Summary) -> list[str]:
+    lines = []
+    if summary.compatible is not None:
+        lines.append("**Compatible:** " + (", ".join(code(v) for v in summary.compatible) or "none"))
+        if summary.suggested_specifier:
+            lines.append(f"**Suggested specifier:** {code(summary.suggested_specifier)}")
+        lines.append("")
+    lines += [f"- note: {cell(note, None)}" for note in summary.notes]
+    return [*lines, ""] if summary.notes else lines
 
 
-def render_markdown(report: Report) -> str:
-    """The report as a GitHub-flavoured Markdown fragment (starts with a ``###`` heading)."""
-    summary = report.summary
-    lines = [f"### contract-check: {verdict_words(summary.exit_code)}", "", _store_line(report), ""]
+def render_markdown(report: Report, limit: int = LIMIT) -> str:
+    """The report as a GitHub-flavoured Markdown fragment (starts with a ``###`` heading), under *limit* bytes."""
+    head = [f"### contract-check: {verdict(report.summary.exit_code)}", "", _store_line(report), ""]
+    tail = [_counts(report.summary, report.tool.strict)]
     several = len(report.runs) > 1
     if not report.runs:
-        lines += ["No Core ref was checked.", ""]
+        head += ["No Core ref was checked.", ""]
+    if several:
+        head += _grid(report)
+    head += _range(report.summary)
+    bodies = []
     for run in report.runs:
+        body = _run_body(run)
         if several:
-            lines += [f"#### core {cell(run.core_ref)}: {verdict_words(run.exit_code)}", ""]
-        lines += _run_body(run)
-    lines += _findings(report.runs, label_runs=several)
-    lines.append(_counts(summary, report.tool.strict))
-    return "\n".join(lines) + "\n"
+            title = f"core {cell(run.core_ref)}: {verdict(run.exit_code)}"
+            body = [f"<details><summary>{title}</summary>", "", *body, "</details>", ""]
+        bodies.append(body)
+    return _fit(head, bodies, tail, limit)
+
+
+def _fit(head: list[str], bodies: list[list[str]], tail: list[str], limit: int) -> str:
+    """Join the parts, dropping per-ref details from the end until the document fits *limit* bytes."""
+
+    def size(lines: list[str]) -> int:
+        return sum(len(line.encode()) + 1 for line in lines)
+
+    budget = limit - size(head) - size(tail) - 200
+    kept: list[str] = []
+    dropped = 0
+    for body in bodies:
+        if size(kept) + size(body) <= budget:
+            kept += body
+        else:
+            dropped += 1
+    note = [f"*{dropped} refs' details are not shown: the step summary is limited to 1 MiB; see the JSON report.*", ""]
+    text = "\n".join([*head, *kept, *(note if dropped else []), *tail]) + "\n"
+    if len(text.encode()) > limit:  # the grid alone is too large: cut it, and say so
+        cut = text.encode()[: limit - 200].decode(errors="ignore").rsplit("\n", 1)[0]
+        text = cut + "\n\n*The report was cut to fit the 1 MiB limit; see the JSON report.*\n"
+    return text

@@ -1,0 +1,255 @@
+"""The terminal report: fits the width it is given, never cuts what a user needs (verdicts, check ids, rule
+IDs, old -> new values wrap instead), failures first, the verdict line last.
+
+One ref: the Store and Core lines, the failures and warnings grouped by cause (each listing the checks it
+broke), a count of the passes (``--all`` lists them), the verdict. Several refs: one row per ref (columns
+adapt to the width; a per-subject grid when there is room), each ref's causes under it, the range answer,
+the verdict.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from contract_check.models import ExitCode, Report, Run, Severity, Status, verdict
+from contract_check.report.causes import Cause, group, shortened
+
+STYLE: dict[int, str] = {ExitCode.OK: "bold green", ExitCode.BROKEN: "bold red", ExitCode.ENVIRONMENT: "bold yellow"}
+KIND_STYLE = {"FAIL": "bold red", "ERROR": "bold red", "WARN": "bold yellow", "ACCEPTED": "bold cyan"}
+CAUSES_PER_RUN = 8  # in a matrix; the rest are counted, and every one is in the JSON and Markdown reports
+
+
+def _style(code: int) -> str:
+    return STYLE.get(code, "bold red")
+
+
+def _labelled(label: str, *lines: Text) -> Table:
+    """``Label  first line`` with the following lines under the first, each wrapping within its column."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, style="bold", min_width=8)
+    grid.add_column(overflow="fold")
+    for i, line in enumerate(lines):
+        grid.add_row(label if i == 0 else "", line)
+    return grid
+
+
+def store_block(report: Report) -> Table:
+    store = report.store
+    line = Text(" ".join(x for x in (store.name or store.spec, store.version) if x))
+    if store.origin:
+        line.append(f"  ({store.origin})", style="dim")
+    lines = [line]
+    if store.declared_core:
+        lines.append(Text(f"declares Core {store.declared_core}", style="dim"))
+    return _labelled("Store", *lines)
+
+
+def core_block(run: Run) -> Table:
+    line = Text(run.core_ref)
+    if run.requirement and run.requirement.split("==")[-1] != run.core_ref.lstrip("vV"):
+        line.append(f"  {run.requirement}", style="dim")
+    if run.core_version:
+        line.append(f"  resolved {run.core_version}")
+    if run.source:
+        line.append(f"  from {run.source.value}", style="dim")
+    if run.cached:
+        line.append("  (cached result)", style="cyan")
+    lines = [line]
+    if run.in_declared_range is False:
+        lines.append(Text("outside the Store's declared range (installed with an override)", style="yellow"))
+    elif run.in_declared_range:
+        lines.append(Text("inside the Store's declared range", style="dim"))
+    rows = [_labelled("Core", *lines)]
+    if run.baseline:
+        rows.append(_labelled("Baseline", Text(run.baseline, style="dim")))
+    table = Table.grid()
+    for row in rows:
+        table.add_row(row)
+    return table
+
+
+def _hanging(indent: int, label_width: int) -> Table:
+    """A grid whose second column wraps under itself (a hanging indent), never back to the margin."""
+    grid = Table.grid(padding=(0, 1))
+    if indent:
+        grid.add_column(width=indent - 1, no_wrap=True)
+    grid.add_column(width=label_width, no_wrap=True)
+    grid.add_column(overflow="fold")
+    return grid
+
+
+def split_change(message: str) -> tuple[str, str]:
+    """("queue_size: constraint tightened", ">= 0 -> > 0") from a finding's message; ("...", "") otherwise."""
+    head, sep, tail = message.rpartition(": ")
+    if sep and " -> " in tail and len(tail) < 200:
+        return head, tail
+    return message, ""
+
+
+def cause_block(cause: Cause, indent: int = 0) -> Table:
+    grid = _hanging(indent, 8)
+    lead = [""] if indent else []
+    message = Text()
+    if cause.tag:
+        message.append(f"{cause.tag}  ", style="bold")
+    what, change = split_change(shortened(cause.message))
+    message.append(what)
+    grid.add_row(*lead, Text(cause.kind, style=KIND_STYLE[cause.kind]), message)
+    if change:  # "old -> new" on a line of its own, never broken at a space
+        grid.add_row(*lead, "", Text(change, no_wrap=True, overflow="fold"))
+    if cause.note:
+        grid.add_row(*lead, "", Text(cause.note, style="cyan" if cause.kind == "ACCEPTED" else "yellow"))
+    noun = "check" if len(cause.checks) == 1 else f"{len(cause.checks)} checks"
+    listing = Text(f"{noun}: ", style="dim")
+    listing.append(", ".join(cause.ids))
+    grid.add_row(*lead, "", listing)
+    return grid
+
+
+def _passes(run: Run) -> Table:
+    grid = _hanging(0, 8)
+    for check in run.checks:
+        if check.status is Status.PASSED and check.severity is not Severity.WARN:
+            line = Text(check.id)
+            if check.message.strip():
+                line.append(f"  {check.message.strip().splitlines()[0]}", style="dim")
+            grid.add_row(Text("pass", style="green"), line)
+    return grid
+
+
+def run_body(run: Run, *, show_all: bool) -> list[RenderableType]:
+    parts: list[RenderableType] = [core_block(run)]
+    parts += [cause_block(cause) for cause in group(run.checks)]
+    passed = [c for c in run.checks if c.status is Status.PASSED and c.severity is not Severity.WARN]
+    if show_all and passed:
+        parts.append(_passes(run))
+    elif passed:
+        parts.append(Text(f"{len(passed)} checks passed (--all lists them)", style="dim"))
+    if run.error:
+        parts.append(Text(shortened(run.error, 4000), style="red" if run.exit_code else ""))
+    return parts
+
+
+def _subjects(report: Report) -> list[str]:
+    seen: dict[str, None] = {}
+    for run in report.runs:
+        for check in run.checks:
+            if check.subject not in ("*", "?") and check.layer.value != "user":
+                seen.setdefault(check.subject, None)
+    return list(seen)
+
+
+def _subject_cell(run: Run, subject: str) -> Text:
+    rows = [c for c in run.checks if c.subject == subject]
+    if not rows:
+        return Text("-", style="dim")
+    if any(c.is_failure for c in rows):
+        return Text("FAIL", style="bold red")
+    if any(c.severity is Severity.WARN for c in rows):
+        return Text("warn", style="bold yellow")
+    return Text("ok", style="green")
+
+
+def matrix_table(report: Report, width: int) -> Table:
+    """One row per Core ref; narrower terminals get fewer, combined columns instead of squeezed ones."""
+    wide = width >= 100
+    subjects = _subjects(report) if width >= 120 + 9 * len(_subjects(report)) else []
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=False)
+    table.add_column("Core ref", overflow="fold", min_width=8)
+    table.add_column("Version", overflow="fold")
+    table.add_column("In range", no_wrap=True)
+    if wide:
+        for name in ("Pass", "Fail", "Warn"):
+            table.add_column(name, justify="right", no_wrap=True)
+    else:
+        table.add_column("P/F/W", justify="right", no_wrap=True)
+    for subject in subjects:
+        table.add_column(subject, no_wrap=True)
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Time", justify="right", no_wrap=True)
+    for run in report.runs:
+        passed = sum(c.status is Status.PASSED and c.severity is not Severity.WARN for c in run.checks)
+        failed = sum(c.is_failure for c in run.checks)
+        warned = sum(c.severity is Severity.WARN for c in run.checks)
+        counts = [str(passed), str(failed), str(warned)] if wide else [f"{passed}/{failed}/{warned}"]
+        table.add_row(
+            run.core_ref,
+            run.core_version or "-",
+            {True: "yes", False: "no", None: "?"}[run.in_declared_range],
+            *counts,
+            *[_subject_cell(run, s) for s in subjects],
+            Text(run.verdict, style=_style(run.exit_code)),
+            "cached" if run.cached else f"{run.duration_s:.1f}s",
+        )
+    return table
+
+
+def matrix_findings(report: Report) -> list[RenderableType]:
+    lines: list[RenderableType] = []
+    for run in report.runs:
+        causes = group(run.checks)
+        if not causes and not run.error:
+            continue
+        head = Text(f"{run.core_ref}: ", style="bold")
+        lines.append(head.append(run.verdict, style=_style(run.exit_code)))
+        if run.error:
+            lines.append(Text("    " + shortened(run.error.splitlines()[0]), style="red"))
+        lines += [cause_block(cause, indent=2) for cause in causes[:CAUSES_PER_RUN]]
+        if len(causes) > CAUSES_PER_RUN:
+            more = len(causes) - CAUSES_PER_RUN
+            lines.append(Text(f"  ... {more} more causes: see --json or --markdown", style="dim"))
+    return lines
+
+
+def range_lines(report: Report) -> list[Text]:
+    summary = report.summary
+    lines = []
+    if summary.compatible is not None:
+        found = ", ".join(summary.compatible) or "none"
+        lines.append(Text("Compatible  ", style="bold").append(found))
+        if summary.suggested_specifier:
+            lines.append(Text("Suggested   ", style="bold").append(summary.suggested_specifier))
+    for note in summary.notes:
+        lines.append(Text(f"note: {note}", style="yellow"))
+    return lines
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def verdict_line(report: Report, elapsed: float | None = None) -> Text:
+    s = report.summary
+    line = Text(verdict(s.exit_code), style=_style(s.exit_code))
+    counts = f"{s.passed} passed, {s.failed} failed, {_n(s.errors, 'error')}, {_n(s.warnings, 'warning')}"
+    if s.accepted:
+        counts += f", {s.accepted} accepted"
+    line.append(f"  {counts}  exit {s.exit_code}")
+    if len(report.runs) > 1:
+        line.append(f"  ({len(report.runs)} Core refs)")
+    total = elapsed if elapsed is not None else sum(r.duration_s for r in report.runs)
+    line.append(f"  in {total:.1f}s", style="dim")
+    return line
+
+
+def render_table(
+    report: Report, console: Console, *, quiet: bool = False, elapsed: float | None = None, show_all: bool = False
+) -> None:
+    """Print *report* on *console* (its width decides the layout)."""
+    if not quiet:
+        console.print(store_block(report))
+        if len(report.runs) > 1:
+            console.print(matrix_table(report, console.width))
+            for line in matrix_findings(report):
+                console.print(line)
+        else:
+            for run in report.runs:
+                for part in run_body(run, show_all=show_all):
+                    console.print(part)
+        for line in range_lines(report):
+            console.print(line)
+        console.print()
+    console.print(verdict_line(report, elapsed))

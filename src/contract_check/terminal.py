@@ -1,0 +1,110 @@
+"""What the tool prints besides the report: progress, log lines (``-v``), errors and tips; and the command line
+normalised before it is parsed (the default command, global flags before a subcommand, ``-h``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from contract_check.errors import EnvironmentProblem, UsageError
+from contract_check.proc import redact
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+COMMANDS = ("check", "snapshot", "list", "merge", "plan", "bump", "cache")
+GLOBAL_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"}
+ROOT_FLAGS = {"--version", "--install-completion", "--show-completion"}
+HELP = {"-h", "--help"}
+SUMMARY_ENV = "CONTRACT_CHECK_SUMMARY"
+_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
+
+
+def normalise_argv(argv: list[str]) -> list[str]:
+    """``check`` is the default command; ``-v``/``-q``/``-h`` may come before a subcommand (they are moved
+    after it); a bare ``--help`` is ``check --help`` (its options, the other commands and the exit codes)."""
+    args = list(argv)
+    if args and args[0] in ROOT_FLAGS:
+        return args
+    if "--version" in args and not any(a in COMMANDS for a in args):  # "-q --version": the version, nothing else
+        return ["--version"]
+    leading = []
+    while args and (args[0] in GLOBAL_FLAGS or args[0] in HELP):
+        leading.append(args.pop(0))
+    command = args.pop(0) if args and args[0] in COMMANDS else "check"
+    return [command, *leading, *args]
+
+
+def summary_wanted(flag: bool | None, environ: Mapping[str, str]) -> bool:
+    """Whether to append to ``$GITHUB_STEP_SUMMARY``: ``--summary/--no-summary``, else ``$CONTRACT_CHECK_SUMMARY``."""
+    if flag is not None:
+        return flag
+    value = environ.get(SUMMARY_ENV, "").strip()
+    if not value:
+        return True
+    if value.lower() not in _SWITCH:
+        raise UsageError(f"{SUMMARY_ENV}={value!r} is neither on nor off", tip=f"set {SUMMARY_ENV} to on or off")
+    return _SWITCH[value.lower()]
+
+
+def platform_problem(os_name: str | None = None) -> EnvironmentProblem | None:
+    """The error for a platform the tool cannot run on (it needs POSIX: process groups, file locks)."""
+    os_name = os.name if os_name is None else os_name
+    if os_name == "posix":
+        return None
+    return EnvironmentProblem(
+        f"contract-check runs on Linux and macOS only (POSIX), not on this platform ({os_name})",
+        tip="run it under WSL, in a Linux container, or on a Linux or macOS CI runner",
+    )
+
+
+def progress(quiet: bool) -> tuple[Callable[[str], None], Any]:
+    """A progress callback for stderr: a spinner on a terminal, nothing when piped (log lines under -v)."""
+    log = logging.getLogger("contract_check")
+    if quiet or not err.is_terminal:
+        return (lambda message: log.info("%s", redact(message))), None
+    status = err.status("starting", spinner="dots")
+    status.start()
+
+    def update(message: str) -> None:
+        message = redact(message)  # progress names refs, and a ref may be a URL with a token in it
+        log.info("%s", message)
+        status.update(escape(message))  # a ref or path may hold "[...]", which is not markup
+
+    return update, status
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every record that reaches the handler: no log line (``-v`` included) can carry a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("contract-check: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("contract_check")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def error(message: str, tip: str | None = None) -> None:
+    """``error: ...`` and ``tip: ...`` on stderr; the text is escaped (it quotes refs and paths)."""
+    err.print(f"[bold red]error[/]: {escape(message)}", markup=True, highlight=False)
+    if tip:
+        err.print(f"[bold]tip[/]: {escape(tip)}")
+
+
+def interrupted() -> None:
+    err.print("[yellow]interrupted[/]: stopped; child processes were killed and the sandbox removed")
