@@ -190,3 +190,16 @@ def test_global_flags_before_a_subcommand(capsys: pytest.CaptureFixture[str]) ->
 def test_shell_completion_script(capsys: pytest.CaptureFixture[str]) -> None:
     code, text = _help(["--show-completion", "bash"], capsys)
     assert code == 0 and "complete" in text and "contract-check" in text.replace("contract_check", "contract-check")
+
+
+@pytest.mark.slow
+def test_the_readme_examples_are_current() -> None:
+    """The README's example outputs come from scripts/readme_examples.py; this reruns it and compares
+    (durations, dates and temporary paths normalised)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "readme_examples.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr

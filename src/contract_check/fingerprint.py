@@ -75,6 +75,8 @@ def _walked_files(root: Path) -> list[str]:
 def project_files(root: Path) -> list[str]:
     """The files that make up the project at *root*, relative paths, sorted (see the module docstring)."""
     listed = _git_files(root)
+    if listed is not None and not {"pyproject.toml", "setup.py", "setup.cfg"} & set(listed):
+        listed = None  # the project is ignored by (or unknown to) the repository around it: take what is there
     names = listed if listed is not None else _walked_files(root)
     return [n for n in names if os.path.lexists(root / n)]  # a tracked file deleted in the working tree is gone
 

@@ -9,7 +9,6 @@ Core requirement that cannot be rewritten safely: exit 2, nothing written (``bum
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +58,6 @@ def check_and_bump(
 ) -> Bumped:
     """Run the check of ``options.core_refs[0]``; plan (and unless *dry_run*, write) the bump if compatible."""
     project = _project(options, cwd)
-    options = dataclasses.replace(options, store=str(project))
     report = pipeline.check(options, cwd, progress, contracts=contracts)  # type: ignore[arg-type]
     (run,) = report.runs
     if run.exit_code != ExitCode.OK or run.core_version is None:

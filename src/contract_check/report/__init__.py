@@ -81,7 +81,14 @@ def emit(report: Report, outputs: Outputs, environ: Mapping[str, str] | None = N
     if outputs.stdout == "json":
         sys.stdout.write(render_json(report))
     else:
-        render_table(report, console(env), quiet=outputs.quiet, elapsed=outputs.elapsed, show_all=outputs.show_all)
+        out = console(env)
+        options = {"quiet": outputs.quiet, "elapsed": outputs.elapsed, "show_all": outputs.show_all}
+        if out.is_terminal:
+            render_table(report, out, **options)  # type: ignore[arg-type]
+        else:  # a log or a file: the same text, without the padding that tables leave at the ends of lines
+            with out.capture() as captured:
+                render_table(report, out, **options)  # type: ignore[arg-type]
+            sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
     try:
         for name, path in outputs.files.items():
             try:

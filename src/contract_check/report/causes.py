@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from contract_check.models import Check, Layer, Severity, Status
 
-_PAYLOAD_PREFIX = re.compile(r"^(?:golden payload \d+: )+")
+_PAYLOAD_PREFIX = re.compile(r"^(?:AssertionError: )?(?:golden payload \d+: )+")
 _SPACE = re.compile(r"\s+")
 MESSAGE_LIMIT = 600  # a cause's message in the terminal and in Markdown; the JSON report keeps everything
 
@@ -74,7 +74,8 @@ def group(checks: list[Check]) -> list[Cause]:
         k = key(check)
         if k not in causes:
             text = _schema_message(check) if check.layer is Layer.SCHEMA and check.rule else check.message
-            causes[k] = Cause(_kind(check), check.tag, normalise(text), note=check.note)
+            tag = check.tag if check.rule else ""  # a FAIL without a rule is an ERR: no need to say it twice
+            causes[k] = Cause(_kind(check), tag, normalise(text), note=check.note)
         causes[k].checks.append(check)
     order = {"FAIL": 0, "ERROR": 0, "ACCEPTED": 1, "WARN": 2}
     return sorted(causes.values(), key=lambda c: order[c.kind])
