@@ -48,7 +48,7 @@ def test_against_a_live_core_finds_each_err_rule(run_cli, fixture_world) -> None
 
 
 def test_against_itself_finds_no_schema_change(run_cli, fixture_world) -> None:
-    ref = fixture_world.variant_versions["queue_size_positive"]
+    ref = fixture_world.variant_versions["optional_field_added"]
     result = run_cli("--core-ref", ref, "--against", ref, *flags(fixture_world))
     (run,) = result.report["runs"]
     schema = [c for c in run["checks"] if c["layer"] == "schema" and c["id"] != "schema.snapshot"]
@@ -167,7 +167,9 @@ def test_the_range_answer_admits_exactly_the_compatible_versions(run_cli, fixtur
 def _bump_store(tmp_path: Path) -> Path:
     project = write_store_project(tmp_path / "store", core_range=">=1.0,<2")
     text = (project / "pyproject.toml").read_text()
-    (project / "pyproject.toml").write_text(text.replace(f'"{CORE_DIST}>=1.0,<2"', f'"{CORE_DIST}>=1.0,<2"  # the pin'))
+    (project / "pyproject.toml").write_text(
+        text.replace(f'"{CORE_DIST}>=1.0,<2",', f'"{CORE_DIST}>=1.0,<2",  # the pin')
+    )
     (project / "requirements.txt").write_bytes("\ufeffpydantic>=2.7\ncc-fixture-core>=1.0,<2\n".encode("utf-16-le"))
     return project
 

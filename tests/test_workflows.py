@@ -158,7 +158,7 @@ def test_reusable_workflow(
         assert outputs["report"] == "" and not world.artifacts and job.summary == ""
         assert "invalid --core-ref 'not a ref'" in check.stderr
         return
-    heading = {0: "compatible", 1: "BROKEN"}[code]
+    heading = {0: "COMPATIBLE", 1: "BROKEN"}[code]
     assert job.summary.startswith(f"### contract-check: {heading}\n"), job.summary
     assert f"**Core:** `{ref}`" in job.summary and ("IMPORT_FAILED" in job.summary) is (code == 1)
     assert f"::group::uv install for {ref}" in check.stderr  # uv's output, folded in the log
@@ -304,7 +304,7 @@ def test_matrix_workflow_plan_shards_merge(
         "0",
         "contract-report-merged",
     ), merge.log
-    assert merge.summary.startswith("### contract-check: compatible"), merge.summary
+    assert merge.summary.startswith("### contract-check: COMPATIBLE"), merge.summary
     merged = json.loads((world.artifacts["contract-report-merged"] / "contract-report.json").read_text())
     runs = {r["core_ref"]: r for r in merged["runs"]}
     assert sorted(runs) == ["1.0.0", "1.1.0"] and merged["summary"]["exit_code"] == 0

@@ -251,6 +251,7 @@ def bump_command(
     ctx: typer.Context,
     core_ref: Annotated[str, _opt("--core-ref", metavar="REF", help="The Core to move the Store's pin to.")],
     dry_run: Annotated[bool, _opt("--dry-run", help="Show the diff; write nothing.")] = False,
+    json_path: JsonOpt = None,
     store: StoreOpt = None,
     with_: WithOpt = None,
     contracts: ContractsOpt = None,
@@ -267,6 +268,7 @@ def bump_command(
     """Check REF and, only if compatible, move the Store's Core requirement's lower bound to it."""
     from contract_check import bump, upgrade
 
+    files = _outputs(json_path, None, None)
     options = config.build(_flags({**locals(), "core_refs": (core_ref,)}), Path.cwd())
     progress, status = terminal.progress(quiet)
     try:
@@ -275,7 +277,7 @@ def bump_command(
         if status is not None:
             status.stop()
     out = report.console()
-    code = report.emit(done.report, report.Outputs(quiet=quiet, summary=False))
+    code = report.emit(done.report, report.Outputs(quiet=quiet, summary=False, files=files))
     if done.plan is None:
         out.print("[bold]not bumped[/]: the check did not say compatible; nothing was written")
         return code

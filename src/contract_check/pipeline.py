@@ -413,9 +413,10 @@ def check(
         if contracts is None
         else contextlib.nullcontext(baseenv.Environments(session.settings))
     )
-    with prepared as envs, tempfile.TemporaryDirectory(prefix="contract-check-baseline-") as scratch:
+    with prepared as envs, contextlib.ExitStack() as scratch:
         if options.against:
-            session = live_baseline(session, make(session, envs), Path(scratch))
+            workdir = scratch.enter_context(tempfile.TemporaryDirectory(prefix="contract-check-baseline-"))
+            session = live_baseline(session, make(session, envs), Path(workdir))
         declared = session.store.declared_core
         if options.since_pin and not declared:  # a Store from the index: its range as the base installed it
             declared = declared_specifier(session.base_requires, options.core_package, skip_marked=True)

@@ -15,6 +15,7 @@ from contract_check.models import Check, Layer, Severity, Status
 
 _PAYLOAD_PREFIX = re.compile(r"^(?:AssertionError: )?(?:golden payload \d+: )+")
 _SPACE = re.compile(r"\s+")
+_NEXT_PROBLEM = re.compile(r"; (?=golden payload \d+: |[A-Z][A-Z_]+[A-Z]: )")  # where a joined message's 2nd starts
 MESSAGE_LIMIT = 600  # a cause's message in the terminal and in Markdown; the JSON report keeps everything
 
 
@@ -42,13 +43,18 @@ def _kind(check: Check) -> str:
         return "ERROR"
     if check.status is Status.FAILED:
         return "FAIL"
-    return "WARN"
+    return "WARN" if check.severity is Severity.WARN else "INFO"
 
 
 def normalise(message: str) -> str:
     """One line: the first problem of a message, whitespace collapsed, payload numbering dropped."""
-    first = message.split("; golden payload ", 1)[0]
+    first = _NEXT_PROBLEM.split(message, maxsplit=1)[0]
     return _SPACE.sub(" ", _PAYLOAD_PREFIX.sub("", first.strip())).strip()
+
+
+def _is_finding(check: Check) -> bool:
+    """A schema rule's finding (``schema.<Subject>.<field>.<RULE>``), grouped by rule, field and change."""
+    return check.layer is Layer.SCHEMA and bool(check.rule) and check.id.endswith(f".{check.rule}")
 
 
 def _schema_message(check: Check) -> str:
@@ -59,25 +65,41 @@ def _schema_message(check: Check) -> str:
     return check.message
 
 
+_IMPORT = re.compile(r"^(?:AssertionError: )?(?:IMPORT_FAILED: )?import [\w.]+ failed: ")
+
+
 def key(check: Check) -> tuple[str, ...]:
-    if check.layer is Layer.SCHEMA and check.rule:
-        return (_kind(check), "rule", check.rule, normalise(_schema_message(check)))
-    return (_kind(check), "message", normalise(check.message) or check.id, check.note or "")
+    kind = "FAIL" if check.is_failure else _kind(check)  # a failed and an errored check can share a cause
+    if _is_finding(check):
+        return (kind, "rule", check.rule, normalise(_schema_message(check)))
+    # an import failure's root is what could not be imported, whichever module imported it
+    root = _IMPORT.sub("", normalise(check.message))
+    return (kind, "message", root or check.id, check.note or "")
 
 
-def group(checks: list[Check]) -> list[Cause]:
-    """The notable checks of a run as causes: failures and errors first, then accepted, then warnings."""
+def _shown(check: Check, text: str) -> str:
+    """The message as a cause shows it: without a leading rule ID the tag already says."""
+    text = normalise(text)
+    if check.rule and text.startswith(f"{check.rule}: "):
+        text = text[len(check.rule) + 2 :]
+    return text.removeprefix("AssertionError: ")
+
+
+def group(checks: list[Check], *, info: bool = True) -> list[Cause]:
+    """The findings of a run as causes: failures and errors first, then accepted, warnings, and (with *info*)
+    INFO findings, the compatible changes worth knowing about."""
     causes: dict[tuple[str, ...], Cause] = {}
     for check in checks:
-        if not check.notable:
+        is_info = check.severity is Severity.INFO and check.status is Status.PASSED
+        if not (check.notable or (info and is_info)):
             continue
         k = key(check)
         if k not in causes:
-            text = _schema_message(check) if check.layer is Layer.SCHEMA and check.rule else check.message
+            text = _schema_message(check) if _is_finding(check) else check.message
             tag = check.tag if check.rule else ""  # a FAIL without a rule is an ERR: no need to say it twice
-            causes[k] = Cause(_kind(check), tag, normalise(text), note=check.note)
+            causes[k] = Cause(_kind(check), tag, _shown(check, text), note=check.note)
         causes[k].checks.append(check)
-    order = {"FAIL": 0, "ERROR": 0, "ACCEPTED": 1, "WARN": 2}
+    order = {"FAIL": 0, "ERROR": 0, "ACCEPTED": 1, "WARN": 2, "INFO": 3}
     return sorted(causes.values(), key=lambda c: order[c.kind])
 
 

@@ -95,7 +95,7 @@ def _run_body(run: Run) -> list[str]:
     lines = [_core_line(run), ""]
     if run.error:
         lines += ["**Could not check:**", "", *_block(shortened(run.error.strip(), 20_000)), ""]
-    causes = group(run.checks)
+    causes = group(run.checks)  # INFO findings too: compatible changes worth knowing about
     if causes:
         lines += [*(line for c in causes for line in _cause(c)), ""]
     lines += _passes(run)

@@ -18,7 +18,7 @@ from contract_check.models import ExitCode, Report, Run, Severity, Status, verdi
 from contract_check.report.causes import Cause, group, shortened
 
 STYLE: dict[int, str] = {ExitCode.OK: "bold green", ExitCode.BROKEN: "bold red", ExitCode.ENVIRONMENT: "bold yellow"}
-KIND_STYLE = {"FAIL": "bold red", "ERROR": "bold red", "WARN": "bold yellow", "ACCEPTED": "bold cyan"}
+KIND_STYLE = {"FAIL": "bold red", "ERROR": "bold red", "WARN": "bold yellow", "ACCEPTED": "bold cyan", "INFO": "dim"}
 CAUSES_PER_RUN = 8  # in a matrix; the rest are counted, and every one is in the JSON and Markdown reports
 
 
@@ -127,7 +127,8 @@ def run_body(run: Run, *, show_all: bool) -> list[RenderableType]:
     if show_all and passed:
         parts.append(_passes(run))
     elif passed:
-        parts.append(Text(f"{len(passed)} checks passed (--all lists them)", style="dim"))
+        noun = "check" if len(passed) == 1 else "checks"
+        parts.append(Text(f"{len(passed)} {noun} passed (--all lists them)", style="dim"))
     if run.error:
         parts.append(Text(shortened(run.error, 4000), style="red" if run.exit_code else ""))
     return parts
@@ -190,7 +191,7 @@ def matrix_table(report: Report, width: int) -> Table:
 def matrix_findings(report: Report) -> list[RenderableType]:
     lines: list[RenderableType] = []
     for run in report.runs:
-        causes = group(run.checks)
+        causes = group(run.checks, info=False)
         if not causes and not run.error:
             continue
         head = Text(f"{run.core_ref}: ", style="bold")
