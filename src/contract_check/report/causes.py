@@ -71,7 +71,7 @@ _IMPORT = re.compile(r"^(?:AssertionError: )?(?:IMPORT_FAILED: )?import [\w.]+ f
 def key(check: Check) -> tuple[str, ...]:
     kind = "FAIL" if check.is_failure else _kind(check)  # a failed and an errored check can share a cause
     if _is_finding(check):
-        return (kind, "rule", check.rule, normalise(_schema_message(check)))
+        return (kind, "rule", check.rule or "", normalise(_schema_message(check)))
     # an import failure's root is what could not be imported, whichever module imported it
     root = _IMPORT.sub("", normalise(check.message))
     return (kind, "message", root or check.id, check.note or "")
