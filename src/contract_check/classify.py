@@ -156,7 +156,7 @@ def classify(
     core_version = outcome.versions.get(policy.core_package)
     checks = list(outcome.checks)
     if baseline.snapshot is not None:
-        checks += schema_layer.checks(outcome.artifacts, strict=policy.strict, golden=baseline.snapshot)
+        checks += schema_layer.rows(outcome.artifacts, strict=policy.strict, golden=baseline.snapshot)
     checks = apply_acceptances(checks, policy)
     if core_version is None and outcome.completed:
         exit_code: int = ExitCode.ENVIRONMENT

@@ -19,7 +19,7 @@ from contract_check.classify import Baseline, Policy, classify
 from contract_check.config import Options
 from contract_check.errors import ContractCheckError, UsageError
 from contract_check.index import Release
-from contract_check.models import Layer, Run, Source, run_status
+from contract_check.models import ExitCode, Layer, Run, Source, run_status
 from contract_check.proc import redact
 from contract_check.results import ResultCache
 from contract_check.sandbox import Sandbox, scrubbed_env
@@ -219,7 +219,7 @@ class RefChecker:
                 duration_s=time.monotonic() - start,
                 phases=phases,
             )
-            if self.results and key and run.exit_code in (0, 1):
+            if self.results and key and run.exit_code in (ExitCode.OK, ExitCode.BROKEN):
                 self.results.put(key, run)
             return run
         except UsageError:

@@ -122,7 +122,7 @@ def _subject_errors(artifacts: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
-def checks(artifacts: dict[str, Any], *, strict: bool, golden: compat.Snapshot | None = None) -> list[Check]:
+def rows(artifacts: dict[str, Any], *, strict: bool, golden: compat.Snapshot | None = None) -> list[Check]:
     golden = golden or load_golden()
     if golden is None or ("snapshot" not in artifacts and "payloads" not in artifacts):
         return []
