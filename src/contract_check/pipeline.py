@@ -95,13 +95,20 @@ class Session:
 def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, need_baseline: bool = True) -> Session:
     """Validate what can be validated before anything is installed, and prepare what every ref shares.
     *need_baseline*: a suite with subjects must have a golden to compare with (not so for ``snapshot``)."""
-    for ref in options.core_refs:  # every ref is validated before anything is installed
-        refs.parse(ref, core_package=options.core_package, cwd=cwd)
+
+    @cache
+    def releases() -> list[index.Release]:
+        progress(f"listing {options.core_package} versions")
+        return index.releases(options.core_package, options.index, uv=find_uv())
+
+    python = index.python_version(options.python)  # the sandbox's: hints name only releases it can install
+    for ref in options.core_refs:  # every ref is validated before anything is installed (a mistyped version too)
+        refs.parse(ref, core_package=options.core_package, cwd=cwd, releases=releases, python=python)
     if options.python is None:  # the sandbox runs this Python: its grammar is the contracts' grammar
         runner.check_user_contracts(options.contracts)
     suite = suites.load(options.suite) if options.suite else suites.builtin()
     store = resolve_store(options.store, cwd, core_package=options.core_package, default_package=options.store_package)
-    store = pin_newest(store.with_extras(options.store_extras), options.index)
+    store = pin_newest(store.with_extras(options.store_extras), options.index, python=python)
     store, install = install_requirement(
         store, settings=options.index, python=options.python, timeout=options.timeout, progress=progress
     )
@@ -125,11 +132,6 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
         strict=options.strict,
         declared=tuple(declared),
     )
-
-    @cache
-    def releases() -> list[index.Release]:
-        progress(f"listing {options.core_package} versions")
-        return index.releases(options.core_package, options.index, uv=find_uv())
 
     baseline = Baseline(snapshot, golden_label(golden_dir))
     return Session(options, cwd, suite, store, install, golden_dir, baseline, policy, releases, progress)

@@ -7,17 +7,18 @@ through the constructor. It is safe to call from several threads (``--jobs``).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from contract_check import fingerprint, refs, runner
+from contract_check import fingerprint, index, refs, runner
 from contract_check.baseenv import Environments
 from contract_check.classify import Baseline, Policy, classify
 from contract_check.config import Options
-from contract_check.errors import ContractCheckError, UsageError
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.index import Release
 from contract_check.models import Layer, Run, Source, run_status
 from contract_check.proc import redact
@@ -26,6 +27,7 @@ from contract_check.sandbox import Sandbox, scrubbed_env
 from contract_check.suite import Suite
 from contract_check.target import StoreTarget
 
+log = logging.getLogger("contract_check")
 Progress = Callable[[str], None]
 INSTALL_LOG_LINES = 200  # uv's install output kept per run (the end says what failed)
 
@@ -124,6 +126,12 @@ class SandboxContracts:
                     immutable=resolved.source is Source.INDEX,
                     reread=self._reread(resolved, cloned=box.cloned),
                 )
+            except EnvironmentProblem:
+                summary = refs.git_failure(resolved, box.install_log)  # one line; git's own words with -v
+                if summary is None:
+                    raise
+                log.info("uv's output for %s:\n%s", resolved.display, trim_log(box.install_log))
+                raise summary from None
             finally:
                 if box.install_log.strip():
                     self.install_logs[redact(resolved.ref)] = trim_log(box.install_log)
@@ -194,7 +202,11 @@ class RefChecker:
     def resolve(self, ref: str) -> refs.ResolvedRef:
         parsed = refs.parse(ref, core_package=self.options.core_package, cwd=self.cwd)
         return refs.resolve(
-            parsed, core_package=self.options.core_package, core_git=self.options.core_git, releases=self.releases
+            parsed,
+            core_package=self.options.core_package,
+            core_git=self.options.core_git,
+            releases=self.releases,
+            python=index.python_version(self.options.python),
         )
 
     def check(self, ref: str) -> Run:
