@@ -98,13 +98,16 @@ def test_event_fields_dump_as_toml():
 '''
 
 _TIMING = '''\
-"""Sleeps when CC_STORE_SLEEP asks it to (the timeout and interrupt tests); passes at once otherwise."""
+"""Sleeps when CC_STORE_SLEEP asks it to (the timeout and interrupt tests), touching CC_STORE_MARKER first;
+passes at once otherwise."""
 
 import os
 import time
 
 
 def test_sleeps_when_asked():
+    if os.environ.get("CC_STORE_MARKER"):
+        open(os.environ["CC_STORE_MARKER"], "w").close()
     time.sleep(float(os.environ.get("CC_STORE_SLEEP", "0")))
 '''
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -294,3 +295,54 @@ def test_a_builtin_failing_on_a_missing_module_is_a_break() -> None:
 
 def test_a_passing_run_is_untouched() -> None:
     assert judged(outcome(user_check("t::ok", Status.PASSED), missing={}))[:2] == (ExitCode.OK, None)
+
+
+# ------------------------------------------------------------------ the plugin in a real pytest session
+
+
+def run_plugin(project: Path, tmp_path: Path, *pytest_args: str) -> list[dict[str, Any]]:
+    """The in-sandbox launcher and plugin, run with this environment's pytest in *project* (user mode)."""
+    import shutil
+    import subprocess
+
+    plugin_dir = tmp_path / "plugin"
+    plugin_dir.mkdir(exist_ok=True)
+    source = Path(sandbox_plugin.__file__)
+    shutil.copyfile(source, plugin_dir / "contract_check_plugin.py")
+    shutil.copyfile(source.with_name("rule_ids.py"), plugin_dir / "contract_check_rules.py")
+    out = tmp_path / "events.jsonl"
+    env = {"PATH": os.environ["PATH"], "CONTRACT_CHECK_OUT": str(out), "CONTRACT_CHECK_DISTS": "pydantic,pytest"}
+    argv = [sys.executable, "-I", "-B", str(plugin_dir / "contract_check_plugin.py"), "--user", "--"]
+    argv += ["-p", "contract_check_plugin", "-q", "--rootdir", str(project), *pytest_args, str(project)]
+    subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    return [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
+
+
+@pytest.mark.slow
+def test_xdist_workers_asked_for_by_addopts_run_in_one_process(tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "-n 2"\n', encoding="utf-8")
+    (project / "test_where.py").write_text(
+        "import os\n\nimport pytest\n\n\n@pytest.mark.parametrize('n', range(4))\n"
+        "def test_where(n):\n    assert 'PYTEST_XDIST_WORKER' not in os.environ\n",
+        encoding="utf-8",
+    )
+    found = run_plugin(project, tmp_path, "-c", str(project / "pyproject.toml"))
+    results = [e for e in found if e["event"] == "result"]
+    assert sorted(e["outcome"] for e in results) == ["passed"] * 4, results
+    assert [e["event"] for e in found].count("end") == 1
+
+
+@pytest.mark.slow
+def test_a_conftest_missing_a_module_at_startup_is_reported(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "conftest.py").write_text("import hypothesis_not_here\n", encoding="utf-8")
+    (project / "tests" / "test_a.py").write_text("def test_a():\n    pass\n", encoding="utf-8")
+    found = run_plugin(project, tmp_path)
+    (error,) = [e for e in found if e["event"] == "collect_error"]
+    assert error["nodeid"] == "tests/conftest.py"
+    assert error["missing"] == {"module": "hypothesis_not_here", "importer": "user", "owner": None, "local": False}
+    assert "ModuleNotFoundError: No module named 'hypothesis_not_here'" in error["message"]
