@@ -341,3 +341,16 @@ def test_the_tests_can_see_a_build_in_place(ws: Workspace, tmp_path: Path) -> No
     changed = {k for k in repo.state().keys() | before.keys() if repo.state().get(k) != before.get(k)}
     assert any(k.endswith("PKG-INFO") for k in changed) or repo.status(), changed
     shutil.rmtree(tmp_path / "dist", ignore_errors=True)
+
+
+def test_a_project_in_a_directory_its_enclosing_repository_ignores_is_copied_whole(tmp_path: Path) -> None:
+    """git lists nothing there: the copy falls back to walking the tree, never to an empty project."""
+    from contract_check import fingerprint
+
+    outer = tmp_path / "outer"
+    (outer / "vendor" / "store" / "src").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=outer, check=True)
+    (outer / ".gitignore").write_text("vendor/\n", encoding="utf-8")
+    (outer / "vendor" / "store" / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    (outer / "vendor" / "store" / "src" / "x.py").write_text("", encoding="utf-8")
+    assert fingerprint.project_files(outer / "vendor" / "store") == ["pyproject.toml", "src/x.py"]
