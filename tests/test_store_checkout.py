@@ -354,3 +354,14 @@ def test_a_project_in_a_directory_its_enclosing_repository_ignores_is_copied_who
     (outer / "vendor" / "store" / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
     (outer / "vendor" / "store" / "src" / "x.py").write_text("", encoding="utf-8")
     assert fingerprint.project_files(outer / "vendor" / "store") == ["pyproject.toml", "src/x.py"]
+
+
+@pytest.mark.parametrize("setting", ['store-extras = ["dev"]', f'with = ["{TEST_DEPENDENCY}"]'])
+def test_the_config_keys_install_the_test_dependency(run_cli, ws: Workspace, tmp_path: Path, setting: str) -> None:
+    repo = make_store_repo(tmp_path / "configured")
+    with open(repo.root / "pyproject.toml", "a", encoding="utf-8") as fh:
+        fh.write(f'\n[tool.contract-check]\n{setting}\ncontracts = ["tests/contracts"]\n')
+    result = run_cli("--core-ref", "1.50.0", "--core-package", CORE_DIST, "--find-links", ws.links, cwd=repo.root)
+    assert result.code == 0, result.output
+    assert result.report is not None
+    assert ws.store.dependency_contract in {c["id"] for c in user_checks(result.report) if c["status"] == "passed"}
