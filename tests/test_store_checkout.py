@@ -106,9 +106,10 @@ def user_checks(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("setup", list(SETUPS))
-def test_a_compatible_run(run_cli, ws: Workspace, untouched: None, setup: str) -> None:
+def test_a_compatible_run(run_cli, ws: Workspace, untouched: None, setup: str, tmp_path: Path) -> None:
     args, cwd = argv(ws, setup)
-    result = run_cli(*args, cwd=cwd)
+    # an empty cache: the Store is built and the shared environment made in this run (with this ref's Core)
+    result = run_cli(*args, cwd=cwd, env=cli_env(result_tmp(tmp_path), CONTRACT_CHECK_CACHE_DIR=str(tmp_path / "c")))
     assert result.code == 0, result.output
     assert result.report is not None
     ids = [c["id"] for c in user_checks(result.report)]
@@ -144,7 +145,7 @@ def test_a_usage_error_after_the_store_was_resolved(
 def test_a_timeout(run_cli, ws: Workspace, untouched: None, setup: str, tmp_path: Path) -> None:
     args, cwd = argv(ws, setup)
     env = cli_env(result_tmp(tmp_path), CC_STORE_SLEEP="300")
-    result = run_cli(*args, "--timeout", "30", cwd=cwd, env=env)
+    result = run_cli(*args, "--timeout", "30", "--no-cache", cwd=cwd, env=env)  # no earlier result answers
     assert result.code == 3, result.output
     assert result.report is not None and result.report["runs"][0]["error_kind"] == "timeout"
     assert "test_timing.py::test_sleeps_when_asked" in result.output
@@ -157,7 +158,7 @@ def test_an_interrupt_while_the_contracts_run(ws: Workspace, untouched: None, se
     tmpdir, marker = tmp_path / "tmp", tmp_path / "sleeping"
     tmpdir.mkdir()
     env = cli_env(tmpdir, CC_STORE_SLEEP="300", CC_STORE_MARKER=str(marker))
-    code, out = interrupt_when(marker, [sys.executable, "-m", "contract_check", *args], cwd, env)
+    code, out = interrupt_when(marker, [sys.executable, "-m", "contract_check", *args, "--no-cache"], cwd, env)
     assert code == 130, out
     assert leftovers(tmpdir) == []
 

@@ -24,7 +24,15 @@ from contract_check.classify import Baseline, Policy
 from contract_check.config import Options, declared_specifier
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import Report, Run, Status, StoreInfo, Tool, summarise
-from contract_check.refcheck import Contracts, Progress, RefChecker, SandboxContracts, quiet, user_targets
+from contract_check.refcheck import (
+    Contracts,
+    Progress,
+    RefChecker,
+    SandboxContracts,
+    core_requirement,
+    quiet,
+    user_targets,
+)
 from contract_check.results import ResultCache
 from contract_check.sandbox import FreshSandbox, SandboxSettings, find_uv, verdict_environment
 from contract_check.schema_layer import load_golden
@@ -144,12 +152,13 @@ def _warm_modules(suite: suites.Suite) -> list[str]:
     return ["pytest", "_pytest.python", "_pytest.fixtures", *dict.fromkeys(modules)]
 
 
-def _build_base(session: Session, venv: Path, override: str | None) -> None:
+def _build_base(session: Session, venv: Path, override: refs.ResolvedRef | None) -> None:
     """Store + dependencies + pytest, bytecode warmed, then Core removed: what every ref's sandbox starts from."""
     options = session.options
     with FreshSandbox(session.settings, relocatable=True) as box:
         reread = (session.store.name,) if session.store.path is not None and session.store.name else ()
-        box.install([session.store_install, "pytest", *options.with_], [override] if override else [], reread=reread)
+        core = [core_requirement(override, box, options.core_package)] if override else []  # a local Core: a copy
+        box.install([session.store_install, "pytest", *options.with_], core, reread=reread)
         box.warm(_warm_modules(session.suite))
         session.base_requires = box.dist_requires(session.store.name)
         box.uninstall(options.core_package)
@@ -169,7 +178,7 @@ def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environmen
     if options.core_refs and not options.since_pin:
         with contextlib.suppress(ContractCheckError):
             no_run = session.checker(session.contracts(baseenv.Environments(session.settings)))
-            override = no_run.resolve(options.core_refs[0]).requirement
+            override = no_run.resolve(options.core_refs[0])
 
     def build(venv: Path) -> None:
         _build_base(session, venv, override)

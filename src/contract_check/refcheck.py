@@ -53,6 +53,19 @@ def user_targets(contracts: tuple[Path, ...], store_project: Path | None) -> dic
     return grouped
 
 
+def core_requirement(resolved: refs.ResolvedRef, box: Sandbox, core_package: str) -> str:
+    """What uv installs for Core: a local Core project is built from a copy in the sandbox (``core-src``), never
+    in the user's tree (uv builds a directory in place)."""
+    if resolved.source is not Source.PATH:
+        return resolved.requirement
+    source = Path(resolved.requirement.split(" @ ", 1)[1].removeprefix("file://"))
+    if not source.is_dir():
+        return resolved.requirement
+    copy = box.root / "core-src"
+    fingerprint.copy_project(source, copy)
+    return f"{core_package} @ {copy.as_uri()}"
+
+
 class Contracts(Protocol):
     """Runs the contracts for one resolved ref and says what they said (``SandboxContracts``; a test's fake)."""
 
@@ -89,15 +102,7 @@ class SandboxContracts:
         self.install_logs: dict[str, str] = {}
 
     def _core_requirement(self, resolved: refs.ResolvedRef, box: Sandbox) -> str:
-        """A local Core project is built from a copy in the sandbox, never in the user's tree."""
-        if resolved.source is not Source.PATH:
-            return resolved.requirement
-        source = Path(resolved.requirement.split(" @ ", 1)[1].removeprefix("file://"))
-        if not source.is_dir():
-            return resolved.requirement
-        copy = box.root / "core-src"
-        fingerprint.copy_project(source, copy)
-        return f"{self.options.core_package} @ {copy.as_uri()}"
+        return core_requirement(resolved, box, self.options.core_package)
 
     def _reread(self, resolved: refs.ResolvedRef, cloned: bool) -> tuple[str, ...]:
         """Packages uv must read again from local files rather than answer from its cache (a clone of the
@@ -251,4 +256,4 @@ class RefChecker:
             )
 
 
-__all__ = ["Contracts", "RefChecker", "SandboxContracts", "quiet", "trim_log", "user_targets"]
+__all__ = ["Contracts", "RefChecker", "SandboxContracts", "core_requirement", "quiet", "trim_log", "user_targets"]
