@@ -168,3 +168,71 @@ def test_different_stores_name_both(tmp_path: Path) -> None:
     message = str(info.value)
     assert "market-data-store 0.6.73" in message and "market-data-store 0.6.72" in message
     assert str(a) in message and str(b) in message
+
+
+# ------------------------------------------------------------------- Store facts: cached and fresh runs
+
+
+def _with_store_facts(rep: Report, *, header: str | None, runs: str | None, cached: bool = False) -> Report:
+    """A shard whose header says Store version *header* and whose runs carry *runs* (a cached run carries the
+    facts of the run it repeats; an older report's runs carry none)."""
+    facts = {"store_version": runs, "declared_core": ">=1.4.61,<2.0.0" if runs else None, "cached": cached}
+    return rep.model_copy(
+        update={
+            "store": rep.store.model_copy(update={"version": header}),
+            "runs": [run.model_copy(update=facts) for run in rep.runs],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"header": "0.6.73", "runs": "0.6.73"}, {"header": "0.6.73", "runs": "0.6.73", "cached": True}),
+        ({"header": "0.6.73", "runs": "0.6.73"}, {"header": None, "runs": "0.6.73", "cached": True}),
+        ({"header": None, "runs": None, "cached": True}, {"header": "0.6.73", "runs": "0.6.73"}),  # older cache hit
+        ({"header": None, "runs": None, "cached": True}, {"header": None, "runs": None, "cached": True}),
+    ],
+)
+def test_merge_joins_cached_and_fresh_shards_of_one_store(tmp_path: Path, first: dict, second: dict) -> None:
+    a = write(tmp_path, "a.json", _with_store_facts(shard("1.4.59"), **first))
+    b = write(tmp_path, "b.json", _with_store_facts(shard("1.4.60"), **second))
+    merged = merge_reports([a, b])
+    assert [r.core_ref for r in merged.runs] == ["1.4.59", "1.4.60"]
+    assert [r.cached for r in merged.runs] == [first.get("cached", False), second.get("cached", False)]
+    known = {v for facts in (first, second) for v in (facts["header"], facts["runs"]) if v}
+    assert merged.store.version == (known.pop() if known else None)  # filled in from any shard that knew it
+    assert merged.store.name == "market-data-store"
+
+
+def test_merge_fills_the_store_from_a_later_shard(tmp_path: Path) -> None:
+    unknown = shard("1.4.59").model_copy(update={"store": StoreInfo(spec=".", name=None, version=None)})
+    a = write(tmp_path, "a.json", unknown)  # e.g. a shard whose Store did not build: nothing known
+    b = write(tmp_path, "b.json", _with_store_facts(shard("1.4.60"), header="0.6.73", runs="0.6.73"))
+    merged = merge_reports([a, b])
+    assert (merged.store.name, merged.store.version, merged.store.declared_core) == (
+        "market-data-store",
+        "0.6.73",
+        ">=1.4.61,<2.0.0",
+    )
+
+
+def test_merge_refuses_runs_that_report_different_store_versions(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.json", _with_store_facts(shard("1.4.59"), header=None, runs="0.6.73", cached=True))
+    b = write(tmp_path, "b.json", _with_store_facts(shard("1.4.60"), header=None, runs="0.6.72"))
+    with pytest.raises(MergeError, match="different Stores") as info:
+        merge_reports([a, b])
+    message = str(info.value)
+    assert "0.6.73" in message and "0.6.72" in message and str(a) in message and str(b) in message
+
+
+def test_merge_refuses_differently_named_stores_and_compares_spellings_canonically(tmp_path: Path) -> None:
+    other = shard("1.4.60").model_copy(update={"store": StoreInfo(spec=".", name="other-store", version="0.6.73")})
+    a, b = write(tmp_path, "a.json", shard("1.4.59")), write(tmp_path, "b.json", other)
+    with pytest.raises(MergeError, match="different Stores"):
+        merge_reports([a, b])
+    spelled = shard("1.4.61").model_copy(
+        update={"store": StoreInfo(spec=".", name="Market_Data.Store", version="0.6.73")}
+    )
+    c = write(tmp_path, "c.json", spelled)
+    assert len(merge_reports([a, c]).runs) == 2

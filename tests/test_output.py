@@ -80,7 +80,7 @@ def make_run(ref: str, checks: list[Check], **kw: object) -> Run:
         "exit_code": exit_code,
         "duration_s": 3.2,
         "checks": checks,
-        "baseline": "golden: Core 1.4.61 / Store 0.6.73",
+        "baseline": "golden built-in (Core 1.4.61 / Store 0.6.73)",
         **kw,
     }
     return Run(**fields)  # type: ignore[arg-type]

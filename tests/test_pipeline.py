@@ -103,7 +103,7 @@ def test_git_sha_bare_and_prefixed(run_cli, fx, fixture_world):
 def test_git_ref_that_does_not_exist_is_environment_error(run_cli, fx):
     result = run_cli("--core-ref", "git:v7.7.7", *fx)
     assert result.code == 3, result.output
-    assert "ref not found" in result.stdout
+    assert "no such branch, tag or commit" in result.stdout
 
 
 def test_local_project_sdist_and_direct_reference(run_cli, fx, fixture_world):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from contract_check import accept, compat, config, schema_layer, suite
+from contract_check import accept, compat, config, schema_layer, suite, testdeps
 from contract_check.errors import UsageError
 from contract_check.models import Check, ExitCode, Layer, Run, Status, run_exit_code, run_status
 from contract_check.proc import redact
@@ -27,7 +27,7 @@ class Baseline:
     """What the candidate's schemas and payloads are compared with."""
 
     snapshot: compat.Snapshot | None
-    label: str  # said in the report: "golden: Core 1.4.61 / Store 0.6.73", "against 1.2.0 (1.2.0)"
+    label: str  # said in the report: "golden built-in (Core 1.4.61 / Store 0.6.73)", "against 1.2.0 (1.2.0)"
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,9 @@ def classify(
     else:
         exit_code, error = verdict(checks, outcome, policy.declared)
         kind = _error_kind(exit_code, error, outcome)
+        unmet = testdeps.could_not_check(checks, outcome, store_name=policy.store_name, store_spec=policy.store_spec)
+        if exit_code == ExitCode.BROKEN and unmet:  # only user contracts missing a test dependency failed
+            exit_code, error, kind = ExitCode.ENVIRONMENT, unmet, "missing-test-dependency"
     return Run(
         core_ref=redact(resolved.ref),
         requirement=resolved.display,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,50 @@ from contract_check.models import Check, Layer, Severity, Status
 
 _RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
 _RAISED_BY_US = re.compile(r"^(?:\w+\.)+(?:SubjectError|ContractImportError|ContractAborted): ")
+
+
+@dataclass(frozen=True)
+class MissingModule:
+    """A contract failed on a ``ModuleNotFoundError`` (the plugin's ``missing`` field)."""
+
+    module: str  # the name that was not found, as imported ("jsonschema", "market_data_core.gone")
+    importer: str  # who ran the import: core, store, user (a file under the contracts' rootdir), other
+    owner: str | None = None  # core or store when the missing module is one of theirs
+    local: bool = False  # a file or directory of that name sits next to the importing file (not a package)
+
+    @property
+    def top(self) -> str:
+        return self.module.split(".")[0]
+
+    @property
+    def test_dependency(self) -> bool:
+        """The contract's own file imported a module that is neither Core's nor the Store's: a test
+        dependency that is not installed, which says nothing about Core."""
+        return self.importer == "user" and self.owner is None
+
+
+_IMPORTERS = {"core", "store", "user", "other"}
+
+
+def missing_of(event: dict[str, Any]) -> MissingModule | None:
+    """The missing module a result or collect_error event names (``_well_formed`` checked its shape)."""
+    found = event.get("missing")
+    if not isinstance(found, dict):
+        return None
+    return MissingModule(found["module"], found["importer"], found.get("owner"), bool(found.get("local")))
+
+
+def _missing_well_formed(found: Any) -> bool:
+    if found is None:
+        return True
+    return (
+        isinstance(found, dict)
+        and isinstance(found.get("module"), str)
+        and bool(found["module"])
+        and found.get("importer") in _IMPORTERS
+        and found.get("owner") in (None, "core", "store")
+        and isinstance(found.get("local", False), bool)
+    )
 
 
 def check_from_result(event: dict[str, Any], strict: bool) -> Check:
@@ -76,8 +121,9 @@ _EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
         "message": (str, type(None)),
         "duration": (int, float, type(None)),
         "warnings": (list, type(None)),
+        "missing": (dict, type(None)),
     },
-    "collect_error": {"nodeid": (str,)},
+    "collect_error": {"nodeid": (str,), "missing": (dict, type(None))},
     "artifact": {"name": (str,)},
     "origins": {"modules": (dict, type(None))},
     "end": {"exitstatus": (int, type(None))},
@@ -89,6 +135,8 @@ def _well_formed(event: dict[str, Any]) -> bool:
     fields = _EVENT_FIELDS[event["event"]]
     if not all(isinstance(event.get(name), types) for name, types in fields.items()):
         return False  # a missing field reads as None, which only the optional fields accept
+    if not _missing_well_formed(event.get("missing")):
+        return False
     if event["event"] == "result":
         return event["outcome"] in _OUTCOMES and all(isinstance(w, str) for w in event.get("warnings") or [])
     if event["event"] == "origins":

@@ -53,9 +53,9 @@ def _git_files(root: Path) -> list[str] | None:
         )
     except (OSError, CommandTimeout):
         return None
-    if not done.ok:
-        return None
-    return sorted({name for name in done.stdout.split("\0") if name})
+    names = sorted({name for name in done.stdout.split("\0") if name})
+    # nothing listed: the project sits in a directory the enclosing repository ignores (a vendored checkout)
+    return names if done.ok and names else None
 
 
 def _walked_files(root: Path) -> list[str]:

@@ -1,17 +1,23 @@
 """Which versions of a package exist: the index's simple API (PEP 691 JSON, PEP 503 HTML) and --find-links.
 
 uv has no command that lists versions, so the tool asks the index itself. The index URL is never written
-here: it comes from the user (flags, uv or pip configuration), else from the default uv reports.
+here: it comes from the user (flags, uv or pip configuration), else from the default uv reports. Each
+release keeps the ``requires-python`` of its files (``data-requires-python`` in HTML), so that ``latest`` and
+the "did you mean" hints only name releases the sandbox's Python can install.
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
+import difflib
 import http.client
 import json
 import os
 import re
+import shutil
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,8 +28,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from contract_check import fsread, proc
 from contract_check.errors import EnvironmentProblem
@@ -36,6 +43,26 @@ PAGE_LIMIT = 64 * fsread.MIB  # a project page of the largest projects on public
 class Release:
     version: Version
     yanked: bool = False
+    # the requires-python of its files; empty when one of them has none (any Python installs that one)
+    requires_python: tuple[str, ...] = ()
+
+    def admits(self, python: Version | None) -> bool:
+        """Whether a sandbox running *python* can install this release (None: unknown, so yes). An invalid
+        requires-python is uv's to judge, so it admits too."""
+        if python is None or not self.requires_python:
+            return True
+        for spec in self.requires_python:
+            try:
+                if SpecifierSet(spec).contains(python, prereleases=True):
+                    return True
+            except InvalidSpecifier:
+                return True
+        return False
+
+
+# per version: (yanked, requires-python of its files; None in the set: a file without one)
+_Found = dict[Version, tuple[bool, set[str | None]]]
+_File = tuple[str, bool, str | None]  # filename, yanked, requires-python
 
 
 @dataclass(frozen=True)
@@ -84,33 +111,44 @@ def _version_of(filename: str, name: str) -> Version | None:
     return version if dist == canonicalize_name(name) else None
 
 
-def _collect(files: Iterable[tuple[str, bool]], name: str) -> dict[Version, bool]:
-    """filename/yanked pairs -> version -> yanked (a version is yanked only if all of its files are)."""
-    out: dict[Version, bool] = {}
-    for filename, yanked in files:
+def _collect(files: Iterable[_File], name: str) -> _Found:
+    """(filename, yanked, requires-python) triples -> version -> (yanked, requires-python of its files);
+    a version is yanked only if all of its files are."""
+    out: _Found = {}
+    for filename, yanked, requires_python in files:
         version = _version_of(filename, name)
         if version is not None:
-            out[version] = out.get(version, True) and yanked
+            was, specs = out.get(version, (True, set()))
+            out[version] = (was and yanked, specs | {(requires_python or "").strip() or None})
     return out
+
+
+def _add(found: _Found, more: _Found) -> None:
+    for version, (yanked, specs) in more.items():
+        was, known = found.get(version, (True, set()))
+        found[version] = (was and yanked, known | specs)
 
 
 class _Anchors(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.files: list[tuple[str, bool]] = []
+        self.files: list[_File] = []
         self._yanked = False
         self._in_a = False
         self._href = ""
+        self._requires_python: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             a = dict(attrs)
             self._in_a, self._yanked, self._href = True, "data-yanked" in a, a.get("href") or ""
+            self._requires_python = a.get("data-requires-python")  # PEP 503; the parser unescapes &gt;
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self._in_a:
             path = urllib.parse.urlsplit(self._href).path
-            self.files.append((urllib.parse.unquote(path.rsplit("/", 1)[-1]), self._yanked))
+            filename = urllib.parse.unquote(path.rsplit("/", 1)[-1])
+            self.files.append((filename, self._yanked, self._requires_python))
             self._in_a = False
 
 
@@ -183,15 +221,14 @@ def _fetch(url: str, timeout: float) -> tuple[str, str] | None:
         ) from None
 
 
-def _from_index(index_url: str, name: str, timeout: float) -> dict[Version, bool]:
-    url = index_url.rstrip("/") + "/" + canonicalize_name(name) + "/"
-    page = _fetch(url, timeout)
-    if page is None:
-        return {}
-    content_type, body = page
+def parse_page(content_type: str, body: str, name: str, url: str = "") -> _Found:
+    """A project page of the simple API (PEP 691 JSON or PEP 503 HTML) -> its versions."""
     if "json" in content_type:
         try:
-            files = [(str(f["filename"]), bool(f.get("yanked"))) for f in json.loads(body).get("files", [])]
+            files = [
+                (str(f["filename"]), bool(f.get("yanked")), _text_or_none(f.get("requires-python")))
+                for f in json.loads(body).get("files", [])
+            ]
         except (ValueError, AttributeError, TypeError, KeyError, RecursionError):  # RecursionError: deep nesting
             raise EnvironmentProblem(
                 f"the package index sent a page that is not a PEP 691 project page for {proc.redact(url)}",
@@ -204,13 +241,26 @@ def _from_index(index_url: str, name: str, timeout: float) -> dict[Version, bool
     return _collect(parser.files, name)
 
 
-def _from_find_links(link: str, name: str, timeout: float) -> dict[Version, bool]:
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _from_index(index_url: str, name: str, timeout: float) -> _Found:
+    url = index_url.rstrip("/") + "/" + canonicalize_name(name) + "/"
+    page = _fetch(url, timeout)
+    if page is None:
+        return {}
+    content_type, body = page
+    return parse_page(content_type, body, name, url)
+
+
+def _from_find_links(link: str, name: str, timeout: float) -> _Found:
     path = (
         Path(urllib.request.url2pathname(urllib.parse.urlsplit(link).path)) if link.startswith("file:") else Path(link)
     )
     try:
         if path.is_dir():
-            return _collect(((p.name, False) for p in path.iterdir()), name)
+            return _collect(((p.name, False, None) for p in path.iterdir()), name)
     except (OSError, ValueError):  # unreadable, or not a name the file system takes: uv will say why
         return {}
     page = _fetch(link, timeout) if "://" in link else None
@@ -223,24 +273,76 @@ def _from_find_links(link: str, name: str, timeout: float) -> dict[Version, bool
 
 def releases(name: str, settings: IndexSettings, *, uv: str, timeout: float = 30.0) -> list[Release]:
     """Every version of *name* that the configured index and find-links offer, oldest first."""
-    found: dict[Version, bool] = {}
+    found: _Found = {}
     for link in settings.find_links:
-        for version, yanked in _from_find_links(link, name, timeout).items():
-            found[version] = found.get(version, True) and yanked
+        _add(found, _from_find_links(link, name, timeout))
     if not settings.offline:
         index_url = settings.index_url or default_index_url(uv)
-        for version, yanked in _from_index(index_url, name, timeout).items():
-            found[version] = found.get(version, True) and yanked
-    return [Release(v, y) for v, y in sorted(found.items())]
+        _add(found, _from_index(index_url, name, timeout))
+    return [
+        Release(v, y, () if None in specs else tuple(sorted(s for s in specs if s is not None)))
+        for v, (y, specs) in sorted(found.items())
+    ]
 
 
-def newest(found: list[Release], *, pre: bool = False) -> Version | None:
-    candidates = [r.version for r in found if not r.yanked and (pre or not r.version.is_prerelease)]
+_PYTHON_REQUEST = re.compile(r"(?:c?python|py)?[@-]?(\d+(?:\.\d+){0,2})", re.I)
+
+
+@cache
+def python_version(python: str | None) -> Version | None:
+    """The version of the Python a sandbox runs: this interpreter's without ``--python``; for ``--python`` a
+    version (``3.12``, ``python3.12``, ``cpython@3.12``) read as written, an interpreter path asked; None when
+    it cannot be told (then no release is left out for it)."""
+    if python is None:
+        return Version(".".join(map(str, sys.version_info[:3])))
+    found = _PYTHON_REQUEST.fullmatch(python.strip())
+    if found:
+        try:
+            return Version(found.group(1))
+        except ValueError:  # a number over 4,300 digits: not a Python uv would find either
+            return None
+    executable = shutil.which(python) if not os.path.isabs(python) else python
+    if not executable or not os.path.isfile(executable):
+        return None
+    code = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+    try:
+        done = proc.run([executable, "-I", "-c", code], env={"PATH": os.environ.get("PATH", "")}, timeout=30)
+        return Version(done.stdout.strip()) if done.ok else None
+    except (OSError, InvalidVersion, EnvironmentProblem):
+        return None
+
+
+def installable(found: list[Release], python: Version | None) -> list[Release]:
+    """The releases a sandbox running *python* can install (not yanked, requires-python admits it)."""
+    return [r for r in found if not r.yanked and r.admits(python)]
+
+
+def newest(found: list[Release], *, pre: bool = False, python: Version | None = None) -> Version | None:
+    candidates = [r.version for r in installable(found, python) if pre or not r.version.is_prerelease]
     return max(candidates, default=None)
 
 
-def nearest(found: list[Release], wanted: Version, count: int = 4) -> list[Version]:
+def nearest(found: list[Release], wanted: Version, count: int = 4, *, python: Version | None = None) -> list[Version]:
     """The versions closest to *wanted* on either side, for a "did you mean" hint."""
-    versions = sorted(r.version for r in found if not r.yanked)
+    versions = sorted(r.version for r in installable(found, python))
     at = bisect.bisect_left(versions, wanted)
     return versions[max(0, at - count // 2) : at + count // 2]
+
+
+_LOOKALIKE = str.maketrans("lIoO", "1100")  # a letter typed for the digit it looks like
+
+
+def similar(found: list[Release], text: str, count: int = 3, *, python: Version | None = None) -> list[Version]:
+    """The versions a mistyped one (``1.4.6l``, ``v1.4.61x``, ``1.4..61``) most likely meant, best first:
+    the version it spells with look-alike letters read as digits, then the closest by spelling."""
+    by_text = {str(r.version): r.version for r in installable(found, python)}
+    typed = text[1:] if text[:1] in "vV" else text
+    out: list[Version] = []
+    with contextlib.suppress(ValueError):  # InvalidVersion, or a number over 4,300 digits
+        fixed = Version(typed.translate(_LOOKALIKE))
+        if str(fixed) in by_text:
+            out.append(fixed)
+    for match in difflib.get_close_matches(typed, list(by_text), n=count + 1, cutoff=0.6):
+        if by_text[match] not in out:
+            out.append(by_text[match])
+    return out[:count]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
 from pydantic import ValidationError
 
 from contract_check import fsread
@@ -60,12 +61,57 @@ def _load(path: Path) -> Report:
         ) from exc
 
 
-def _store_key(store: StoreInfo) -> tuple[str | None, str | None]:
-    return store.name, store.version
+def _versions(report: Report) -> set[str]:
+    """The Store versions a shard reports: its header's and its runs' (a cached run carries its own)."""
+    found = {run.store_version for run in report.runs if run.store_version}
+    return found | ({report.store.version} if report.store.version else set())
 
 
-def _describe(store: StoreInfo) -> str:
-    return " ".join(p for p in (store.name, store.version) if p) or f"(unnamed, spec {store.spec!r})"
+def _name(store: StoreInfo) -> str | None:
+    return canonicalize_name(store.name) if store.name else None
+
+
+def _describe(store: StoreInfo, versions: set[str]) -> str:
+    shown = " ".join(p for p in (store.name, "/".join(sorted(versions))) if p)
+    return shown or f"(unnamed, spec {store.spec!r})"
+
+
+def _same_store(shards: list[tuple[Path, Report]]) -> None:
+    """Every shard checked one Store: the same name where both know it (else the same spec) and one version
+    among all that the shards and their runs report. A shard that knows nothing of a fact (a cached run of an
+    older report, a Store that did not build) does not count against it."""
+    first_path, first = shards[0]
+    versions: dict[str, Path] = dict.fromkeys(sorted(_versions(first)), first_path)
+    for path, shard in shards[1:]:
+        a, b = _name(first.store), _name(shard.store)
+        different = a != b if a and b else (not a and not b and first.store.spec != shard.store.spec)
+        if different:
+            raise MergeError(
+                f"the shards checked different Stores: {_describe(first.store, _versions(first))} in {first_path}, "
+                f"{_describe(shard.store, _versions(shard))} in {path}",
+                tip="merge only the shards of one matrix run",
+            )
+        for version in sorted(_versions(shard)):
+            versions.setdefault(version, path)
+        if len(versions) > 1:
+            (one, one_path), (other, other_path) = list(versions.items())[:2]
+            name = first.store.name or shard.store.name or "the Store"
+            raise MergeError(
+                f"the shards checked different Stores: {name} {one} in {one_path}, {name} {other} in {other_path}",
+                tip="merge only the shards of one matrix run",
+            )
+
+
+def _merged_store(shards: list[tuple[Path, Report]]) -> StoreInfo:
+    """The first shard's Store, with what any shard knew filled in (name, version, declared range)."""
+    store = shards[0][1].store
+    reports = [shard for _, shard in shards]
+    name = store.name or next((r.store.name for r in reports if r.store.name), None)
+    version = next(iter(sorted(set().union(*map(_versions, reports)))), None)
+    declared = store.declared_core or next(
+        (d for r in reports for d in (r.store.declared_core, *(run.declared_core for run in r.runs)) if d), None
+    )
+    return store.model_copy(update={"name": name, "version": version, "declared_core": declared})
 
 
 def merge_reports(paths: list[Path]) -> Report:
@@ -74,14 +120,8 @@ def merge_reports(paths: list[Path]) -> Report:
         raise MergeError("no shard reports to merge", tip="pass the JSON files written by `--json`")
     shards = [(path, _load(path)) for path in paths]
 
-    first_path, first = shards[0]
-    for path, shard in shards[1:]:
-        if _store_key(shard.store) != _store_key(first.store):
-            raise MergeError(
-                f"the shards checked different Stores: {_describe(first.store)} in {first_path}, "
-                f"{_describe(shard.store)} in {path}",
-                tip="merge only the shards of one matrix run",
-            )
+    _same_store(shards)
+    first = shards[0][1]
 
     runs: list[Run] = []
     seen: dict[str, Path] = {}
@@ -106,7 +146,7 @@ def merge_reports(paths: list[Path]) -> Report:
     tool = first.tool.model_copy(update={"strict": any(shard.tool.strict for _, shard in shards)})
     return Report(
         tool=tool,
-        store=first.store,
+        store=_merged_store(shards),
         runs=runs,
         summary=summary.model_copy(update={"exit_code": worst(codes)}),
     )

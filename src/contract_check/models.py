@@ -157,7 +157,8 @@ class Run(_Frozen):
     # what the run learnt about the Store (so that a cached run reports it, and shards can be merged)
     store_version: str | None = None
     declared_core: str | None = None
-    baseline: str | None = None  # what the schemas were compared with: "golden: Core X / Store Y", "against REF (V)"
+    # what the schemas were compared with: "golden built-in (Core X / Store Y)", "against REF (V)"
+    baseline: str | None = None
 
     @property
     def verdict(self) -> str:

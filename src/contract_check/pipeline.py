@@ -16,7 +16,6 @@ import logging
 import shutil
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,7 +42,15 @@ from contract_check.classify import Baseline, Policy
 from contract_check.config import Options, declared_specifier
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import ExitCode, Report, Run, Status, StoreInfo, Tool, summarise
-from contract_check.refcheck import Contracts, Progress, RefChecker, SandboxContracts, quiet, user_targets
+from contract_check.refcheck import (
+    Contracts,
+    Progress,
+    RefChecker,
+    SandboxContracts,
+    core_requirement,
+    quiet,
+    user_targets,
+)
 from contract_check.results import ResultCache
 from contract_check.sandbox import FreshSandbox, SandboxSettings, find_uv, verdict_environment
 from contract_check.schema_layer import load_golden
@@ -52,8 +59,9 @@ from contract_check.target import StoreTarget, install_requirement, pin_newest, 
 log = logging.getLogger("contract_check")
 
 
-def golden_label(golden: Path | None) -> str:
-    """How the report names a golden baseline: "golden: Core 1.4.61 / Store 0.6.73" (from its metadata)."""
+def golden_label(golden: Path | None, cwd: Path) -> str:
+    """How the report names a golden baseline: where it is and what it was recorded from, as in
+    "golden contract-golden (Core 1.50.15 / Store 0.2.0)" or "golden built-in (Core 1.4.61 / Store 0.6.73)"."""
     if golden is None:
         return "none"
     meta = fsread.read_cached(golden / "metadata.json", limit=fsread.MIB)
@@ -63,7 +71,14 @@ def golden_label(golden: Path | None) -> str:
         store = (data.get("store") or {}).get("version")
     except (ValueError, AttributeError, RecursionError):
         core = store = None
-    return f"golden: Core {core or '?'} / Store {store or '?'}"
+    where = golden.resolve()
+    if where == suites.builtin().golden.resolve():
+        name = "built-in"
+    elif where.is_relative_to(cwd.resolve()):
+        name = where.relative_to(cwd.resolve()).as_posix()
+    else:
+        name = str(where)
+    return f"golden {proc.redact(name)} (Core {core or '?'} / Store {store or '?'})"
 
 
 @dataclass
@@ -74,30 +89,13 @@ class Session:
     cwd: Path
     suite: suites.Suite
     store: StoreTarget
+    store_install: str  # what uv installs for the Store (a local project: its wheel, built once from a clean copy)
     golden: Path | None
     baseline: Baseline
     policy: Policy
     releases: Callable[[], list[index.Release]]
     progress: Progress = quiet
     base_requires: list[str] = field(default_factory=list)
-    _install: str | EnvironmentProblem | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def store_install(self) -> str:
-        """What uv installs for the Store; a local project is built (once, from a clean copy) when first asked.
-        A build that failed fails every ref the same way, without building again."""
-        with self._lock:
-            if self._install is None:
-                o = self.options
-                try:
-                    _, self._install = install_requirement(
-                        self.store, settings=o.index, python=o.python, timeout=o.timeout, progress=self.progress
-                    )
-                except EnvironmentProblem as exc:
-                    self._install = exc
-            if isinstance(self._install, EnvironmentProblem):
-                raise self._install
-            return self._install
 
     def contracts(self, environments: baseenv.Environments) -> SandboxContracts:
         return SandboxContracts(
@@ -131,13 +129,23 @@ class Session:
 def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, need_baseline: bool = True) -> Session:
     """Validate what can be validated before anything is installed, and prepare what every ref shares.
     *need_baseline*: a suite with subjects must have a golden to compare with (not so for ``snapshot``)."""
-    for ref in options.core_refs:  # every ref is validated before anything is installed
-        refs.parse(ref, core_package=options.core_package, cwd=cwd)
+
+    @cache
+    def releases() -> list[index.Release]:
+        progress(f"listing {options.core_package} versions")
+        return index.releases(options.core_package, options.index, uv=find_uv())
+
+    python = index.python_version(options.python)  # the sandbox's: hints name only releases it can install
+    for ref in options.core_refs:  # every ref is validated before anything is installed (a mistyped version too)
+        refs.parse(ref, core_package=options.core_package, cwd=cwd, releases=releases, python=python)
     if options.python is None:  # the sandbox runs this Python: its grammar is the contracts' grammar
         runner.check_user_contracts(options.contracts)
     suite = suites.load(options.suite) if options.suite else suites.builtin()
     store = resolve_store(options.store, cwd, core_package=options.core_package, default_package=options.store_package)
-    store = pin_newest(store.with_extras(options.store_extras), options.index)
+    store = pin_newest(store.with_extras(options.store_extras), options.index, python=python)
+    store, install = install_requirement(
+        store, settings=options.index, python=options.python, timeout=options.timeout, progress=progress
+    )
     golden = options.golden or suite.golden
     if not golden.is_dir():
         golden_dir: Path | None = None
@@ -161,13 +169,8 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
         today=accept.utc_today(),
     )
 
-    @cache
-    def releases() -> list[index.Release]:
-        progress(f"listing {options.core_package} versions")
-        return index.releases(options.core_package, options.index, uv=find_uv())
-
-    baseline = Baseline(snapshot, golden_label(golden_dir))
-    return Session(options, cwd, suite, store, golden_dir, baseline, policy, releases, progress)
+    baseline = Baseline(snapshot, golden_label(golden_dir, cwd))
+    return Session(options, cwd, suite, store, install, golden_dir, baseline, policy, releases, progress)
 
 
 def _warm_modules(suite: suites.Suite) -> list[str]:
@@ -177,12 +180,13 @@ def _warm_modules(suite: suites.Suite) -> list[str]:
     return ["pytest", "_pytest.python", "_pytest.fixtures", *dict.fromkeys(modules)]
 
 
-def _build_base(session: Session, venv: Path, override: str | None) -> None:
+def _build_base(session: Session, venv: Path, override: refs.ResolvedRef | None) -> None:
     """Store + dependencies + pytest, bytecode warmed, then Core removed: what every ref's sandbox starts from."""
     options = session.options
     with FreshSandbox(session.settings, relocatable=True) as box:
         reread = (session.store.name,) if session.store.path is not None and session.store.name else ()
-        box.install([session.store_install(), "pytest", *options.with_], [override] if override else [], reread=reread)
+        core = [core_requirement(override, box, options.core_package)] if override else []  # a local Core: a copy
+        box.install([session.store_install, "pytest", *options.with_], core, reread=reread)
         box.warm(_warm_modules(session.suite))
         session.base_requires = box.dist_requires(session.store.name)
         box.uninstall(options.core_package)
@@ -202,7 +206,7 @@ def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environmen
     if options.core_refs and not options.since_pin:
         with contextlib.suppress(ContractCheckError):
             no_run = session.checker(session.contracts(baseenv.Environments(session.settings)))
-            override = no_run.resolve(options.core_refs[0]).requirement
+            override = no_run.resolve(options.core_refs[0])
 
     def build(venv: Path) -> None:
         _build_base(session, venv, override)

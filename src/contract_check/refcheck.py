@@ -7,17 +7,18 @@ through the constructor. It is safe to call from several threads (``--jobs``).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from contract_check import fingerprint, refs, runner
+from contract_check import fingerprint, index, refs, runner
 from contract_check.baseenv import Environments
 from contract_check.classify import Baseline, Policy, classify
 from contract_check.config import Options
-from contract_check.errors import ContractCheckError, UsageError
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.index import Release
 from contract_check.models import ExitCode, Layer, Run, Source, run_status
 from contract_check.proc import redact
@@ -26,6 +27,7 @@ from contract_check.sandbox import Sandbox, scrubbed_env
 from contract_check.suite import Suite
 from contract_check.target import StoreTarget
 
+log = logging.getLogger("contract_check")
 Progress = Callable[[str], None]
 INSTALL_LOG_LINES = 200  # uv's install output kept per run (the end says what failed)
 
@@ -51,6 +53,19 @@ def user_targets(contracts: tuple[Path, ...], store_project: Path | None) -> dic
     return grouped
 
 
+def core_requirement(resolved: refs.ResolvedRef, box: Sandbox, core_package: str) -> str:
+    """What uv installs for Core: a local Core project is built from a copy in the sandbox (``core-src``), never
+    in the user's tree (uv builds a directory in place)."""
+    if resolved.source is not Source.PATH:
+        return resolved.requirement
+    source = Path(resolved.requirement.split(" @ ", 1)[1].removeprefix("file://"))
+    if not source.is_dir():
+        return resolved.requirement
+    copy = box.root / "core-src"
+    fingerprint.copy_project(source, copy)
+    return f"{core_package} @ {copy.as_uri()}"
+
+
 class Contracts(Protocol):
     """Runs the contracts for one resolved ref and says what they said (``SandboxContracts``; a test's fake)."""
 
@@ -71,7 +86,7 @@ class SandboxContracts:
         options: Options,
         suite: Suite,
         store: StoreTarget,
-        store_install: Callable[[], str],
+        store_install: str,
         golden: Path | None,
         environments: Environments,
         progress: Progress = quiet,
@@ -87,15 +102,7 @@ class SandboxContracts:
         self.install_logs: dict[str, str] = {}
 
     def _core_requirement(self, resolved: refs.ResolvedRef, box: Sandbox) -> str:
-        """A local Core project is built from a copy in the sandbox, never in the user's tree."""
-        if resolved.source is not Source.PATH:
-            return resolved.requirement
-        source = Path(resolved.requirement.split(" @ ", 1)[1].removeprefix("file://"))
-        if not source.is_dir():
-            return resolved.requirement
-        copy = box.root / "core-src"
-        fingerprint.copy_project(source, copy)
-        return f"{self.options.core_package} @ {copy.as_uri()}"
+        return core_requirement(resolved, box, self.options.core_package)
 
     def _reread(self, resolved: refs.ResolvedRef, cloned: bool) -> tuple[str, ...]:
         """Packages uv must read again from local files rather than answer from its cache (a clone of the
@@ -119,11 +126,17 @@ class SandboxContracts:
             self.progress(f"installing {redact(self.store.spec)} with {resolved.display}")
             try:
                 box.install(
-                    [self.store_install(), "pytest", *options.with_],
+                    [self.store_install, "pytest", *options.with_],
                     [self._core_requirement(resolved, box)],
                     immutable=resolved.source is Source.INDEX,
                     reread=self._reread(resolved, cloned=box.cloned),
                 )
+            except EnvironmentProblem:
+                summary = refs.git_failure(resolved, box.install_log)  # one line; git's own words with -v
+                if summary is None:
+                    raise
+                log.info("uv's output for %s:\n%s", resolved.display, trim_log(box.install_log))
+                raise summary from None
             finally:
                 if box.install_log.strip():
                     self.install_logs[redact(resolved.ref)] = trim_log(box.install_log)
@@ -194,7 +207,11 @@ class RefChecker:
     def resolve(self, ref: str) -> refs.ResolvedRef:
         parsed = refs.parse(ref, core_package=self.options.core_package, cwd=self.cwd)
         return refs.resolve(
-            parsed, core_package=self.options.core_package, core_git=self.options.core_git, releases=self.releases
+            parsed,
+            core_package=self.options.core_package,
+            core_git=self.options.core_git,
+            releases=self.releases,
+            python=index.python_version(self.options.python),
         )
 
     def check(self, ref: str) -> Run:
@@ -239,4 +256,4 @@ class RefChecker:
             )
 
 
-__all__ = ["Contracts", "RefChecker", "SandboxContracts", "quiet", "trim_log", "user_targets"]
+__all__ = ["Contracts", "RefChecker", "SandboxContracts", "core_requirement", "quiet", "trim_log", "user_targets"]

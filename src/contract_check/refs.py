@@ -2,6 +2,10 @@
 
 Parsing is pure (``parse``); ``resolve`` asks the index only for the forms that need it (a version must
 exist, ``latest`` must be looked up). Nothing here reaches a shell: the result is one PEP 508 line.
+
+A ref that starts like a version but is none (``1.4.6l``, ``v1.4.61x``, ``1.4..61``) and is no hex SHA is a
+usage error answered before anything else runs (git above all), with the versions it most likely meant when
+an index listing is at hand. ``git_failure`` turns git's output, as uv relays it, into one line.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from contract_check import fsread, index
-from contract_check.errors import EnvironmentProblem, UsageError
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import Source
 from contract_check.proc import redact
 
@@ -37,6 +41,9 @@ _GIT_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 # private-use and surrogate code points: invisible or meaningless in a ref, so each is named in the error
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Zs", "Zl", "Zp"}
 _CONTROL_NAMES = {"\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\x00": "NUL", "\x1b": "ESCAPE"}
+
+
+ReleaseLister = Callable[[], list[index.Release]]
 
 
 @dataclass(frozen=True)
@@ -100,8 +107,49 @@ def _as_version(ref: str, text: str) -> Version | None:
         raise _usage(ref, "a number in this version is too long (Python reads at most 4,300 digits)") from None
 
 
-def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
-    """Classify *ref*; raise UsageError (exit 2) with the accepted forms when it is none of them."""
+_VERSIONISH = re.compile(r"[vV]?\d")
+_HEX_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
+
+
+def looks_mistyped(ref: str) -> bool:
+    """Whether *ref* starts like a version (a digit, or v/V and a digit) but is neither a valid version nor a
+    hex SHA of 7+ characters."""
+    if not _VERSIONISH.match(ref) or _HEX_SHA.fullmatch(ref):
+        return False
+    try:
+        Version(ref)
+    except (InvalidVersion, ValueError):
+        return True
+    return False
+
+
+def mistyped(ref: str, *, releases: ReleaseLister | None = None, python: Version | None = None) -> UsageError:
+    """The error for a ref that looks like a mistyped version, naming the index versions it most likely meant
+    (when *releases* can list them; a listing that fails only loses the hint)."""
+    near: list[Version] = []
+    if releases is not None:
+        try:
+            near = index.similar(releases(), ref, python=python)
+        except ContractCheckError:
+            near = []
+    shown = redact(ref)[:200]
+    hint = f" (did you mean {near[0]}? near it on the index: {', '.join(map(str, near))})" if near else ""
+    tip = "versions look like 1.4.61, v1.4.61 or 1.5.0rc1"
+    if is_git_ref_name(ref):
+        tip += f"; a git branch or tag that starts with a digit is written git:{shown}"
+    return UsageError(f"invalid --core-ref {shown!r}: it starts like a version but is not one{hint}", tip=tip)
+
+
+def parse(
+    ref: str,
+    *,
+    core_package: str,
+    cwd: Path | None = None,
+    releases: ReleaseLister | None = None,
+    python: Version | None = None,
+) -> ParsedRef:
+    """Classify *ref*; raise UsageError (exit 2) with the accepted forms when it is none of them. *releases*
+    and *python* only serve the hint for a mistyped version (``mistyped``)."""
     if not ref:
         raise _usage(ref, "it is empty")
     if ref.startswith("-"):
@@ -132,6 +180,8 @@ def parse(ref: str, *, core_package: str, cwd: Path | None = None) -> ParsedRef:
     path = (cwd or Path.cwd()) / given
     if path_exists(path) or ref.endswith(_ARCHIVES) or ref.startswith(("./", "../", "/", "~")):
         return _local(ref, path)
+    if looks_mistyped(ref):
+        raise mistyped(ref, releases=releases, python=python)
     if is_git_ref_name(ref):
         return ParsedRef(ref, Source.GIT, ref)
     raise _usage(ref, "it is not a version, a path, a direct reference or a valid git ref name")
@@ -171,11 +221,16 @@ def _local(ref: str, path: Path) -> ParsedRef:
     return ParsedRef(ref, Source.PATH, str(path))
 
 
-ReleaseLister = Callable[[], list[index.Release]]
-
-
-def resolve(parsed: ParsedRef, *, core_package: str, core_git: str, releases: ReleaseLister) -> ResolvedRef:
-    """Turn a parsed ref into the requirement uv installs, asking the index where the form needs it."""
+def resolve(
+    parsed: ParsedRef,
+    *,
+    core_package: str,
+    core_git: str,
+    releases: ReleaseLister,
+    python: Version | None = None,
+) -> ResolvedRef:
+    """Turn a parsed ref into the requirement uv installs, asking the index where the form needs it. *python*
+    is the sandbox's Python: ``latest`` and the hints only name releases whose requires-python admit it."""
     if parsed.source is Source.GIT:
         if not core_git:
             raise UsageError(
@@ -193,20 +248,102 @@ def resolve(parsed: ParsedRef, *, core_package: str, core_git: str, releases: Re
         return ResolvedRef(parsed.ref, parsed.target, Source.URL)
     found = releases()
     if parsed.latest:
-        newest = index.newest(found)
+        newest = index.newest(found, python=python)
         if newest is None:
-            raise EnvironmentProblem(
-                f"the index has no release of {core_package}",
-                tip="check --index-url / --find-links and --core-package",
-                kind="ref-not-found",
-            )
+            raise _no_release(core_package, found, python)
         return ResolvedRef(parsed.ref, f"{core_package}=={newest}", Source.INDEX, newest)
     wanted = Version(parsed.target)
-    if found and wanted not in {r.version for r in found}:
-        near = ", ".join(str(v) for v in index.nearest(found, wanted)) or "none"
+    release = next((r for r in found if r.version == wanted), None)
+    if found and release is None:
+        near = ", ".join(str(v) for v in index.nearest(found, wanted, python=python)) or "none"
         raise EnvironmentProblem(
             f"{core_package} {wanted} is not on the index (nearest: {near})",
             tip=f"check the version, or check an unreleased tag with --core-ref git:v{wanted}",
             kind="ref-not-found",
         )
+    if release is not None and not release.admits(python):
+        raise EnvironmentProblem(
+            f"{core_package} {wanted} requires Python {' or '.join(release.requires_python)}; the sandbox runs "
+            f"Python {python}",
+            tip="check it with a Python it supports: --python X.Y",
+            kind="resolution",
+        )
     return ResolvedRef(parsed.ref, f"{core_package}=={wanted}", Source.INDEX, wanted)
+
+
+def _no_release(core_package: str, found: list[index.Release], python: Version | None) -> EnvironmentProblem:
+    if index.newest(found) is not None:  # there are releases, none for this Python
+        return EnvironmentProblem(
+            f"no release of {core_package} supports the sandbox's Python {python} (requires-python of each)",
+            tip="check with a Python they support: --python X.Y",
+            kind="ref-not-found",
+        )
+    return EnvironmentProblem(
+        f"the index has no release of {core_package}",
+        tip="check --index-url / --find-links and --core-package",
+        kind="ref-not-found",
+    )
+
+
+# uv's words for a failed git operation (fetching or finding the revision)
+_GIT_OPERATION = re.compile(r"git operation failed|failed to (?:fetch|find) (?:branch|tag|commit)|`\S*git fetch ", re.I)
+# git's words (as uv relays them) -> why a git ref could not be fetched; the first that matches wins
+_GIT_FAILURES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(
+            r"authentication failed|could not read (?:username|password)|terminal prompts disabled|"
+            r"permission denied \(publickey|returned error: 40[13]|repository not found|access denied",
+            re.I,
+        ),
+        "the repository refused access (authentication)",
+        "auth",
+    ),
+    (
+        re.compile(
+            r"could not resolve host|failed to connect|connection refused|connection timed out|timed out after|"
+            r"network is unreachable|no route to host|could not read from remote repository|ssl certificate problem|"
+            r"unable to access",
+            re.I,
+        ),
+        "the repository could not be reached",
+        "network",
+    ),
+    (
+        re.compile(r"does not appear to be a git repository|not a git repository", re.I),
+        "there is no git repository at that URL",
+        "ref-not-found",
+    ),
+    (
+        re.compile(
+            r"couldn't find remote ref|failed to find branch, tag, or commit|unknown revision|not a valid object name|"
+            r"did not match any|not our ref|failed to fetch (?:branch or tag|commit)",
+            re.I,
+        ),
+        "the repository has no such branch, tag or commit",
+        "ref-not-found",
+    ),
+)
+_TIPS = {
+    "auth": "give credentials in --core-git (https://TOKEN@HOST/...; never printed) or set up git's credential "
+    "helper; -v shows git's own output",
+    "network": "check the network and --core-git; -v shows git's own output",
+    "ref-not-found": "check the ref and --core-git (git ls-remote URL lists the refs); -v shows git's own output",
+}
+
+
+def git_failure(resolved: ResolvedRef, output: str) -> EnvironmentProblem | None:
+    """One line for a git ref that could not be fetched (unreachable host, unknown ref, authentication), from
+    uv's output; None when the output says something else (a build failure keeps its own error)."""
+    if resolved.source is not Source.GIT or not _GIT_OPERATION.search(output):
+        return None  # uv failed elsewhere (the index, a build): its own error says more
+    for pattern, why, kind in _GIT_FAILURES:
+        if pattern.search(output):
+            fatal = [line.strip() for line in output.splitlines() if line.strip().startswith("fatal:")]
+            detail = f" ({fatal[-1][:160]})" if fatal else ""
+            where = redact(resolved.git_url or "the Core git repository")
+            return EnvironmentProblem(
+                redact(f"could not fetch {resolved.git_rev or resolved.ref} from {where}: {why}{detail}"),
+                tip=_TIPS[kind],
+                kind=kind,
+            )
+    return None

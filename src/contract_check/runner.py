@@ -48,6 +48,8 @@ class Outcome:
     timed_out_ids: list[str] = field(default_factory=list)  # the contracts that were running then
     foreign: str | None = None  # set by the host: Core or the Store came from outside the sandbox
     unrun: list[str] = field(default_factory=list)  # set by the host: user contracts that did not run, and why
+    # user contracts (check id) that failed on a ModuleNotFoundError, and which module (never a built-in's)
+    missing_modules: dict[str, events.MissingModule] = field(default_factory=dict)
 
     def merge(self, other: Outcome) -> None:
         """Add another pytest session's results (the user contracts' run) to this one."""
@@ -65,6 +67,7 @@ class Outcome:
             self.origins.setdefault(dist, {}).update(modules)
         self.timed_out = self.timed_out or other.timed_out
         self.timed_out_ids += other.timed_out_ids
+        self.missing_modules.update(other.missing_modules)
 
 
 _NORECURSE = {"__pycache__", "node_modules", "venv", "build", "dist"}  # as pytest's norecursedirs
@@ -262,12 +265,9 @@ def _run(
             "--",
             "-p",
             PLUGIN_MODULE,
-            "-p",
-            "no:cacheprovider",
+            *_session_options(layout, mode),
             "-q",
             "--no-header",
-            "-o",
-            "addopts=",
             "--continue-on-collection-errors",
             *selection,
         ]
@@ -301,6 +301,9 @@ def _run(
             elif kind == "collect_error":
                 finished.add(event["nodeid"])
                 outcome.checks.append(events.collect_error(event))
+            missing = events.missing_of(event) if mode == "--user" and kind in ("result", "collect_error") else None
+            if missing is not None:  # a built-in contract that fails on a missing module is a break, never this
+                outcome.missing_modules[outcome.checks[-1].id] = missing
             elif kind == "artifact":
                 outcome.artifacts[event["name"]] = event.get("data")
             elif kind == "origins":
@@ -326,6 +329,15 @@ def _run(
             outcome.timed_out_ids.append(outcome.checks[-1].id)
     outcome.notes.append(f"gave up after {MAX_RESTARTS} restarts; some contracts did not run")
     return outcome
+
+
+def _session_options(layout: Layout, mode: str) -> list[str | Path]:
+    """The built-in suite: no cache, and no addopts. User contracts keep their project's addopts (``-p
+    no:randomly``, ``--import-mode``, ``--strict-markers``, ...), and pytest's cache goes to the sandbox, so
+    ``--lf`` in addopts still parses and nothing is written to the project."""
+    if mode == "--sealed":
+        return ["-p", "no:cacheprovider", "-o", "addopts="]
+    return ["-o", f"cache_dir={layout.workdir / 'pytest-cache'}"]
 
 
 def _describe_exit(code: int) -> str:

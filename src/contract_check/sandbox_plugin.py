@@ -4,14 +4,20 @@ It appends one JSON object per line to ``$CONTRACT_CHECK_OUT`` and flushes each 
 that hangs, segfaults or calls ``os._exit`` still leaves behind everything that happened before it:
   {"event": "env", "versions": {...}, "requires": {...}}
   {"event": "start", "nodeid", "id", "subject", "layer"}
-  {"event": "result", "nodeid", "outcome", "message", "duration", "id", "subject", "layer", "warnings"}
-  {"event": "collect_error", "nodeid", "message"}
+  {"event": "result", "nodeid", "outcome", "message", "duration", "id", "subject", "layer", "warnings"[, "missing"]}
+  {"event": "collect_error", "nodeid", "message"[, "missing"]}
   {"event": "artifact", "name", "data"}
   {"event": "origins", "modules": {dist: {module: file}}}
   {"event": "end", "exitstatus": int}
 ``outcome`` is passed, failed, error, skipped, xfailed or xpassed. Contracts mark themselves with
 ``@pytest.mark.contract(id=..., subject=..., layer=...)``; a test without the marker (a user's own
 contract) is reported by its node id.
+
+``missing`` is set when a failure (a test, a collection, a conftest loaded at start-up) comes from a
+``ModuleNotFoundError``: ``{"module": its name, "importer": who ran the import ("core", "store", "user" for a
+file under the rootdir, "other"), "owner": "core" or "store" when the missing module is theirs, else null,
+"local": whether a file or directory of that name sits next to the importing file or in the rootdir}``.
+``$CONTRACT_CHECK_DISTS`` names Core first, then the Store.
 
 Run as a script (``python -I -B contract_check_plugin.py --sealed|--user -- PYTEST-ARGS``) it is also the
 launcher: it drops the pytest variables that a ``sitecustomize`` or ``.pth`` file may have set after the host
@@ -109,6 +115,9 @@ def _dist(name: str) -> tuple[str | None, list[str]]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "contract(id, subject, layer='assertion'): a contract-check check")
     config.addinivalue_line("filterwarnings", "always::contract_check_plugin.ContractWarning")
+    if getattr(config.option, "dist", "no") != "no":  # pytest-xdist asked for workers (-n in a user's addopts):
+        # the contracts run in this process, where a crash or a hang is told apart from the others
+        config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
     names = [n for n in os.environ.get("CONTRACT_CHECK_DISTS", "").split(",") if n]
     versions, requires = {}, {}
     for name in [*names, "pydantic", "pytest"]:
@@ -154,12 +163,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 _REPORTS = pytest.StashKey[list[pytest.TestReport]]()
+_MISSING = pytest.StashKey[dict[str, Any]]()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report: pytest.TestReport = yield
     item.stash.setdefault(_REPORTS, []).append(report)
+    if report.failed and call.excinfo is not None and _MISSING not in item.stash:
+        found = missing_module(call.excinfo.value, str(item.config.rootpath))
+        if found is not None:
+            item.stash[_MISSING] = found
     return report
 
 
@@ -191,22 +205,114 @@ def _finish(item: pytest.Item) -> None:
             break
         if report.skipped:
             outcome, message = "skipped", _message(report)
-    _emit(
-        {
-            "event": "result",
-            "nodeid": item.nodeid,
-            "outcome": outcome,
-            "message": message,
-            "duration": round(duration, 4),
-            "warnings": _WARNINGS.get(item.nodeid, []),
-            **_describe(item),
-        }
-    )
+    record = {
+        "event": "result",
+        "nodeid": item.nodeid,
+        "outcome": outcome,
+        "message": message,
+        "duration": round(duration, 4),
+        "warnings": _WARNINGS.get(item.nodeid, []),
+        **_describe(item),
+    }
+    if outcome in ("failed", "error") and _MISSING in item.stash:
+        record["missing"] = item.stash[_MISSING]
+    _emit(record)
+
+
+_COLLECT_MISSING: dict[str, dict[str, Any]] = {}  # node id of a failed collection -> its missing module
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report: pytest.CollectReport = yield
+    call = getattr(report, "call", None)  # pytest keeps the collection's CallInfo on the report until it is sent
+    excinfo = getattr(call, "excinfo", None)
+    if report.failed and excinfo is not None:
+        found = missing_module(excinfo.value, str(collector.config.rootpath))
+        if found is not None:
+            _COLLECT_MISSING[report.nodeid] = found
+    return report
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
-        _emit({"event": "collect_error", "nodeid": report.nodeid, "message": str(report.longrepr)[-2000:]})
+        record: dict[str, Any] = {"event": "collect_error", "nodeid": report.nodeid}
+        record["message"] = str(report.longrepr)[-2000:]
+        if report.nodeid in _COLLECT_MISSING:
+            record["missing"] = _COLLECT_MISSING[report.nodeid]
+        _emit(record)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Any:
+    """A conftest.py that fails to import at start-up ends pytest before any hook reports it: say so here
+    when a missing module is why (pytest then exits with status 4)."""
+    try:
+        return (yield)
+    except Exception as exc:
+        root = str(early_config.rootpath)
+        found = missing_module(exc, root)
+        if found is not None:
+            path = str(getattr(exc, "path", "") or "conftest.py")
+            nodeid = os.path.relpath(path, root) if os.path.isabs(path) else path
+            cause = getattr(exc, "cause", None) or exc
+            message = f"ImportError while loading conftest {nodeid}: {type(cause).__name__}: {cause}"
+            nodeid = nodeid.replace(os.sep, "/")
+            _emit({"event": "collect_error", "nodeid": nodeid, "message": message, "missing": found})
+        raise
+
+
+_IMPORTLIB_DIR = os.path.dirname(importlib.__file__)
+
+
+def _roles() -> dict[str, str]:
+    """Top-level module -> "core" or "store": the modules the checked distributions install, and the modules
+    the suite's subjects name (Core's, even when Core installed none of them)."""
+    names = [n for n in os.environ.get("CONTRACT_CHECK_DISTS", "").split(",") if n]
+    wanted = {_canonical(name): role for name, role in zip(names, ("core", "store"), strict=False)}
+    out: dict[str, str] = {}
+    try:
+        tops = metadata.packages_distributions()
+    except Exception:
+        tops = {}
+    for top, dists in tops.items():
+        for dist in dists:
+            role = wanted.get(_canonical(dist))
+            if role is not None:
+                out.setdefault(top, role)
+    for target in SUITE.get("subjects", {}).values():
+        out.setdefault(str(target).partition(":")[0].split(".")[0], "core")
+    return out
+
+
+def missing_module(exc: BaseException | None, root: str, roles: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """What ``missing`` says (see the module docstring) when *exc* is, or was caused by, a
+    ModuleNotFoundError; None otherwise. The importer is the innermost frame outside importlib; *roles*
+    (top-level module -> core/store) defaults to what this environment has installed (``_roles``)."""
+    for _ in range(8):  # pytest wraps it: CollectError from ImportError, ConftestImportFailure(cause=...)
+        if exc is None or isinstance(exc, ModuleNotFoundError):
+            break
+        exc = getattr(exc, "cause", None) or exc.__cause__
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    frame = None
+    tb = exc.__traceback__
+    while tb is not None:
+        file = tb.tb_frame.f_code.co_filename
+        if not (file.startswith("<frozen importlib") or os.path.dirname(file) == _IMPORTLIB_DIR):
+            frame = tb.tb_frame
+        tb = tb.tb_next
+    roles = _roles() if roles is None else roles
+    top = exc.name.split(".")[0]
+    importer, local = "other", False
+    if frame is not None:
+        file = os.path.realpath(frame.f_code.co_filename)
+        module = str(frame.f_globals.get("__name__") or "")
+        under_root = bool(root) and (file + os.sep).startswith(os.path.realpath(root) + os.sep)
+        importer = roles.get(module.split(".")[0]) or ("user" if under_root else "other")
+        places = [os.path.dirname(file), *([root] if root else [])]
+        local = any(os.path.exists(os.path.join(p, name)) for p in places for name in (top, top + ".py"))
+    return {"module": exc.name, "importer": importer, "owner": roles.get(top), "local": local}
 
 
 @pytest.fixture

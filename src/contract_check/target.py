@@ -29,6 +29,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+from packaging.version import Version
 
 from contract_check import config, fingerprint, fsread, index, proc, refs
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
@@ -143,12 +144,13 @@ def resolve_store(spec: str | None, cwd: Path, *, core_package: str, default_pac
     return StoreTarget(spec, "--store", req.name, requirement=str(req), extras=tuple(sorted(req.extras)))
 
 
-def pin_newest(target: StoreTarget, settings: IndexSettings) -> StoreTarget:
-    """The default Store ("newest on the index") as an exact version: reported, and cacheable."""
+def pin_newest(target: StoreTarget, settings: IndexSettings, *, python: Version | None = None) -> StoreTarget:
+    """The default Store ("newest on the index", the newest one whose requires-python admits the sandbox's
+    *python*) as an exact version: reported, and cacheable."""
     if not target.origin.startswith("newest") or target.name is None:
         return target
     try:
-        newest = index.newest(index.releases(target.name, settings, uv=find_uv()))
+        newest = index.newest(index.releases(target.name, settings, uv=find_uv()), python=python)
     except ContractCheckError:
         return target  # uv will pick the newest itself; the report then reads the version from the sandbox
     return target if newest is None else dataclasses.replace(target, requirement=f"{target.name}=={newest}")

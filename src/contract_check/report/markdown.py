@@ -171,10 +171,12 @@ def _fit(head: list[str], bodies: list[list[str]], tail: list[str], limit: int) 
 
     budget = limit - size(head) - size(tail) - 200
     kept: list[str] = []
-    dropped = 0
+    used = dropped = 0
     for body in bodies:
-        if size(kept) + size(body) <= budget:
+        needed = size(body)
+        if used + needed <= budget:
             kept += body
+            used += needed
         else:
             dropped += 1
     note = [f"*{dropped} refs' details are not shown: the step summary is limited to 1 MiB; see the JSON report.*", ""]
