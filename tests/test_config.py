@@ -101,6 +101,10 @@ def test_every_known_key(tmp_path: Path) -> None:
         ("./store", "{tmp}/proj/store"),
         ("dist/store-0.6.73-py3-none-any.whl", "{tmp}/proj/dist/store-0.6.73-py3-none-any.whl"),
         ("/opt/store", "/opt/store"),
+        # extras do not change the answer: the same rule as --store (refs.looks_like_path)
+        ("dist/store-0.6.73-py3-none-any.whl[dev]", "{tmp}/proj/dist/store-0.6.73-py3-none-any.whl[dev]"),
+        ("./store[dev, test]", "{tmp}/proj/store[dev, test]"),
+        ("market-data-store[dev]==0.6.73", "market-data-store[dev]==0.6.73"),
     ],
 )
 def test_store_paths_are_made_absolute_requirements_are_not(store: str, expected: str, tmp_path: Path) -> None:

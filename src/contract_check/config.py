@@ -17,7 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from contract_check import accept, fsread
+from contract_check import accept, fsread, refs
 from contract_check import suite as suites
 from contract_check.errors import UsageError
 from contract_check.index import IndexSettings
@@ -215,7 +215,7 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
             value = _local_path(where, value, what)
         elif attr in ("with_", "store_extras"):
             value = tuple(value)
-        elif attr == "store" and not _is_requirement_like(value):
+        elif attr == "store" and refs.looks_like_path(value):
             value = str(_local_path(where, value, what))
         out[attr] = value
     return out
@@ -231,12 +231,6 @@ def _local_path(base: Path, text: str | Path, what: str) -> Path:
 
 def _is_url(text: str) -> bool:
     return "://" in text
-
-
-def _is_requirement_like(text: str) -> bool:
-    if _is_url(text):  # "name @ https://.../store.whl" is a direct reference, not a relative path
-        return True
-    return not (text.startswith((".", "/", "~")) or text.endswith((".whl", ".tar.gz", ".zip")))
 
 
 def declared_specifier(requirements: list[Any], package: str, *, skip_marked: bool = False) -> str | None:

@@ -140,6 +140,26 @@ def mistyped(ref: str, *, releases: ReleaseLister | None = None, python: Version
     return UsageError(f"invalid --core-ref {shown!r}: it starts like a version but is not one{hint}", tip=tip)
 
 
+_EXTRAS = re.compile(r"^(?P<base>.+?)\[(?P<extras>[A-Za-z0-9._,\s-]*)\]$")
+
+
+def split_extras(spec: str) -> tuple[str, tuple[str, ...]]:
+    """``./store[dev, test]`` -> (``./store``, (``dev``, ``test``)); a spec without extras is returned whole."""
+    found = _EXTRAS.match(spec)
+    if not found:
+        return spec, ()
+    extras = tuple(e.strip() for e in found["extras"].split(",") if e.strip())
+    return found["base"], extras
+
+
+def looks_like_path(spec: str) -> bool:
+    """Whether a Store spec (or Core ref) is meant as a path: the one answer to "path or requirement?"."""
+    base, _ = split_extras(spec)
+    if "://" in base:  # "name @ https://host/store.whl" is a direct reference, whatever it ends with
+        return False
+    return base.startswith((".", "/", "~")) or base.endswith(_ARCHIVES)
+
+
 def parse(
     ref: str,
     *,
@@ -178,7 +198,7 @@ def parse(
     except RuntimeError:  # ~user of an unknown user
         given = Path(ref)
     path = (cwd or Path.cwd()) / given
-    if path_exists(path) or ref.endswith(_ARCHIVES) or ref.startswith(("./", "../", "/", "~")):
+    if path_exists(path) or looks_like_path(ref):
         return _local(ref, path)
     if looks_mistyped(ref):
         raise mistyped(ref, releases=releases, python=python)

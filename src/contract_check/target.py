@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -36,26 +35,6 @@ from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageE
 from contract_check.index import IndexSettings
 from contract_check.proc import redact
 from contract_check.sandbox import classify_install_failure, find_uv, install_tip, scrubbed_env
-
-_EXTRAS = re.compile(r"^(?P<base>.+?)\[(?P<extras>[A-Za-z0-9._,\s-]*)\]$")
-_ARCHIVES = (".whl", ".tar.gz", ".zip")
-
-
-def split_extras(spec: str) -> tuple[str, tuple[str, ...]]:
-    """``./store[dev, test]`` -> (``./store``, (``dev``, ``test``)); a spec without extras is returned whole."""
-    found = _EXTRAS.match(spec)
-    if not found:
-        return spec, ()
-    extras = tuple(e.strip() for e in found["extras"].split(",") if e.strip())
-    return found["base"], extras
-
-
-def looks_like_path(spec: str) -> bool:
-    """Whether a Store spec (or Core ref) is meant as a path: the one answer to "path or requirement?"."""
-    base, _ = split_extras(spec)
-    if "://" in base:  # "name @ https://host/store.whl" is a direct reference, whatever it ends with
-        return False
-    return base.startswith((".", "/", "~")) or base.endswith(_ARCHIVES)
 
 
 @dataclass(frozen=True)
@@ -115,12 +94,12 @@ def resolve_store(spec: str | None, cwd: Path, *, core_package: str, default_pac
             raise UsageError("no Store to check", tip="run in the Store project, or give --store PATH or a requirement")
         origin = "newest on the index; no Store project in the current directory"
         return StoreTarget(default_package, origin, default_package, requirement=default_package)
-    base, extras = split_extras(spec)
+    base, extras = refs.split_extras(spec)
     try:
         path = cwd / Path(base).expanduser()
     except (RuntimeError, ValueError):  # ~user of an unknown user, or a NUL byte in the name
         path = cwd / base
-    if refs.path_exists(path) and (path.is_dir() or looks_like_path(spec)):
+    if refs.path_exists(path) and (path.is_dir() or refs.looks_like_path(spec)):
         path = path.resolve()
         if path.is_dir():
             return _project(spec, path, core_package, "--store", extras)
@@ -132,7 +111,7 @@ def resolve_store(spec: str | None, cwd: Path, *, core_package: str, default_pac
         except (InvalidWheelFilename, InvalidSdistFilename) as exc:
             raise UsageError(f"--store {spec!r}: {exc}") from None
         return StoreTarget(spec, "--store", name, path=path, extras=extras)
-    if looks_like_path(spec):
+    if refs.looks_like_path(spec):
         raise UsageError(f"--store {spec!r}: no such file or directory", tip="give a project path or a requirement")
     try:
         req = Requirement(spec)

@@ -17,8 +17,8 @@ from packaging.utils import canonicalize_name
 from contract_check.events import MissingModule
 from contract_check.models import Check, Layer
 from contract_check.proc import redact
+from contract_check.refs import looks_like_path, split_extras
 from contract_check.runner import Outcome
-from contract_check.target import looks_like_path, split_extras
 
 _EXTRA = re.compile(r"""\bextra\s*==\s*["']([^"']+)["']""")
 
