@@ -82,6 +82,13 @@ def test_bad_range_and_empty_range():
         _expand(_options())
 
 
+def test_an_empty_range_offline_points_at_find_links():
+    offline = _options(core_range=">=9", offline=True)
+    with pytest.raises(EnvironmentProblem, match="no release of market-data-core matches") as info:
+        _expand(offline)
+    assert info.value.tip is not None and "--offline reads only --find-links" in info.value.tip
+
+
 # ------------------------------------------------------------------------------------- real runs (slow)
 
 

@@ -313,6 +313,14 @@ def test_resolve_latest_on_an_empty_index() -> None:
     assert info.value.kind == "ref-not-found"
 
 
+def test_resolve_latest_offline_says_why_it_cannot_know() -> None:
+    """Offline, only --find-links are listed: "the index has no release" would send the user to the wrong place."""
+    with pytest.raises(EnvironmentProblem) as info:
+        refs.resolve(parse("latest", None), core_package=CORE, core_git=GIT, releases=releases(), offline=True)
+    assert "offline" in info.value.message and "has no release" not in info.value.message
+    assert info.value.tip is not None and "--find-links" in info.value.tip and "--offline" in info.value.tip
+
+
 @pytest.mark.parametrize("git", [GIT, "git+" + GIT])
 def test_resolve_git_adds_the_git_prefix_once(git: str) -> None:
     resolved = resolve("git:v1.2.0", git=git)

@@ -62,7 +62,9 @@ def expand_refs(options: Options, *, declared: str | None, releases: Callable[[]
         if not chosen:
             raise EnvironmentProblem(
                 f"no release of {options.core_package} matches {spec}",
-                tip="check the range (pre-releases need --pre) and the index",
+                tip="--offline reads only --find-links: give one that holds them, or drop --offline"
+                if options.index.offline
+                else "check the range (pre-releases need --pre) and the index",
                 kind="ref-not-found",
             )
         wanted += chosen

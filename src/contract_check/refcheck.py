@@ -212,6 +212,7 @@ class RefChecker:
             core_git=self.options.core_git,
             releases=self.releases,
             python=index.python_version(self.options.python),
+            offline=self.options.index.offline,
         )
 
     def check(self, ref: str) -> Run:

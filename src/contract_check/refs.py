@@ -248,6 +248,7 @@ def resolve(
     core_git: str,
     releases: ReleaseLister,
     python: Version | None = None,
+    offline: bool = False,
 ) -> ResolvedRef:
     """Turn a parsed ref into the requirement uv installs, asking the index where the form needs it. *python*
     is the sandbox's Python: ``latest`` and the hints only name releases whose requires-python admit it."""
@@ -270,7 +271,7 @@ def resolve(
     if parsed.latest:
         newest = index.newest(found, python=python)
         if newest is None:
-            raise _no_release(core_package, found, python)
+            raise _no_release(core_package, found, python, offline=offline)
         return ResolvedRef(parsed.ref, f"{core_package}=={newest}", Source.INDEX, newest)
     wanted = Version(parsed.target)
     release = next((r for r in found if r.version == wanted), None)
@@ -291,11 +292,19 @@ def resolve(
     return ResolvedRef(parsed.ref, f"{core_package}=={wanted}", Source.INDEX, wanted)
 
 
-def _no_release(core_package: str, found: list[index.Release], python: Version | None) -> EnvironmentProblem:
+def _no_release(
+    core_package: str, found: list[index.Release], python: Version | None, *, offline: bool
+) -> EnvironmentProblem:
     if index.newest(found) is not None:  # there are releases, none for this Python
         return EnvironmentProblem(
             f"no release of {core_package} supports the sandbox's Python {python} (requires-python of each)",
             tip="check with a Python they support: --python X.Y",
+            kind="ref-not-found",
+        )
+    if offline:  # only --find-links were read: uv's cache holds files, not a listing
+        return EnvironmentProblem(
+            f"offline, the newest {core_package} cannot be known: only --find-links are listed, and none offers it",
+            tip="name a version uv has cached (--core-ref X.Y.Z), give --find-links DIR, or drop --offline",
             kind="ref-not-found",
         )
     return EnvironmentProblem(
