@@ -302,6 +302,31 @@ def test_a_damaged_artifact_is_not_a_conflict(output: str) -> None:
     assert "conflict" not in sandbox._TIPS["damaged-artifact"]
 
 
+# uv's words when a pinned version does not exist (uv 0.13)
+NO_VERSION = (
+    "error: No solution found when resolving dependencies\n  cause: Because there is no version of {req} and you "
+    "require {req}, we can conclude that your requirements are unsatisfiable."
+)
+
+
+@pytest.mark.parametrize("store", ["market-data-store==9.9.9", "Market_Data.Store==9.9.9", "acme-extra>=99"])
+def test_a_missing_store_version_is_not_blamed_on_the_core_ref(store: str) -> None:
+    output = NO_VERSION.format(req=store)
+    kind = sandbox.classify_install_failure(output, core=["market-data-core"])
+    assert kind == "package-not-found"
+    tip = sandbox.install_tip(kind, output)
+    assert store.split("=")[0].split(">")[0] in tip and "--store" in tip
+    assert "--core-ref" not in tip
+
+
+@pytest.mark.parametrize("core", ["market-data-core==9.9.9", "market_data_core==9.9.9"])
+def test_a_missing_core_version_is_the_refs(core: str) -> None:
+    output = NO_VERSION.format(req=core)
+    assert sandbox.classify_install_failure(output, core=["market-data-core"]) == "ref-not-found"
+    assert "--core-ref" in sandbox.install_tip("ref-not-found", output)
+    assert sandbox.classify_install_failure(output) == "ref-not-found"  # who is Core unknown: as before
+
+
 def test_a_real_conflict_is_still_a_resolution_failure() -> None:
     out = "error: No solution found\n  Because store depends on core>=2 and you require core==1, we can conclude"
     assert sandbox.classify_install_failure(out) == "resolution"

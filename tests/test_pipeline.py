@@ -134,6 +134,15 @@ def test_missing_version_names_nearest_and_suggests_git(run_cli, fx):
     assert only_run(result)["status"] == "error"
 
 
+def test_a_store_version_that_does_not_exist_is_named_as_the_stores(run_cli, fixture_world):
+    """Not "check the ref": the Core ref is fine, the Store pin is what the user has to fix."""
+    common = ["--core-package", CORE_DIST, "--find-links", fixture_world.find_links, "--offline"]
+    result = run_cli("--core-ref", "1.0.0", *common, "--store", "cc-fixture-store==9.9.9")
+    assert result.code == 3, result.output
+    assert only_run(result)["error_kind"] == "package-not-found"
+    assert "tip: cc-fixture-store has no such version" in result.stdout and "--core-ref latest" not in result.stdout
+
+
 @pytest.mark.parametrize("ref", ["--core-ref=-rf", "--core-ref=1.0 ; rm -rf /", "--core-ref=a..b", "--core-ref=x\ty"])
 def test_malformed_refs_are_usage_errors(run_cli, fx, ref):
     result = run_cli(ref, *fx)
@@ -384,6 +393,17 @@ def test_real_store_with_real_core(run_cli, core, in_range):
     assert run["core_version"] == core and run["in_declared_range"] is in_range
     assert result.report["store"]["version"] == "0.6.73"
     assert len(run["checks"]) >= 30 and not result.failing()
+
+
+@pytest.mark.network
+def test_real_store_against_an_older_real_core(run_cli):
+    """The upgrade question on the published packages: Core 1.4.61 compared live with Core 1.2.0, not a golden."""
+    result = run_cli("--core-ref", "1.4.61", "--against", "1.2.0", "--store", "market-data-store==0.6.73")
+    assert result.code == 0, result.output  # the published schemas of 1.2.0 and 1.4.61 agree for these models
+    run = only_run(result)
+    assert run["baseline"] == "against 1.2.0 (1.2.0)" and not result.failing()
+    assert "against 1.2.0" in result.stdout
+    assert run["core_version"] == "1.4.61" and len(run["checks"]) >= 30
 
 
 @pytest.mark.network

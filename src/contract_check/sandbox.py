@@ -15,11 +15,14 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from contract_check import proc
 from contract_check.errors import EnvironmentProblem
@@ -134,8 +137,17 @@ _DAMAGED = re.compile(
 )
 
 
-def classify_install_failure(output: str) -> str:
-    """ref-not-found | network | damaged-artifact | build | resolution | uv, from uv's own words."""
+def classify_install_failure(output: str, core: Collection[str] | None = None) -> str:
+    """ref-not-found | package-not-found | network | damaged-artifact | build | resolution | uv, from uv's own
+    words. *core*: the names of the Core packages being checked (None: unknown); a missing version of any other
+    package (the Store, a --with requirement, a dependency) is "package-not-found", not the Core ref's fault."""
+    missing = missing_package(output)
+    if (
+        missing is not None
+        and core is not None
+        and canonicalize_name(missing) not in {canonicalize_name(c) for c in core}
+    ):
+        return "package-not-found"
     if any(p.search(output) for p in _NOT_FOUND):
         return "ref-not-found"
     if _NETWORK.search(output):
@@ -149,6 +161,13 @@ def classify_install_failure(output: str) -> str:
     return "uv"
 
 
+def missing_package(output: str) -> str | None:
+    """The package uv says has no such version ("there is no version of acme-store==9.9.9" -> "acme-store")."""
+    found = _NOT_FOUND[0].search(output)
+    name = re.match(r"[A-Za-z0-9._-]+", found[1]) if found else None
+    return name[0].rstrip(".") if name else None
+
+
 _TIPS = {
     "ref-not-found": "check the ref: list versions with --core-ref latest, or use git:TAG for unreleased tags",
     "network": "check the network and --index-url, or retry with --offline when everything is cached",
@@ -160,8 +179,14 @@ _TIPS = {
 }
 
 
-def install_tip(kind: str) -> str:
-    """What to do about an install failure of this kind (``classify_install_failure``)."""
+def install_tip(kind: str, output: str = "") -> str:
+    """What to do about an install failure of this kind (``classify_install_failure``) and this uv output."""
+    if kind == "package-not-found":
+        name = missing_package(output) or "a package"
+        return (
+            f"{name} has no such version on the index or --find-links: check the version given in --store, "
+            "--with or the Store's own requirements"
+        )
     return _TIPS.get(kind, _TIPS["uv"])
 
 
@@ -284,11 +309,12 @@ class Sandbox:
         self.phases[phase] = round(self.phases.get(phase, 0.0) + done.duration_s, 3)
         return done
 
-    def _raise_for(self, phase: str, done: proc.Completed) -> proc.Completed:
+    def _raise_for(self, phase: str, done: proc.Completed, core: Collection[str] | None = None) -> proc.Completed:
         if not done.ok:
-            kind = "uv" if phase == "venv" else classify_install_failure(done.stderr + done.stdout)
+            output = done.stderr + done.stdout
+            kind = "uv" if phase == "venv" else classify_install_failure(output, core)
             message = f"uv {phase} failed ({kind.replace('-', ' ')}):\n{done.tail()}"
-            raise EnvironmentProblem(message, tip=install_tip(kind), kind=kind)
+            raise EnvironmentProblem(message, tip=install_tip(kind, output), kind=kind)
         return done
 
     def install(
@@ -333,7 +359,18 @@ class Sandbox:
                 return
         done = self._run_uv("install", args, what="installing the Store and Core")
         self.install_log = done.stderr + done.stdout  # uv's own output, unredacted; kept when the install fails too
-        self._raise_for("install", done)
+        self._raise_for("install", done, core=_names(overrides))
+
+
+def _names(requirements: list[str]) -> list[str]:
+    """The package names of requirement lines (the overrides: the Core being checked)."""
+    names = []
+    for line in requirements:
+        try:
+            names.append(Requirement(line).name)
+        except InvalidRequirement:
+            continue
+    return names
 
 
 class FreshSandbox(Sandbox):

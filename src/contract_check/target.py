@@ -148,10 +148,11 @@ def _build_wheel(project: Path, settings: IndexSettings, python: str | None, tim
         argv += ["--python", python] if python else []
         done = proc.run([*argv, str(source)], env=scrubbed_env(), cwd=Path(tmp), timeout=timeout, what="uv build")
         if not done.ok:
-            kind = classify_install_failure(done.stderr + done.stdout)
+            output = done.stderr + done.stdout
+            kind = classify_install_failure(output, core=())  # no Core ref is installed to build the Store
             raise EnvironmentProblem(
                 f"the Store project {project} failed to build ({kind.replace('-', ' ')}):\n{done.tail()}",
-                tip=install_tip(kind),
+                tip=install_tip(kind, output),
                 kind=kind,
             )
     wheels = sorted(out.glob("*.whl"))
