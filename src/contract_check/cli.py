@@ -9,7 +9,6 @@ import signal
 import sys
 import time
 import traceback
-from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -18,6 +17,41 @@ import typer
 from rich.markup import escape
 
 from contract_check import __version__, config, pipeline, proc, report, terminal
+from contract_check.cli_options import (
+    EXIT_CODES,
+    AcceptOpt,
+    AgainstOpt,
+    AllOpt,
+    ContractsOpt,
+    CoreGitOpt,
+    CorePkgOpt,
+    FindLinksOpt,
+    Format,
+    FormatOpt,
+    GoldenOpt,
+    IndexOpt,
+    JobsOpt,
+    JsonOpt,
+    JunitOpt,
+    KeepOpt,
+    MarkdownOpt,
+    NoCacheOpt,
+    OfflineOpt,
+    PreOpt,
+    PythonOpt,
+    QuietOpt,
+    RangeOpt,
+    RefOpt,
+    SincePinOpt,
+    StoreOpt,
+    StrictOpt,
+    SuiteOpt,
+    SummaryOpt,
+    TimeoutOpt,
+    VerboseOpt,
+    WithOpt,
+    opt,
+)
 from contract_check.errors import ContractCheckError, UsageError, bounded, from_os_error
 from contract_check.models import ExitCode
 from contract_check.proc import redact
@@ -28,18 +62,6 @@ try:  # newer typer raises the exceptions of its own copy of click and no longer
 except ImportError:  # pragma: no cover - older typer raises click's own
     from click.exceptions import UsageError as ClickUsageError  # type: ignore[assignment]
 
-EXIT_CODES = """\b
-Other commands: snapshot, list, merge, plan, bump, cache (COMMAND -h).
-\b
-Exit codes:
-  0    compatible (WARN findings allowed unless --strict)
-  1    broken: a contract failed, or Core does not import
-  2    usage or configuration error
-  3    could not check: ref not found, network, build, timeout, incomplete
-  4    internal error (-v shows the traceback)
-  130  interrupted
-With several refs the worst code wins. Documentation: docs/ in the project."""
-
 app = typer.Typer(
     name="contract-check",
     help="Does the Store still work with this Core? Checks Core refs against the Store in throwaway uv venvs.",
@@ -48,70 +70,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-
-
-def _opt(*names: str, help: str, metavar: str | None = None, **kw: Any) -> Any:
-    return typer.Option(*names, help=help, metavar=metavar, show_default=False, **kw)
-
-
-RefOpt = Annotated[
-    list[str] | None,
-    _opt(
-        "--core-ref",
-        metavar="REF",
-        help="Core ref to check (repeatable or comma-separated): 1.4.55, v1.4.55, latest, git:TAG, "
-        "a branch or SHA, a path, 'NAME @ URL'.",
-    ),
-]
-RangeOpt = Annotated[str | None, _opt("--core-range", metavar="SPEC", help="Check every release in this range.")]
-PreOpt = Annotated[bool, _opt("--pre", help="Include pre-releases in --core-range/--since-pin.")]
-SincePinOpt = Annotated[bool, _opt("--since-pin", help="Check every release from the Store's declared lower bound.")]
-StoreOpt = Annotated[
-    str | None,
-    _opt(
-        "--store",
-        metavar="SPEC",
-        help="Store path (PATH[extra,...]) or requirement. Default: '.' when it depends on Core, "
-        "else the suite's Store, newest on the index.",
-    ),
-]
-SuiteOpt = Annotated[Path | None, _opt("--suite", metavar="DIR", help="A suite directory instead of the built-in.")]
-GoldenOpt = Annotated[Path | None, _opt("--golden", metavar="DIR", help="Golden directory to compare with.")]
-AgainstOpt = Annotated[
-    str | None, _opt("--against", metavar="REF", help="Compare with this Core, checked live ('pin': the Store's).")
-]
-AcceptOpt = Annotated[Path | None, _opt("--accept", metavar="FILE", help="TOML file of [[accept]] entries.")]
-WithOpt = Annotated[list[str] | None, _opt("--with", metavar="REQ", help="Also install REQ (repeatable).")]
-ContractsOpt = Annotated[
-    list[Path] | None, _opt("--contracts", metavar="PATH", help="Your own pytest contracts (repeatable).")
-]
-CorePkgOpt = Annotated[str | None, _opt("--core-package", metavar="NAME", help="Core distribution name.")]
-CoreGitOpt = Annotated[str | None, _opt("--core-git", metavar="URL", help="Core git repository for git: refs.")]
-PythonOpt = Annotated[str | None, _opt("--python", metavar="VERSION|PATH", help="Python for the sandbox.")]
-IndexOpt = Annotated[str | None, _opt("--index-url", metavar="URL", help="Package index (default: uv's).")]
-FindLinksOpt = Annotated[list[str] | None, _opt("--find-links", metavar="PATH|URL", help="Extra wheel directory.")]
-OfflineOpt = Annotated[bool, _opt("--offline", help="Use only uv's cache and --find-links.")]
-TimeoutOpt = Annotated[float | None, _opt("--timeout", metavar="SECONDS", help="Seconds allowed for each phase.")]
-JobsOpt = Annotated[int | None, _opt("--jobs", metavar="N", help="Refs checked in parallel (default: CPUs).")]
-JsonOpt = Annotated[Path | None, _opt("--json", metavar="FILE", help="Write the JSON report.")]
-JunitOpt = Annotated[Path | None, _opt("--junit-xml", metavar="FILE", help="Write a JUnit XML report.")]
-MarkdownOpt = Annotated[Path | None, _opt("--markdown", metavar="FILE", help="Write a Markdown report.")]
-FormatOpt = Annotated[Format, _opt("--format", metavar="table|json", help="What goes to stdout.")]
-SummaryOpt = Annotated[
-    bool | None,
-    _opt("--summary/--no-summary", help=f"GitHub Actions step summary (default on; {terminal.SUMMARY_ENV}=off)."),
-]
-AllOpt = Annotated[bool, _opt("--all", help="List every passing check too.")]
-StrictOpt = Annotated[bool, _opt("--strict", help="Treat WARN findings as failures.")]
-NoCacheOpt = Annotated[bool, _opt("--no-cache", help="Neither reuse nor keep shared environments and results.")]
-KeepOpt = Annotated[bool, _opt("--keep-venv", help="Keep the sandbox and print its path.")]
-VerboseOpt = Annotated[int, _opt("-v", "--verbose", count=True, help="Log commands; tracebacks on errors.")]
-QuietOpt = Annotated[bool, _opt("-q", "--quiet", help="Print only the verdict.")]
 
 
 def _outputs(json_path: Path | None, junit: Path | None, markdown: Path | None) -> dict[str, Path]:
@@ -215,10 +173,10 @@ def _flags(given: dict[str, Any]) -> dict[str, Any]:
 @app.command("snapshot")
 def snapshot_command(
     ctx: typer.Context,
-    core_ref: Annotated[str, _opt("--core-ref", metavar="REF", help="The known-good Core ref.")],
+    core_ref: Annotated[str, opt("--core-ref", metavar="REF", help="The known-good Core ref.")],
     store: StoreOpt = None,
     output: Annotated[
-        Path | None, _opt("--output", metavar="DIR", help="Where to write (default: config golden, else SUITE/golden).")
+        Path | None, opt("--output", metavar="DIR", help="Where to write (default: config golden, else SUITE/golden).")
     ] = None,
     suite: SuiteOpt = None,
     with_: WithOpt = None,
@@ -249,8 +207,8 @@ def snapshot_command(
 @app.command("bump")
 def bump_command(
     ctx: typer.Context,
-    core_ref: Annotated[str, _opt("--core-ref", metavar="REF", help="The Core to move the Store's pin to.")],
-    dry_run: Annotated[bool, _opt("--dry-run", help="Show the diff; write nothing.")] = False,
+    core_ref: Annotated[str, opt("--core-ref", metavar="REF", help="The Core to move the Store's pin to.")],
+    dry_run: Annotated[bool, opt("--dry-run", help="Show the diff; write nothing.")] = False,
     json_path: JsonOpt = None,
     store: StoreOpt = None,
     with_: WithOpt = None,
@@ -405,7 +363,7 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, _opt("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+        bool, opt("--version", callback=_version_callback, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     """Does the Store still work with this Core?"""
