@@ -20,25 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from contract_check.runner import prepare
+from contract_check.suite import builtin
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(tempfile.mkdtemp(prefix="bench-check-cache-"))
 TOOL_ENV = {"CONTRACT_CHECK_CACHE_DIR": str(CACHE)}
-CONTRACTS = ROOT / "contracts"
 
 
 def timed(argv: list[str], **kw: object) -> float:
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
     return time.perf_counter() - start
-
-
-def copy_contracts(dest: Path) -> Path:
-    target = dest / "contracts"
-    shutil.copytree(CONTRACTS, target)
-    plugin = dest / "plugin"
-    plugin.mkdir()
-    shutil.copyfile(ROOT / "src/contract_check/sandbox_plugin.py", plugin / "contract_check_plugin.py")
-    return target
 
 
 def tool(core_ref: str, store: str) -> float:
@@ -58,15 +51,19 @@ def tool_cold(core_ref: str, store: str) -> float:
 
 
 def run_contracts(py: str, d: Path) -> None:
-    """The built-in contracts with the result plugin, as both hand-made flows run them."""
-    target = copy_contracts(d)
-    env = {**os.environ, "PYTHONPATH": str(d / "plugin")}
-    subprocess.run(
-        [py, "-m", "pytest", "-q", "-p", "contract_check_plugin", str(target)],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    """The built-in suite, sealed, with the result plugin: the same files and pytest options the tool uses
+    (``runner.prepare`` lays them out), so the hand-made flows run exactly the tool's contracts."""
+    suite = builtin()
+    layout = prepare(d / "work", suite, suite.golden)
+    env = {
+        **os.environ,
+        "CONTRACT_CHECK_OUT": str(d / "results.jsonl"),
+        "CONTRACT_CHECK_SUITE": str(layout.config),
+    }
+    argv = [py, "-I", "-B", str(layout.plugin), "--sealed", "--", "-p", "contract_check_plugin"]
+    argv += ["-p", "no:cacheprovider", "-o", "addopts=", "-q", "--no-header"]
+    argv += ["-c", str(layout.sealed_ini), "--rootdir", str(layout.suite), "--confcutdir", str(layout.suite)]
+    subprocess.run([*argv, str(layout.suite)], check=True, env=env, cwd=layout.suite, stdout=subprocess.DEVNULL)
 
 
 def pip_flow(core_ref: str, store: str) -> float:

@@ -127,15 +127,17 @@ def stat_digest(root: Path, *, skip: str = "") -> str:
     """A cheap fingerprint of every file under *root*: relative path, size and mtime (no content read).
     A file named *skip* directly in *root* is left out."""
     h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
+        rel = os.path.relpath(dirpath, top)  # once per directory: relpath is costly, and a venv has thousands of files
+        prefix = "" if rel == "." else rel + os.sep
         for name in sorted(filenames):
-            if name == skip and dirpath == str(root):
+            if name == skip and dirpath == top:
                 continue
-            path = os.path.join(dirpath, name)
             try:
-                st = os.lstat(path)
+                st = os.lstat(os.path.join(dirpath, name))
             except OSError:
                 continue
-            h.update(f"{os.path.relpath(path, root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            h.update(f"{prefix}{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
