@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from contract_check.runner import prepare
+from contract_check.sandbox import find_uv
 from contract_check.suite import builtin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def pip_flow(core_ref: str, store: str) -> float:
 
 
 def uv_flow(core_ref: str, store: str) -> float:
-    uv = shutil.which("uv") or "uv"
+    uv = find_uv()  # the uv the tool uses (its dependency), whether or not it is on PATH
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         start = time.perf_counter()
