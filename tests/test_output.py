@@ -7,13 +7,21 @@ with the same console setup the CLI uses, and read back as plain text.
 from __future__ import annotations
 
 import io
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from contract_check import cli, report
+from conftest import cli_env
+from contract_check import cli, events, report
 from contract_check.models import Check, Layer, Report, Run, Severity, Source, Status, StoreInfo, Tool, summarise
+from contract_check.report import causes
 from contract_check.report.table import render_table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 WIDTHS = [80, 120, 200]
 VALIDATION = (
@@ -154,6 +162,60 @@ def test_failures_come_first_grouped_by_cause_and_the_verdict_last() -> None:
     assert "feedback.check-3" in rendered(CASES["broken"], 120, show_all=True)  # ... unless --all
 
 
+def test_the_verdict_line_breaks_between_its_parts_never_inside_one() -> None:
+    """Seen at 80 columns with two refs: "... (2 Core refs)  in" and "7.2s" on the next line."""
+    two = make_report(make_run("1.2.0", PASSES), make_run("1.4.61", PASSES))
+    text = rendered(two, 80, elapsed=7.2)
+    tail = text.rstrip("\n").splitlines()[-2:]
+    assert all(len(line) <= 80 for line in tail), tail
+    assert tail[-1].strip() == "in 7.2s" or tail[-1].endswith("in 7.2s"), tail
+    assert "exit 0" in "\n".join(tail) and not tail[-1].strip().startswith(("s", "7.2"))
+    wide = rendered(two, 200, elapsed=7.2).rstrip("\n").splitlines()[-1]
+    assert wide.endswith("exit 0  (2 Core refs)  in 7.2s"), wide
+
+
+SKIPPED = [
+    *PASSES,
+    row("tests/test_db.py::test_roundtrip", Status.SKIPPED, subject="test_db", layer=Layer.USER,
+        message="Skipped: set MDS_TEST_DSN to run DB tests"),
+    row("tests/test_db.py::test_roundtrip_async", Status.SKIPPED, subject="test_db", layer=Layer.USER,
+        message="Skipped: set MDS_TEST_DSN to run DB tests"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_skipped_user_contracts_are_said_with_their_reason_and_counted(width: int) -> None:
+    """Seen with a real Store's own tests as --contracts: both skipped (no database), and the report said only
+    "COMPATIBLE  37 passed": nothing told the user that their contracts had not run."""
+    rep = make_report(make_run("1.4.61", SKIPPED, in_declared_range=True))
+    assert rep.summary.skipped == 2 and rep.summary.exit_code == 0
+    text = rendered(rep, width)
+    assert "SKIP" in text and "set MDS_TEST_DSN to run DB tests" in text
+    assert "tests/test_db.py::test_roundtrip" in text and "tests/test_db.py::test_roundtrip_async" in text
+    assert "2 skipped" in text.splitlines()[-1] or "2 skipped" in text.splitlines()[-2]
+    assert "2 skipped" in report.markdown.render_markdown(rep)
+    assert "skipped" not in rendered(CASES["compatible"], width)  # said only when something was skipped
+
+
+def test_a_payload_failure_with_two_problems_keeps_the_second_ones_header() -> None:
+    """pydantic ends each error with a docs pointer; the second problem of a payload check followed it on the
+    same line and was dropped with it, so the message repeated the error without saying it was a second one,
+    and the payload checks became a cause of their own instead of joining the assertion failures."""
+    pointer = "\n    For further information visit https://errors.pydantic.dev/2.14/v/greater_than"
+    error = "ValidationError: 1 validation error for FeedbackEvent\nqueue_size\n  Input should be greater than 0"
+    raw = f"AssertionError: golden payload 0: {error}{pointer}; golden payload 3: {error}{pointer}"
+    check = events.check_from_result(
+        {"nodeid": "x::test_golden_FeedbackEvent", "id": "payload.golden.FeedbackEvent", "outcome": "failed",
+         "message": raw, "layer": "payload", "subject": "FeedbackEvent"},
+        strict=False,
+    )  # fmt: skip
+    assert "For further information" not in check.message
+    assert check.message.count("golden payload") == 2 and "; golden payload 3: ValidationError" in check.message
+    assertion = row("feedback.drained-queue", Status.FAILED, message=error)
+    (cause,) = causes.group([check, assertion])
+    assert cause.message.count("Input should be greater than 0") == 1 and len(cause.checks) == 2
+
+
 def test_width_comes_from_columns_else_the_terminal_else_120() -> None:
     assert report.width({"COLUMNS": "80"}, is_terminal=False) == 80
     assert report.width({"COLUMNS": "nonsense"}, is_terminal=False) == 120
@@ -203,3 +265,55 @@ def test_the_readme_examples_are_current() -> None:
     script = Path(__file__).resolve().parents[1] / "scripts" / "readme_examples.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# ------------------------------------------------------------------------------ a real run, as a user reads it
+
+
+@pytest.fixture(scope="module")
+def example_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's example Store (a Core whose 1.1.0 tightens queue_size) and a private cache."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    from build import build  # type: ignore[import-not-found]
+
+    return build(tmp_path_factory.mktemp("example") / "out")
+
+
+def _as_user(example: Path, tmp_path: Path, *args: str, columns: str | None = "80") -> subprocess.CompletedProcess[str]:
+    env = cli_env(tmp_path, CONTRACT_CHECK_CACHE_DIR=str(example.parent / "cache"))
+    env.pop("COLUMNS")
+    if columns:
+        env["COLUMNS"] = columns
+    argv = [sys.executable, "-m", "contract_check", *args]
+    return subprocess.run(argv, cwd=example / "store", env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_a_real_broken_run_at_80_columns_says_each_cause_once(example_store: Path, tmp_path: Path) -> None:
+    """Seen: the same ValidationError three times (assertions, then the payload checks twice over)."""
+    done = _as_user(example_store, tmp_path, "--core-ref", "1.1.0")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    assert done.stdout.count("ValidationError: 1 validation error for FeedbackEvent") == 1, done.stdout
+    assert "5 checks:" in done.stdout and "payload.golden.FeedbackEvent" in done.stdout
+    assert any("CONSTRAINT_TIGHTENED [ERR]" in line for line in lines)
+    assert any(line.strip() == ">= 0 -> > 0" for line in lines)
+    assert lines[-1].startswith("BROKEN") and re.search(r"in \d+\.\ds$", lines[-1])
+
+
+@pytest.mark.slow
+def test_a_real_matrix_at_80_columns_and_in_a_pipe(example_store: Path, tmp_path: Path) -> None:
+    """Seen: a matrix squeezed at 80 columns, the verdict line cut between "in" and its time, and a pipe
+    without COLUMNS rendered at a fixed width."""
+    done = _as_user(example_store, tmp_path, "--core-range", ">=1.0", "--all")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    for verdict in ("COMPATIBLE", "BROKEN"):
+        assert any(verdict in line.split() for line in lines), done.stdout
+    assert re.search(r"(^|  )in \d+\.\ds$", lines[-1]), lines[-2:]
+    assert "Suggested   >=1.0.0,!=1.1.0,<2" in done.stdout
+    assert "1 payloads" not in done.stdout
+    piped = _as_user(example_store, tmp_path, "--core-range", ">=1.0", columns=None)
+    assert max(len(line) for line in piped.stdout.splitlines()) <= 120, piped.stdout

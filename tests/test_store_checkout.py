@@ -247,6 +247,27 @@ def test_a_conftest_missing_a_test_dependency_at_startup(run_cli, ws: Workspace,
     assert "(needed by collect:conftest.py)" in error and "--store '.[dev]'" in error
 
 
+def test_store_tests_that_skip_are_said_not_hidden(run_cli, ws: Workspace, untouched: None) -> None:
+    """Seen with the real Store's own tests as --contracts: they skip without a database, and the report said
+    only "COMPATIBLE  37 passed"; now the skips are listed with their reason and counted."""
+    db_test = ws.store.root / "tests" / "contracts" / "test_db.py"
+    db_test.write_text(
+        "import os\nimport pytest\n\n\n@pytest.mark.skipif(not os.environ.get('MDS_TEST_DSN'), "
+        "reason='set MDS_TEST_DSN to run DB tests')\ndef test_bars_roundtrip():\n    pass\n",
+        encoding="utf-8",
+    )
+    try:
+        args, cwd = argv(ws, "local-store")
+        result = run_cli(*args, json_report=True, cwd=cwd)
+    finally:
+        db_test.unlink()
+    assert result.code == 0, result.output
+    assert result.report is not None and result.report["summary"]["skipped"] == 1
+    assert "set MDS_TEST_DSN to run DB tests" in result.stdout and "SKIP" in result.stdout
+    assert "tests/contracts/test_db.py::test_bars_roundtrip" in result.stdout
+    assert "1 skipped" in result.stdout.splitlines()[-1]
+
+
 def test_a_missing_core_module_is_a_break(run_cli, ws: Workspace, tmp_path: Path) -> None:
     contracts = tmp_path / "contracts"
     contracts.mkdir()

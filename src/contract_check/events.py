@@ -20,6 +20,8 @@ from contract_check.models import Check, Layer, Severity, Status
 
 _RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
 _RAISED_BY_US = re.compile(r"^(?:\w+\.)+(?:SubjectError|ContractImportError|ContractAborted): ")
+# pydantic's pointer to its docs: only the pointer goes, not what follows it on the line ("; golden payload 3: ...")
+_DOCS_POINTER = re.compile(r"\n?[ \t]*For further information visit [^\s;]+")
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,8 @@ def check_from_result(event: dict[str, Any], strict: bool) -> Check:
 
 
 def _clean(message: str) -> str:
-    """Drop pydantic's "For further information visit <url>" lines: noise in a report."""
-    text = "\n".join(line for line in message.splitlines() if "For further information visit" not in line)
-    text = _RAISED_BY_US.sub("", text, count=1)
+    """Drop pydantic's "For further information visit <url>" pointers: noise in a report."""
+    text = _RAISED_BY_US.sub("", _DOCS_POINTER.sub("", message), count=1)
     return text.replace("pydantic_core._pydantic_core.", "")
 
 

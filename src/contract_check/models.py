@@ -110,8 +110,9 @@ class Check(_Frozen):
 
     @property
     def notable(self) -> bool:
-        """Worth showing above the passes: a failure, an accepted failure, or a WARN finding."""
-        return self.is_failure or self.status is Status.ACCEPTED or self.severity is Severity.WARN
+        """Worth showing above the passes: a failure, an accepted failure, a WARN finding, or a check that did
+        not run (only a user contract can be skipped; a skipped built-in check is a failure of the run)."""
+        return self.is_failure or self.status in (Status.ACCEPTED, Status.SKIPPED) or self.severity is Severity.WARN
 
     @property
     def word(self) -> str:
@@ -172,6 +173,7 @@ class Summary(_Frozen):
     warnings: int
     exit_code: int
     accepted: int = 0
+    skipped: int = 0  # user contracts that did not run (a skipif, a missing service): neither pass nor fail
     compatible: list[str] | None = None  # several refs: the versions found compatible, oldest first
     suggested_specifier: str | None = None  # PEP 440: admits exactly those, excludes every broken one
     notes: list[str] = Field(default_factory=list)  # report-level: unused or expired acceptances, ...
@@ -191,6 +193,11 @@ class Report(_Frozen):
     summary: Summary
 
 
+def plural(count: int, word: str) -> str:
+    """``1 payload``, ``2 payloads``, ``0 errors``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def summarise(runs: list[Run], **extra: Any) -> Summary:
     checks = [c for r in runs for c in r.checks]
     return Summary(
@@ -199,6 +206,7 @@ def summarise(runs: list[Run], **extra: Any) -> Summary:
         errors=sum(c.status is Status.ERROR for c in checks) + sum(r.error is not None for r in runs),
         warnings=sum(c.severity is Severity.WARN for c in checks),
         accepted=sum(c.status is Status.ACCEPTED for c in checks),
+        skipped=sum(c.status is Status.SKIPPED for c in checks),
         exit_code=worst([r.exit_code for r in runs]),
         **extra,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from contract_check import compat, fsread, runner
 from contract_check.errors import EnvironmentProblem
-from contract_check.models import Check, Layer, Severity, Status
+from contract_check.models import Check, Layer, Severity, Status, plural
 from contract_check.rule_ids import Rule
 
 GOLDEN_LIMIT = 16 * fsread.MIB
@@ -115,7 +115,7 @@ def payload_checks(payloads: Any, golden: compat.Snapshot) -> list[Check]:
                 layer=Layer.PAYLOAD,
                 status=Status.FAILED if problems else Status.PASSED,
                 severity=Severity.ERR if problems else None,
-                message="; ".join(problems[:3]) or f"{len(items)} payloads valid under the golden schema",
+                message="; ".join(problems[:3]) or f"{plural(len(items), 'payload')} valid under the golden schema",
             )
         )
     return rows

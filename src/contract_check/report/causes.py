@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from contract_check.models import Check, Layer, Severity, Status
+from contract_check.models import Check, Layer, Severity, Status, Summary, plural
 
 _PAYLOAD_PREFIX = re.compile(r"^(?:AssertionError: )?(?:golden payload \d+: )+")
 _SPACE = re.compile(r"\s+")
@@ -21,7 +21,7 @@ MESSAGE_LIMIT = 600  # a cause's message in the terminal and in Markdown; the JS
 
 @dataclass
 class Cause:
-    kind: str  # "FAIL", "ERROR", "WARN", "ACCEPTED"
+    kind: str  # "FAIL", "ERROR", "ACCEPTED", "WARN", "SKIP", "INFO"
     tag: str  # "RULE [SEV]", "[ERR]", ""
     message: str  # one line, normalised
     checks: list[Check] = field(default_factory=list)
@@ -43,6 +43,8 @@ def _kind(check: Check) -> str:
         return "ERROR"
     if check.status is Status.FAILED:
         return "FAIL"
+    if check.status is Status.SKIPPED:
+        return "SKIP"
     return "WARN" if check.severity is Severity.WARN else "INFO"
 
 
@@ -86,8 +88,8 @@ def _shown(check: Check, text: str) -> str:
 
 
 def group(checks: list[Check], *, info: bool = True) -> list[Cause]:
-    """The findings of a run as causes: failures and errors first, then accepted, warnings, and (with *info*)
-    INFO findings, the compatible changes worth knowing about."""
+    """The findings of a run as causes: failures and errors first, then accepted, warnings, skipped user
+    contracts (with their reason), and (with *info*) INFO findings, the compatible changes worth knowing about."""
     causes: dict[tuple[str, ...], Cause] = {}
     for check in checks:
         is_info = check.severity is Severity.INFO and check.status is Status.PASSED
@@ -99,12 +101,22 @@ def group(checks: list[Check], *, info: bool = True) -> list[Cause]:
             tag = check.tag if check.rule else ""  # a FAIL without a rule is an ERR: no need to say it twice
             causes[k] = Cause(_kind(check), tag, _shown(check, text), note=check.note)
         causes[k].checks.append(check)
-    order = {"FAIL": 0, "ERROR": 0, "ACCEPTED": 1, "WARN": 2, "INFO": 3}
+    order = {"FAIL": 0, "ERROR": 0, "ACCEPTED": 1, "WARN": 2, "SKIP": 3, "INFO": 4}
     return sorted(causes.values(), key=lambda c: order[c.kind])
 
 
 def shortened(message: str, limit: int = MESSAGE_LIMIT) -> str:
     return message if len(message) <= limit else message[: limit - 30].rstrip() + " … (full text in the JSON report)"
+
+
+def summary_counts(summary: Summary) -> list[str]:
+    """The counts every renderer states, in one order: "37 passed", "0 failed", "0 errors", "0 warnings", and
+    accepted and skipped checks when there are any."""
+    parts = [f"{summary.passed} passed", f"{summary.failed} failed", plural(summary.errors, "error")]
+    parts.append(plural(summary.warnings, "warning"))
+    parts += [f"{summary.accepted} accepted"] if summary.accepted else []
+    parts += [f"{summary.skipped} skipped"] if summary.skipped else []
+    return parts
 
 
 def counts(checks: list[Check]) -> dict[str, int]:

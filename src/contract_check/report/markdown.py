@@ -14,7 +14,7 @@ import html
 import re
 
 from contract_check.models import Report, Run, Status, Summary, verdict
-from contract_check.report.causes import Cause, group, shortened
+from contract_check.report.causes import Cause, group, shortened, summary_counts
 
 CELL_LIMIT = 200  # message cells in tables; the JSON report carries the full text
 LIMIT = 1_000_000  # bytes; GitHub's step summary limit is 1 MiB
@@ -121,13 +121,7 @@ def _grid(report: Report) -> list[str]:
 
 
 def _counts(summary: Summary, strict: bool) -> str:
-    def n(count: int, word: str) -> str:
-        return f"{count} {word}{'' if count == 1 else 's'}"
-
-    parts = [f"{summary.passed} passed", f"{summary.failed} failed", n(summary.errors, "error")]
-    parts.append(n(summary.warnings, "warning"))
-    if summary.accepted:
-        parts.append(f"{summary.accepted} accepted")
+    parts = summary_counts(summary)
     note = " (strict: warnings fail)" if strict else ""
     return f"**Counts:** {', '.join(parts)}{note} · **exit code {summary.exit_code}**"
 
