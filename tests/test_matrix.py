@@ -82,6 +82,15 @@ def test_bad_range_and_empty_range():
         _expand(_options())
 
 
+def test_a_range_that_could_not_be_read_is_not_called_missing():
+    with pytest.raises(UsageError, match="not known: it is read from the shared environment") as info:
+        matrix.required_lower_bound(None, "market-data-core", flag="--since-pin", tip="use --core-range instead")
+    assert "declares no lower bound" not in info.value.message
+    with pytest.raises(UsageError, match="declares no lower bound on market-data-core \\(<2\\)"):
+        matrix.required_lower_bound("<2", "market-data-core", flag="--since-pin", tip="t")
+    assert str(matrix.required_lower_bound(">=1.4.2,<2", "market-data-core", flag="--since-pin", tip="t")) == "1.4.2"
+
+
 def test_an_empty_range_offline_points_at_find_links():
     offline = _options(core_range=">=9", offline=True)
     with pytest.raises(EnvironmentProblem, match="no release of market-data-core matches") as info:

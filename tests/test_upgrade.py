@@ -15,7 +15,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from conftest import cli_env, leftovers
-from fixturepkgs import CORE_DIST, VARIANTS, write_store_project
+from fixturepkgs import CORE_DIST, VARIANTS, build_store_wheel, write_store_project
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +45,25 @@ def test_against_a_live_core_finds_each_err_rule(run_cli, fixture_world) -> None
         assert run["baseline"] == f"against {v['baseline']} ({v['baseline']})"
         failing_rules = {c["rule"] for c in run["checks"] if c["status"] == "failed" and c["rule"]}
         assert run["exit_code"] == 1 and VARIANTS[name].expect in failing_rules, (name, failing_rules)
+
+
+def test_the_index_stores_range_survives_a_reused_shared_environment(run_cli, fixture_world, tmp_path) -> None:
+    """Seen on the second run with a Store from the index: '--against pin: the Store declares no lower bound
+    (nothing)'. Its range was read only while the shared environment was being built, so a reused one knew
+    nothing; now it is read from the environment's own metadata, whichever run built it."""
+    base = fixture_world.variant_versions["baseline"]
+    links = tmp_path / "links"
+    build_store_wheel(links, version="0.3.0", core_range=f">={base},<2")
+    env = cli_env(tmp_path / "tmp", CONTRACT_CHECK_CACHE_DIR=str(tmp_path / "cache"))
+    common = ["--core-package", CORE_DIST, "--find-links", fixture_world.find_links, "--find-links", links]
+    common += ["--store", "cc-fixture-store==0.3.0", "--offline"]
+    for attempt in ("builds the environment", "reuses it"):
+        since = run_cli("--since-pin", "--core-range", f"<={base}", *common, env=env)
+        assert since.code == 0, (attempt, since.output)
+        assert [r["core_ref"] for r in since.report["runs"]] == [base], attempt
+        against = run_cli("--core-ref", base, "--against", "pin", *common, env=env)
+        assert against.code == 0, (attempt, against.output)
+        assert against.report["runs"][0]["baseline"] == f"against {base} ({base})", attempt
 
 
 def test_against_itself_finds_no_schema_change(run_cli, fixture_world) -> None:

@@ -16,6 +16,7 @@ Store whose content digest is known), for at most ``BASE_TTL`` seconds; otherwis
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -58,6 +59,15 @@ class Base:
         self.identity = identity  # part of the result cache's key
         self.marker = marker  # the persistent base's completion marker, removed when the base is discarded
         self.discarded = False
+
+    def requires(self, name: str | None) -> list[str] | None:
+        """Requires-Dist of the distribution *name* as installed in the base (read from its metadata, so a base
+        reused from an earlier invocation answers too); None when the base does not hold it."""
+        if not name:
+            return None
+        site = [str(p) for p in self.path.glob("lib*/python*/site-packages")]
+        found = next(iter(importlib.metadata.distributions(name=name, path=site)), None)
+        return None if found is None else list(found.requires or [])
 
     def intact(self) -> bool:
         """Whether no file of the base changed since it was built (a contract may write through a clone)."""

@@ -45,12 +45,7 @@ def expand_refs(options: Options, *, declared: str | None, releases: Callable[[]
                 tip="e.g. --core-range '>=1.4,<2'",
             ) from None
     if options.since_pin:
-        lower = lower_bound(declared)
-        if lower is None:
-            raise UsageError(
-                f"--since-pin: the Store declares no lower bound on {options.core_package} ({declared or 'nothing'})",
-                tip="use --core-range instead",
-            )
+        lower = required_lower_bound(declared, options.core_package, flag="--since-pin", tip="use --core-range instead")
         spec = (spec or SpecifierSet()) & SpecifierSet(f">={lower}")
     if spec is not None:
         matching = [r for r in releases() if spec.contains(r.version, prereleases=True)]
@@ -71,6 +66,23 @@ def expand_refs(options: Options, *, declared: str | None, releases: Callable[[]
     if not wanted:
         raise UsageError("no Core ref given", tip="use --core-ref REF, --core-range SPEC or --since-pin")
     return list(dict.fromkeys(wanted))
+
+
+def required_lower_bound(declared: str | None, core_package: str, *, flag: str, tip: str) -> Version:
+    """The lower bound of the Store's declared range on Core, which *flag* needs; a usage error without one.
+    *declared* None: the range could not be read (a Store from the index, and no shared environment)."""
+    if declared is None:
+        raise UsageError(
+            f"{flag}: the Store's range on {core_package} is not known: it is read from the shared environment, "
+            "which this run does not have (--keep-venv, or it could not be built; -v says why)",
+            tip=tip,
+        )
+    lower = lower_bound(declared)
+    if lower is None:
+        raise UsageError(
+            f"{flag}: the Store declares no lower bound on {core_package} ({declared or 'nothing'})", tip=tip
+        )
+    return lower
 
 
 class Interrupted(KeyboardInterrupt):

@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,6 @@ class Session:
     policy: Policy
     releases: Callable[[], list[index.Release]]
     progress: Progress = quiet
-    base_requires: list[str] = field(default_factory=list)
 
     def contracts(self, environments: baseenv.Environments) -> SandboxContracts:
         return SandboxContracts(
@@ -188,7 +187,6 @@ def _build_base(session: Session, venv: Path, override: refs.ResolvedRef | None)
         core = [core_requirement(override, box, options.core_package)] if override else []  # a local Core: a copy
         box.install([session.store_install, "pytest", *options.with_], core, reread=reread)
         box.warm(_warm_modules(session.suite))
-        session.base_requires = box.dist_requires(session.store.name)
         box.uninstall(options.core_package)
         shutil.move(str(box.venv), str(venv))
 
@@ -328,22 +326,26 @@ def build_report(store: StoreInfo, runs: list[Run], *, strict: bool, extras: dic
     return Report(tool=Tool(version=__version__, strict=strict), store=store, runs=runs, summary=summary)
 
 
-def live_baseline(session: Session, contracts: Contracts, workdir: Path) -> Session:
+def declared_core(session: Session, envs: baseenv.Environments) -> str | None:
+    """The range the Store declares on Core: from its project or wheel when local, else as the shared base
+    installed it (a Store from the index); None when neither can tell (no base: ``--keep-venv``)."""
+    if session.store.declared_core:
+        return session.store.declared_core
+    requires = envs.guard.base.requires(session.store.name) if envs.guard else None
+    if requires is None:
+        return None
+    return declared_specifier(requires, session.options.core_package, skip_marked=True) or ""
+
+
+def live_baseline(session: Session, contracts: Contracts, workdir: Path, declared: str | None) -> Session:
     """``--against REF``: the baseline is produced now, from that Core with the same Store (its own sandbox),
-    and written as a golden directory under *workdir*; the session then compares every ref with it."""
+    and written as a golden directory under *workdir*; the session then compares every ref with it.
+    *declared*: the Store's range on Core (``declared_core``), for ``--against pin``."""
     options = session.options
     ref = options.against or ""
     if ref == "pin":  # what the Store was last tested with: its declared lower bound
-        declared = session.store.declared_core or declared_specifier(
-            session.base_requires, options.core_package, skip_marked=True
-        )
-        lower = matrix.lower_bound(declared)
-        if lower is None:
-            raise UsageError(
-                f"--against pin: the Store declares no lower bound on {options.core_package} ({declared or 'nothing'})",
-                tip="give the baseline's ref: --against 1.4.55",
-            )
-        ref = str(lower)
+        ref = str(matrix.required_lower_bound(declared, options.core_package, flag="--against pin",
+                                              tip="give the baseline's ref: --against 1.4.55"))  # fmt: skip
     resolved = session.checker(contracts).resolve(ref)
     session.progress(f"recording the baseline from {resolved.display}")
     outcome = contracts.run(resolved, {}, recording=True)
@@ -418,12 +420,10 @@ def check(
         else contextlib.nullcontext(baseenv.Environments(session.settings))
     )
     with prepared as envs, contextlib.ExitStack() as scratch:
+        declared = declared_core(session, envs)
         if options.against:
             workdir = scratch.enter_context(tempfile.TemporaryDirectory(prefix="contract-check-baseline-"))
-            session = live_baseline(session, make(session, envs), Path(workdir))
-        declared = session.store.declared_core
-        if options.since_pin and not declared:  # a Store from the index: its range as the base installed it
-            declared = declared_specifier(session.base_requires, options.core_package, skip_marked=True)
+            session = live_baseline(session, make(session, envs), Path(workdir), declared)
         wanted = matrix.expand_refs(options, declared=declared, releases=session.releases)
         runner_ = make(session, envs)
         checker = session.checker(runner_, result_cache(session, envs))

@@ -7,7 +7,6 @@ found once; the child environment is scrubbed (what is dropped, and why, is data
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -278,19 +277,6 @@ class Sandbox:
             [self.interpreter, "-c", code, *modules], env=env, cwd=self.root, timeout=self.timeout, what="warm-up"
         )
         self.phases["warm"] = round(done.duration_s, 3)
-
-    def dist_requires(self, name: str | None) -> list[str]:
-        """Requires-Dist of the distribution *name* installed in this venv ([] when unknown)."""
-        if not name:
-            return []
-        code = "import importlib.metadata as m, json, sys\ntry:\n    print(json.dumps(m.requires(sys.argv[1]) or []))\n"
-        code += "except Exception:\n    print('[]')\n"
-        done = proc.run([self.interpreter, "-c", code, name], env=scrubbed_env(), cwd=self.root, timeout=self.timeout)
-        try:
-            value = json.loads(done.stdout.strip().splitlines()[-1]) if done.ok else []
-        except (ValueError, IndexError):
-            return []
-        return [str(v) for v in value] if isinstance(value, list) else []
 
     def uninstall(self, package: str) -> None:
         self._uv("uninstall", ["pip", "uninstall", "--no-config", "--python", str(self.interpreter), package])
