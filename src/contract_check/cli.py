@@ -200,7 +200,7 @@ def snapshot_command(
     finally:
         if status is not None:
             status.stop()
-    report.console().print(f"wrote the golden contract to {escape(str(written))}")
+    report.console().print(f"wrote the golden contract to {escape(terminal.shown(str(written)))}")
     return 0
 
 
@@ -251,18 +251,11 @@ def bump_command(
 
 @app.command("list")
 def list_command(suite: SuiteOpt = None, verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
-    """List the checks of the suite (built-in unless --suite) and the schema rules."""
-    from rich.table import Table
-
+    """List every check id a run of the suite (built-in unless --suite) reports, and the schema rules."""
     from contract_check import catalogue
     from contract_check import suite as suites
 
-    table = Table(header_style="bold")
-    for column in ("Id", "Subject", "Layer", "Guards"):
-        table.add_column(column, overflow="fold")
-    for entry in catalogue.entries(suites.load(suite.resolve()) if suite else None):
-        table.add_row(escape(entry.id), escape(entry.subject), entry.layer, escape(entry.guards))
-    report.console().print(table)
+    catalogue.render(suites.load(suite.resolve()) if suite else None, report.console())
     return 0
 
 
@@ -401,7 +394,7 @@ def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) 
     except ClickUsageError as exc:  # a bad option or value; the message may quote a URL with a token
         shown = io.StringIO()
         exc.show(file=shown)
-        sys.stderr.write(redact(shown.getvalue()))
+        sys.stderr.write(terminal.shown(shown.getvalue()))
         return ExitCode.USAGE
     except typer.Exit as exc:  # typer turns KeyboardInterrupt into Exit(130)
         if exc.exit_code == ExitCode.INTERRUPTED:
@@ -417,12 +410,12 @@ def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) 
         failure = caught if isinstance(caught, ContractCheckError) else from_os_error(caught)
         terminal.error(redact(bounded(failure.message)), redact(bounded(failure.tip)) if failure.tip else None)
         if verbose and isinstance(caught, OSError):
-            err.print(bounded(redact(traceback.format_exc()), 20000), markup=False)
+            err.print(bounded(terminal.shown(traceback.format_exc()), 20000), markup=False)
         return failure.exit_code
     except Exception as exc:  # an internal error: short message, traceback only with -v
-        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(redact(bounded(str(exc))))}")
+        err.print(f"[bold red]internal error[/]: {type(exc).__name__}: {escape(terminal.shown(bounded(str(exc))))}")
         if verbose:
-            err.print(redact(traceback.format_exc()), markup=False)
+            err.print(terminal.shown(traceback.format_exc()), markup=False)
         else:
             err.print("run again with -v for the traceback, and report it")
         return ExitCode.INTERNAL

@@ -16,7 +16,7 @@ from typing import Any
 
 from contract_check import compat, proc
 from contract_check.errors import EnvironmentProblem
-from contract_check.models import Check, Layer, Severity, Status
+from contract_check.models import Check, Layer, Origin, Severity, Status
 
 _RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
 _RAISED_BY_US = re.compile(r"^(?:\w+\.)+(?:SubjectError|ContractImportError|ContractAborted): ")
@@ -68,6 +68,31 @@ def _missing_well_formed(found: Any) -> bool:
     )
 
 
+_PHASES = {"setup", "call", "teardown"}
+_ORIGIN_FIELDS: dict[str, tuple[type, ...]] = {"fixture": (str,), "path": (str,), "line": (int,), "code": (str,)}
+
+
+def _origin_well_formed(found: Any) -> bool:
+    if found is None:
+        return True
+    return (
+        isinstance(found, dict)
+        and found.get("phase") in _PHASES
+        and all(isinstance(found[k], t) for k, t in _ORIGIN_FIELDS.items() if found.get(k) is not None)
+    )
+
+
+def origin_of(event: dict[str, Any]) -> Origin | None:
+    """Where a failed result's error came from (the plugin's ``origin``; ``_well_formed`` checked its shape)."""
+    found = event.get("origin")
+    if not isinstance(found, dict):
+        return None
+    values = {k: found[k] for k in _ORIGIN_FIELDS if found.get(k) is not None}
+    if isinstance(values.get("code"), str):
+        values["code"] = proc.redact(values["code"])[:200]
+    return Origin(phase=found["phase"], **values)
+
+
 def check_from_result(event: dict[str, Any], strict: bool) -> Check:
     outcome, message = event["outcome"], _clean(event.get("message") or "")
     layer = Layer(event.get("layer", "user")) if event.get("layer") in Layer.__members__.values() else Layer.USER
@@ -103,6 +128,7 @@ def check_from_result(event: dict[str, Any], strict: bool) -> Check:
         rule=rule,
         message=proc.redact(message.strip())[:2000],
         duration_s=float(event.get("duration") or 0.0),
+        origin=origin_of(event) if status in (Status.FAILED, Status.ERROR) else None,
     )
 
 
@@ -123,6 +149,7 @@ _EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
         "duration": (int, float, type(None)),
         "warnings": (list, type(None)),
         "missing": (dict, type(None)),
+        "origin": (dict, type(None)),
     },
     "collect_error": {"nodeid": (str,), "missing": (dict, type(None))},
     "artifact": {"name": (str,)},
@@ -136,7 +163,7 @@ def _well_formed(event: dict[str, Any]) -> bool:
     fields = _EVENT_FIELDS[event["event"]]
     if not all(isinstance(event.get(name), types) for name, types in fields.items()):
         return False  # a missing field reads as None, which only the optional fields accept
-    if not _missing_well_formed(event.get("missing")):
+    if not (_missing_well_formed(event.get("missing")) and _origin_well_formed(event.get("origin"))):
         return False
     if event["event"] == "result":
         return event["outcome"] in _OUTCOMES and all(isinstance(w, str) for w in event.get("warnings") or [])

@@ -91,6 +91,19 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")  # open objects: unknown keys are ignored
 
 
+class Origin(_Frozen):
+    """Where a failing contract's error came from, as pytest saw it: the phase (a failure while a fixture was
+    set up is not the contract's own), the fixture, and the contract's statement that called the code that
+    raised (only when that code is not the contract's own assertion). Paths are relative to the rootdir of
+    the session, as node ids are."""
+
+    phase: str  # "setup", "call" or "teardown"
+    fixture: str | None = None  # setup: the fixture that raised
+    path: str | None = None  # the fixture's file (setup), the contract's file (call)
+    line: int | None = None
+    code: str | None = None  # call: the contract's statement, one line
+
+
 class Check(_Frozen):
     """One row of the report: an assertion, a schema finding or a payload validation."""
 
@@ -103,6 +116,7 @@ class Check(_Frozen):
     message: str = ""
     duration_s: float = 0.0
     note: str | None = None  # which acceptance entry accepted it, or that the one that would have has expired
+    origin: Origin | None = None  # a failure raised by pytest: in which phase, fixture or statement
 
     @property
     def is_failure(self) -> bool:

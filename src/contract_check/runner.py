@@ -142,6 +142,7 @@ def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None, *, recor
     here = Path(__file__).parent
     shutil.copyfile(here / "sandbox_plugin.py", plugin)
     shutil.copyfile(here / "rule_ids.py", plugin_dir / "contract_check_rules.py")
+    shutil.copyfile(here / "sandbox_origin.py", plugin_dir / "contract_check_origin.py")
     target = workdir / "suite"
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "golden", ".*")
     shutil.copytree(suite.directory, target, ignore=skip)

@@ -17,7 +17,8 @@ contract) is reported by its node id.
 ``ModuleNotFoundError``: ``{"module": its name, "importer": who ran the import ("core", "store", "user" for a
 file under the rootdir, "other"), "owner": "core" or "store" when the missing module is theirs, else null,
 "local": whether a file or directory of that name sits next to the importing file or in the rootdir}``.
-``$CONTRACT_CHECK_DISTS`` names Core first, then the Store.
+``$CONTRACT_CHECK_DISTS`` names Core first, then the Store. ``origin`` (a failed result) says where the error
+came from: the phase, the fixture whose setup raised, or the contract's statement (see ``sandbox_origin``).
 
 Run as a script (``python -I -B contract_check_plugin.py --sealed|--user -- PYTEST-ARGS``) it is also the
 launcher: it drops the pytest variables that a ``sitecustomize`` or ``.pth`` file may have set after the host
@@ -43,6 +44,10 @@ try:  # copied next to this file by the host; absent only when the plugin is imp
     from contract_check_rules import Rule
 except ImportError:  # pragma: no cover
     Rule = None
+try:  # copied next to this file too; absent when the launcher runs (before sys.path has this directory)
+    import contract_check_origin as sandbox_origin  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    sandbox_origin = None
 
 
 class ContractWarning(UserWarning):
@@ -164,6 +169,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 _REPORTS = pytest.StashKey[list[pytest.TestReport]]()
 _MISSING = pytest.StashKey[dict[str, Any]]()
+_ORIGIN = pytest.StashKey[dict[str, Any]]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -174,6 +180,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         found = missing_module(call.excinfo.value, str(item.config.rootpath))
         if found is not None:
             item.stash[_MISSING] = found
+    if report.failed and _ORIGIN not in item.stash and sandbox_origin is not None:
+        item.stash[_ORIGIN] = sandbox_origin.origin_of(item, call)
     return report
 
 
@@ -216,6 +224,8 @@ def _finish(item: pytest.Item) -> None:
     }
     if outcome in ("failed", "error") and _MISSING in item.stash:
         record["missing"] = item.stash[_MISSING]
+    if outcome in ("failed", "error") and _ORIGIN in item.stash:
+        record["origin"] = item.stash[_ORIGIN]
     _emit(record)
 
 
@@ -342,7 +352,14 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Any:
     try:
         return (yield)
     except (KeyboardInterrupt, SystemExit) as exc:
-        raise _aborted(exc) from None
+        aborted = _aborted(exc)
+        if sandbox_origin is not None:
+            sandbox_origin.fixture_failed(aborted, fixturedef, request)
+        raise aborted from None
+    except Exception as exc:
+        if sandbox_origin is not None:
+            sandbox_origin.fixture_failed(exc, fixturedef, request)
+        raise
 
 
 def _origins() -> dict[str, dict[str, str]]:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from contract_check import compat, fsread, runner
+from contract_check import compat, fsread, runner, suite
 from contract_check.errors import EnvironmentProblem
 from contract_check.models import Check, Layer, Severity, Status, plural
 from contract_check.rule_ids import Rule
@@ -25,6 +25,31 @@ def load_golden(directory: Path | None = None) -> compat.Snapshot | None:
         return None
     data = json.loads(fsread.read_text(path, limit=GOLDEN_LIMIT, what="the golden schemas"))
     return compat.Snapshot(models=data.get("models", {}), enums=data.get("enums", {}))
+
+
+def schema_id(subject: str) -> str:
+    """The row a subject whose schema is unchanged reports (a difference reports ``schema.<Subject>...RULE``)."""
+    return f"schema.{subject}"
+
+
+def payload_id(subject: str) -> str:
+    """The row that validates the payloads the candidate produced for *subject* against the golden schema."""
+    return f"payload.candidate-validates-golden-schema.{subject}"
+
+
+def expected(golden: compat.Snapshot, subjects: list[str]) -> list[suite.Expected]:
+    """The rows ``rows`` makes when nothing changed, in its order: one per subject of *golden* (its schema),
+    then one per model subject of the suite that *golden* holds a schema for (its payloads)."""
+    schemas = [
+        suite.Expected(schema_id(s), s, "schema", f"The candidate's {s} schema is the golden one.")
+        for s in sorted([*golden["models"], *golden["enums"]])
+    ]
+    payloads = [
+        suite.Expected(payload_id(s), s, "payload", f"The {s} payloads the candidate produces fit the golden schema.")
+        for s in sorted(subjects)
+        if s in golden["models"]
+    ]
+    return [*schemas, *payloads]
 
 
 def _row(finding: compat.Finding, strict: bool, why: dict[str, str]) -> Check:
@@ -77,7 +102,7 @@ def schema_checks(
         if not any(f.model == subject for f in findings):
             rows.append(
                 Check(
-                    id=f"schema.{subject}",
+                    id=schema_id(subject),
                     subject=subject,
                     layer=Layer.SCHEMA,
                     status=Status.PASSED,
@@ -110,7 +135,7 @@ def payload_checks(payloads: Any, golden: compat.Snapshot) -> list[Check]:
         ]
         rows.append(
             Check(
-                id=f"payload.candidate-validates-golden-schema.{subject}",
+                id=payload_id(subject),
                 subject=subject,
                 layer=Layer.PAYLOAD,
                 status=Status.FAILED if problems else Status.PASSED,

@@ -1,5 +1,6 @@
 """What the tool prints besides the report: progress, log lines (``-v``), errors and tips; and the command line
-normalised before it is parsed (the default command, global flags before a subcommand, ``-h``)."""
+normalised before it is parsed (the default command, global flags before a subcommand, ``-h``). Each of them
+quotes refs, paths and what uv, git or a contract said, so each goes through ``printable`` (``shown``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from contract_check import printable
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.proc import redact
 
@@ -22,6 +24,11 @@ ROOT_FLAGS = {"--version", "--install-completion", "--show-completion"}
 HELP = {"-h", "--help"}
 SUMMARY_ENV = "CONTRACT_CHECK_SUMMARY"
 _SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
+
+
+def shown(text: str) -> str:
+    """*text* as stderr may show it: credentials redacted, control characters escaped (``printable``)."""
+    return printable.text(redact(text))
 
 
 def normalise_argv(argv: list[str]) -> list[str]:
@@ -73,20 +80,22 @@ def progress(quiet: bool) -> tuple[Callable[[str], None], Any]:
     def update(message: str) -> None:
         message = redact(message)  # progress names refs, and a ref may be a URL with a token in it
         log.info("%s", message)
-        status.update(escape(message))  # a ref or path may hold "[...]", which is not markup
+        # a ref or path may hold "[...]", which is not markup, or a control character
+        status.update(escape(printable.text(message, multiline=False)))
 
     return update, status
 
 
 class RedactingFilter(logging.Filter):
-    """Redacts every record that reaches the handler: no log line (``-v`` included) can carry a token."""
+    """Redacts every record that reaches the handler: no log line (``-v`` included) can carry a token (nor a
+    control character: ``printable``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        record.msg, record.args = shown(record.getMessage()), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = shown(record.exc_text)
         return True
 
 
@@ -100,10 +109,11 @@ def setup_logging(verbose: bool) -> None:
 
 
 def error(message: str, tip: str | None = None) -> None:
-    """``error: ...`` and ``tip: ...`` on stderr; the text is escaped (it quotes refs and paths)."""
-    err.print(f"[bold red]error[/]: {escape(message)}", markup=True, highlight=False)
+    """``error: ...`` and ``tip: ...`` on stderr; the text is escaped (it quotes refs, paths and what a child
+    process said): neither rich markup nor control characters (``printable``)."""
+    err.print(f"[bold red]error[/]: {escape(printable.text(message))}", markup=True, highlight=False)
     if tip:
-        err.print(f"[bold]tip[/]: {escape(tip)}")
+        err.print(f"[bold]tip[/]: {escape(printable.text(tip))}")
 
 
 def interrupted() -> None:

@@ -8,6 +8,7 @@ function and one entry in ``RENDERERS``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -15,8 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic_core import PydanticSerializationError
 from rich.console import Console
 
+from contract_check import printable
 from contract_check.errors import EnvironmentProblem
 from contract_check.models import Report
 from contract_check.report import github, junit, markdown
@@ -26,7 +29,13 @@ PIPE_WIDTH = 120  # a log or a file: wide enough for check ids, narrow enough fo
 
 
 def render_json(report: Report) -> str:
-    return report.model_dump_json(indent=2) + "\n"
+    """The report as JSON: every character of every message kept, the ones a terminal would act on escaped
+    (``printable.json_text``); a lone surrogate a contract produced is written as its ``\\uXXXX`` escape."""
+    try:
+        text = report.model_dump_json(indent=2)
+    except PydanticSerializationError:  # a lone surrogate cannot be UTF-8: let json write it as an escape
+        text = json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    return printable.json_text(text) + "\n"
 
 
 #: renderer name -> a function from the report to the text of a file (or of stdout)

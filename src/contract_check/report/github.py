@@ -3,7 +3,9 @@
 Only used when ``GITHUB_ACTIONS=true``. Workflow commands follow the escaping of the Actions toolkit
 (``@actions/core`` ``command.ts``): message data escapes ``%``, ``\\r`` and ``\\n``; property values
 (``title=...``) additionally ``:`` and ``,``. Step outputs use ``name=value`` lines, switching to the
-``name<<DELIMITER`` form only for a value that contains a newline.
+``name<<DELIMITER`` form only for a value that contains a newline. What a contract or a build wrote goes
+through ``printable`` first: the log viewer renders ANSI colours, and a cleared screen or a green "COMPATIBLE"
+must not come from a failure message.
 """
 
 import sys
@@ -12,8 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from contract_check import printable
 from contract_check.models import Check, ExitCode, Report, Run, Severity, verdict_slug
 from contract_check.proc import redact
+from contract_check.report.causes import not_run, unrun_line
 from contract_check.report.markdown import render_markdown
 
 
@@ -50,8 +54,8 @@ def install_log_group(core_ref: str, log: str) -> str:
     so that a line a build backend printed cannot end the group, annotate or set outputs; it is redacted.
     """
     token = f"contract-check-{uuid.uuid4().hex}"
-    lines = [group(f"uv install for {redact(core_ref)}"), f"::stop-commands::{token}"]
-    lines += redact(log).strip("\n").splitlines()
+    lines = [group(f"uv install for {printable.text(redact(core_ref), multiline=False)}"), f"::stop-commands::{token}"]
+    lines += printable.text(redact(log)).strip("\n").splitlines()
     lines += [f"::{token}::", endgroup()]
     return "\n".join(lines) + "\n"
 
@@ -87,7 +91,12 @@ def _findings(report: Report) -> list[tuple[str, str, str]]:
     """(level, title, message) for every finding, errors first, each group in report order."""
     errors: list[tuple[str, str, str]] = []
     warnings: list[tuple[str, str, str]] = []
+    unrun = [run.core_ref for run in report.runs if not_run(run)]
+    if len(unrun) > 1:  # one annotation for what an interrupt left unrun, not one per ref
+        errors.append(("error", "contract-check: interrupted", unrun_line(unrun)))
     for run in report.runs:
+        if len(unrun) > 1 and not_run(run):
+            continue
         if run.error:
             errors.append(("error", f"contract-check core {run.core_ref}: could not check", run.error.strip()))
         elif run.exit_code not in (ExitCode.OK, ExitCode.BROKEN) and not any(c.is_failure for c in run.checks):
@@ -103,7 +112,7 @@ def _findings(report: Report) -> list[tuple[str, str, str]]:
 
 def annotations(report: Report, limit: int = 10) -> list[str]:
     """``::error``/``::warning`` lines for failing checks and WARN rows; at most ``limit``, then a count."""
-    findings = _findings(report)
+    findings = _findings(printable.report(report))
     shown = findings[: max(limit, 0)]
     lines = [command(level, message, title=title) for level, title, message in shown]
     hidden = len(findings) - len(shown)

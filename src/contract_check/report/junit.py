@@ -2,8 +2,9 @@
 
 The document validates against the Jenkins xunit-plugin ``junit-10.xsd`` (the dialect Jenkins and GitLab
 read; a copy is kept under ``tests/data/junit.xsd``). Rule and severity travel in the ``type`` attribute and
-the one-line ``message``; the full detail is the element text. Text that XML 1.0 cannot carry (control
-characters, lone surrogates) is replaced by a visible ``\\xNN`` escape instead of producing a broken file.
+the one-line ``message``; the full detail is the element text. The report goes through ``printable`` first
+(no control character, bidi override or lone surrogate reaches a CI page), and what XML 1.0 still cannot
+carry is replaced by a visible ``\\xNN`` escape instead of producing a broken file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
+from contract_check import printable
 from contract_check.models import Check, ExitCode, Report, Run, Status
 
 MESSAGE_LIMIT = 300  # the one-line `message` attribute; the element text keeps everything
@@ -168,6 +170,7 @@ def render_junit(report: Report, *, now: datetime | None = None) -> str:
 
     ``now`` stamps every suite (the report itself carries no time); default: the current UTC time.
     """
+    report = printable.report(report)
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     root = ET.Element("testsuites", {"name": "contract-check"})
     totals = {"tests": 0, "failure": 0, "error": 0}

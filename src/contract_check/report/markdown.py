@@ -1,11 +1,12 @@
 """GitHub-flavoured Markdown (``--markdown``, and the Actions step summary), in the terminal's order.
 
-A verdict heading, the Store, then for one ref: its Core line, the failures and warnings grouped by cause
-(each listing the checks it broke), the passes in a collapsed ``<details>``. For several refs: one compact
-grid (a row per ref), the range answer, then each ref's causes and passes collapsed. Counts and exit code
-last. Text from checks is escaped so that it can neither break a table nor inject HTML; the whole document
-stays under ``LIMIT`` bytes (GitHub refuses a step summary over 1 MiB): per-ref details are dropped from the
-end first, and the report says so.
+A verdict heading, the Store, then for one ref: its Core line, the pass/fail table (a row per subject, a
+column per layer), the failures and warnings grouped by cause (each listing the checks it broke), the passes
+in a collapsed ``<details>``. For several refs: one compact grid (a row per ref), the range answer, then each
+ref's causes and passes collapsed (the refs an interrupt left unrun in one line). Counts and exit code last.
+Text from checks goes through ``printable`` and is escaped so that it can neither break a table, inject HTML
+nor carry control characters; the whole document stays under ``LIMIT`` bytes (GitHub refuses a step summary
+over 1 MiB): per-ref details are dropped from the end first, and the report says so.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import html
 import re
 
+from contract_check import printable
 from contract_check.models import Report, Run, Status, Summary, verdict
-from contract_check.report.causes import Cause, group, shortened, summary_counts
+from contract_check.report.causes import Cause, group, not_run, shortened, summary_counts, unrun_line
+from contract_check.report.tally import LAYER_TITLES, LAYERS, Tally, by_subject, tally
 
 CELL_LIMIT = 200  # message cells in tables; the JSON report carries the full text
 LIMIT = 1_000_000  # bytes; GitHub's step summary limit is 1 MiB
@@ -24,13 +27,13 @@ def cell(text: str, limit: int | None = CELL_LIMIT) -> str:
     """``text`` made safe for one GFM table cell: no raw HTML, ``|`` escaped, newlines as ``<br>``."""
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
-    text = html.escape(text.strip(), quote=False).replace("|", "\\|")
+    text = html.escape(printable.text(text.strip()), quote=False).replace("|", "\\|")
     return re.sub(r"\r\n|\r|\n", "<br>", text)
 
 
 def code(text: str) -> str:
     """Inline code that survives backticks inside ``text``."""
-    text = text.replace("\r", " ").replace("\n", " ")
+    text = printable.text(text).replace("\r", " ").replace("\n", " ")
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -38,6 +41,7 @@ def code(text: str) -> str:
 
 def _block(text: str) -> list[str]:
     """A fenced code block longer than any backtick run inside ``text``."""
+    text = printable.text(text)
     fence = "`" * max(3, max((len(m) for m in re.findall(r"`{3,}", text)), default=0) + 1)
     return [fence, text.rstrip("\n"), fence]
 
@@ -77,9 +81,25 @@ def _cause(cause: Cause) -> list[str]:
     lines = [f"- **{cause.kind}** {tag}{cell(shortened(cause.message), None)}"]
     if cause.note:
         lines.append(f"  - {cell(cause.note, None)}")
-    noun = "check" if len(cause.checks) == 1 else f"{len(cause.checks)} checks"
-    lines.append(f"  - {noun}: " + ", ".join(code(i) for i in cause.ids))
+    lines.append(f"  - {cause.noun}: " + ", ".join(code(i) for i in cause.ids))
+    origins = cause.origins()
+    for place, statement, ids in origins:  # where the error came from, when not from the check's own assertion
+        who = "" if len(origins) == 1 and len(ids) == len(cause.checks) else ", ".join(code(i) for i in ids) + ": "
+        lines.append(f"  - {who}raised {cell(place, None)}" + (f": {code(statement)}" if statement else ""))
     return lines
+
+
+def _counts_cell(counts: Tally) -> str:
+    parts = [f"{n} **{word}**" if word in ("FAIL", "ERROR") else f"{n} {word}" for n, word in counts.parts()]
+    return ", ".join(parts) or "-"
+
+
+def _subject_table(run: Run) -> list[str]:
+    """A row per subject (the Store's own contracts as one more), a column per layer: the counts."""
+    rows = ["| Subject | " + " | ".join(LAYER_TITLES[layer] for layer in LAYERS) + " |", "|---|---|---|---|"]
+    for name, cells in by_subject(run.checks):
+        rows.append(f"| {cell(name)} | " + " | ".join(_counts_cell(cells[layer]) for layer in LAYERS) + " |")
+    return [*rows, ""]
 
 
 def _passes(run: Run) -> list[str]:
@@ -91,8 +111,9 @@ def _passes(run: Run) -> list[str]:
     return ["<details><summary>" + f"{len(passed)} checks passed" + "</summary>", "", *rows, "", "</details>", ""]
 
 
-def _run_body(run: Run) -> list[str]:
+def _run_body(run: Run, *, table: bool = False) -> list[str]:
     lines = [_core_line(run), ""]
+    lines += _subject_table(run) if table and run.checks else []
     if run.error:
         lines += ["**Could not check:**", "", *_block(shortened(run.error.strip(), 20_000)), ""]
     causes = group(run.checks)  # INFO findings too: compatible changes worth knowing about
@@ -108,9 +129,8 @@ def _grid(report: Report) -> list[str]:
     rows = ["| Core ref | Version | In range | Passed | Failed | Warnings | Verdict | Time |"]
     rows.append("|---|---|---|--:|--:|--:|---|--:|")
     for run in report.runs:
-        passed = sum(c.word == "pass" for c in run.checks)
-        failed = sum(c.is_failure for c in run.checks)
-        warned = sum(c.word == "warn" for c in run.checks)
+        found = tally(run.checks)
+        passed, failed, warned = found.passed, found.failing, found.warned
         in_range = {True: "yes", False: "no", None: "?"}[run.in_declared_range]
         time = "cached" if run.cached else f"{run.duration_s:.1f}s"
         rows.append(
@@ -121,9 +141,7 @@ def _grid(report: Report) -> list[str]:
 
 
 def _counts(summary: Summary, strict: bool) -> str:
-    parts = summary_counts(summary)
-    note = " (strict: warnings fail)" if strict else ""
-    return f"**Counts:** {', '.join(parts)}{note} · **exit code {summary.exit_code}**"
+    return f"**Counts:** {', '.join(summary_counts(summary, strict))} · **exit code {summary.exit_code}**"
 
 
 def _range(summary: Summary) -> list[str]:
@@ -139,17 +157,23 @@ def _range(summary: Summary) -> list[str]:
 
 def render_markdown(report: Report, limit: int = LIMIT) -> str:
     """The report as a GitHub-flavoured Markdown fragment (starts with a ``###`` heading), under *limit* bytes."""
+    report = printable.report(report)
     head = [f"### contract-check: {verdict(report.summary.exit_code)}", "", _store_line(report), ""]
     tail = [_counts(report.summary, report.tool.strict)]
     several = len(report.runs) > 1
     if not report.runs:
         head += ["No Core ref was checked.", ""]
+    unrun = [run.core_ref for run in report.runs if several and not_run(run)]
     if several:
         head += _grid(report)
+    if unrun:  # the grid says INTERRUPTED on each of their rows: one line, not one section each
+        head += [f"*Interrupted: {unrun_line([code(r) for r in unrun])}.*", ""]
     head += _range(report.summary)
     bodies = []
     for run in report.runs:
-        body = _run_body(run)
+        if several and not_run(run):
+            continue
+        body = _run_body(run, table=not several)  # several refs have the grid instead
         if several:
             title = f"core {cell(run.core_ref)}: {verdict(run.exit_code)}"
             body = [f"<details><summary>{title}</summary>", "", *body, "</details>", ""]

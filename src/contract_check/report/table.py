@@ -1,10 +1,11 @@
 """The terminal report: fits the width it is given, never cuts what a user needs (verdicts, check ids, rule
 IDs, old -> new values wrap instead), failures first, the verdict line last.
 
-One ref: the Store and Core lines, the failures and warnings grouped by cause (each listing the checks it
-broke), a count of the passes (``--all`` lists them), the verdict. Several refs: one row per ref (columns
-adapt to the width; a per-subject grid when there is room), each ref's causes under it, the range answer,
-the verdict.
+One ref: the Store and Core lines, a pass/fail table (a row per subject, a column per layer), the failures
+and warnings grouped by cause (each listing the checks it broke), a count of the passes (``--all`` lists
+them), the verdict. Several refs: one row per ref (columns adapt to the width; a per-subject grid when there
+is room), each ref's causes under it, the refs an interrupt left unrun in one line, the range answer, the
+verdict. Every text goes through ``printable`` first: nothing a contract wrote can steer the terminal.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from contract_check import printable
 from contract_check.models import ExitCode, Report, Run, Severity, Status, verdict
-from contract_check.report.causes import Cause, group, shortened, summary_counts
+from contract_check.report.causes import Cause, group, not_run, shortened, summary_counts, unrun_line
+from contract_check.report.tally import LAYER_TITLES, LAYERS, Tally, by_subject, tally
 
 STYLE: dict[int, str] = {ExitCode.OK: "bold green", ExitCode.BROKEN: "bold red", ExitCode.ENVIRONMENT: "bold yellow"}
 KIND_STYLE = {
@@ -27,6 +30,7 @@ KIND_STYLE = {
     "INFO": "dim",
 }
 CAUSES_PER_RUN = 8  # in a matrix; the rest are counted, and every one is in the JSON and Markdown reports
+WORD_STYLE = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red", "warn": "yellow", "accepted": "cyan"}
 
 
 def _style(code: int) -> str:
@@ -109,10 +113,49 @@ def cause_block(cause: Cause, indent: int = 0) -> Table:
         grid.add_row(*lead, "", Text(change, no_wrap=True, overflow="fold"))
     if cause.note:
         grid.add_row(*lead, "", Text(cause.note, style="cyan" if cause.kind == "ACCEPTED" else "yellow"))
-    noun = "check" if len(cause.checks) == 1 else f"{len(cause.checks)} checks"
-    listing = Text(f"{noun}: ", style="dim")
+    listing = Text(f"{cause.noun}: ", style="dim")
     listing.append(", ".join(cause.ids))
     grid.add_row(*lead, "", listing)
+    origins = cause.origins()
+    for place, statement, ids in origins:  # where the error came from, when not from the check's own assertion
+        line = Text() if len(origins) == 1 and len(ids) == len(cause.checks) else Text(", ".join(ids) + ": ")
+        line.append(f"raised {place}", style="dim")
+        grid.add_row(*lead, "", line)
+        if statement:  # indented under its place, wrapping under itself
+            code = Table.grid()
+            code.add_column(width=2)
+            code.add_column(overflow="fold")
+            code.add_row("", Text(statement))
+            grid.add_row(*lead, "", code)
+    return grid
+
+
+def _cell(counts: Tally) -> Text:
+    if not counts.total:
+        return Text("-", style="dim")
+    cell = Text()
+    for i, (count, word) in enumerate(counts.parts()):
+        cell.append(" " if i else "")
+        cell.append(f"{count} {word}", style=WORD_STYLE.get(word, "yellow"))
+    return cell
+
+
+def subject_table(run: Run) -> Table:
+    """A row per subject of the suite (the Store's own contracts as one more), a column per layer, each cell
+    its counts: what held and what broke, at a glance."""
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, expand=False)
+    table.add_column("Subject", overflow="fold")
+    for layer in LAYERS:
+        table.add_column(LAYER_TITLES[layer], overflow="fold")
+    for name, cells in by_subject(run.checks):
+        table.add_row(name, *[_cell(cells[layer]) for layer in LAYERS])
+    return table
+
+
+def error_block(run: Run) -> Table:
+    """A run's own error (it could not check, it was interrupted) as one more ERROR row: counted, so shown."""
+    grid = _hanging(0, 8)
+    grid.add_row(Text("ERROR", style="bold red"), Text(shortened(run.error or "", 4000)))
     return grid
 
 
@@ -129,15 +172,17 @@ def _passes(run: Run) -> Table:
 
 def run_body(run: Run, *, show_all: bool) -> list[RenderableType]:
     parts: list[RenderableType] = [core_block(run)]
+    if run.checks:
+        parts.append(subject_table(run))
     parts += [cause_block(cause) for cause in group(run.checks)]
-    passed = [c for c in run.checks if c.status is Status.PASSED and c.severity is not Severity.WARN]
+    passed = tally(run.checks).passed
     if show_all and passed:
         parts.append(_passes(run))
     elif passed:
-        noun = "check" if len(passed) == 1 else "checks"
-        parts.append(Text(f"{len(passed)} {noun} passed (--all lists them)", style="dim"))
+        noun = "check" if passed == 1 else "checks"
+        parts.append(Text(f"{passed} {noun} passed (--all lists them)", style="dim"))
     if run.error:
-        parts.append(Text(shortened(run.error, 4000), style="red" if run.exit_code else ""))
+        parts.append(error_block(run))
     return parts
 
 
@@ -179,9 +224,8 @@ def matrix_table(report: Report, width: int) -> Table:
     table.add_column("Verdict", no_wrap=True)
     table.add_column("Time", justify="right", no_wrap=True)
     for run in report.runs:
-        passed = sum(c.status is Status.PASSED and c.severity is not Severity.WARN for c in run.checks)
-        failed = sum(c.is_failure for c in run.checks)
-        warned = sum(c.severity is Severity.WARN for c in run.checks)
+        found = tally(run.checks)
+        passed, failed, warned = found.passed, found.failing, found.warned
         counts = [str(passed), str(failed), str(warned)] if wide else [f"{passed}/{failed}/{warned}"]
         table.add_row(
             run.core_ref,
@@ -197,7 +241,10 @@ def matrix_table(report: Report, width: int) -> Table:
 
 def matrix_findings(report: Report) -> list[RenderableType]:
     lines: list[RenderableType] = []
+    unrun = [run.core_ref for run in report.runs if not_run(run)]
     for run in report.runs:
+        if not_run(run):
+            continue  # the grid says INTERRUPTED on each row: one line below says it once
         causes = group(run.checks, info=False)
         if not causes and not run.error:
             continue
@@ -209,6 +256,8 @@ def matrix_findings(report: Report) -> list[RenderableType]:
         if len(causes) > CAUSES_PER_RUN:
             more = len(causes) - CAUSES_PER_RUN
             lines.append(Text(f"  ... {more} more causes: see --json or --markdown", style="dim"))
+    if unrun:
+        lines.append(Text(f"interrupted: {unrun_line(unrun)}", style="yellow"))
     return lines
 
 
@@ -232,7 +281,7 @@ def verdict_line(report: Report, elapsed: float | None = None, width: int | None
     total = elapsed if elapsed is not None else sum(r.duration_s for r in report.runs)
     parts = [
         Text(verdict(s.exit_code), style=_style(s.exit_code)),
-        Text(", ".join(summary_counts(s))),
+        Text(", ".join(summary_counts(s, report.tool.strict))),
         Text(f"exit {s.exit_code}"),
         *([Text(f"({len(report.runs)} Core refs)")] if len(report.runs) > 1 else []),
         Text(f"in {total:.1f}s", style="dim"),
@@ -254,6 +303,7 @@ def render_table(
     report: Report, console: Console, *, quiet: bool = False, elapsed: float | None = None, show_all: bool = False
 ) -> None:
     """Print *report* on *console* (its width decides the layout)."""
+    report = printable.report(report)
     if not quiet:
         console.print(store_block(report))
         if len(report.runs) > 1:
