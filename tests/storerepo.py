@@ -220,14 +220,16 @@ class StoreRepo(Checkout):
 
 
 def make_store_repo(
-    root: Path, *, version: str = STORE_REPO_VERSION, core_range: str = STORE_REPO_CORE_RANGE
+    root: Path, *, version: str = STORE_REPO_VERSION, core_range: str = STORE_REPO_CORE_RANGE, config: str = ""
 ) -> StoreRepo:
-    """Write and commit the Store repository at *root* (see the module docstring)."""
+    """Write and commit the Store repository at *root* (see the module docstring); *config* is the body of its
+    ``[tool.contract-check]`` table (none when empty)."""
     dependencies = [f"{CORE_DIST}{core_range}", PYDANTIC_REQUIREMENT]
     extras = {"dev": [TEST_DEPENDENCY, "pytest>=7"]}
     files = {f"src/{rel}": text for rel, text in store_files().items()}
     files.update(_egg_info(STORE_DIST, version, STORE_IMPORT, dependencies, extras))
-    files["pyproject.toml"] = _pyproject(STORE_DIST, version, dependencies, extras, _STORE_PYTEST)
+    tool = _STORE_PYTEST + (f"\n[tool.contract-check]\n{config}" if config else "")
+    files["pyproject.toml"] = _pyproject(STORE_DIST, version, dependencies, extras, tool)
     files["README.md"] = "# cc-fixture-store\n\nThe Store, as a checkout.\n"
     files[".gitignore"] = ".venv/\n__pycache__/\n"
     files["tests/conftest.py"] = _CONFTEST
