@@ -448,6 +448,8 @@ def clone(source: Path, target: Path, ref: str | None = None, submodules: Any = 
 def _checkout(job: Job, given: Mapping[str, Any]) -> dict[str, str]:
     assert given.get("persist-credentials") is False, "a checkout must not keep the token in .git/config"
     target = job.workspace / str(given.get("path") or ".")
+    # actions/checkout refuses any other place: "Repository path '...' is not under '$GITHUB_WORKSPACE'"
+    assert target.resolve().is_relative_to(job.workspace.resolve()), f"{target} is not under the workspace"
     repository = given.get("repository") or job.contexts["github"]["repository"]
     if repository == job.world.repository:  # this project, at the workflow's own commit
         assert given["ref"] == job.world.tool_sha, f"checked out {given['ref']!r}, not the workflow's own commit"
