@@ -2,10 +2,13 @@
 
 ``Job.run_steps`` runs a job's steps in order as a runner does: ``run:`` steps in bash (GitHub's shell
 invocation) with ``$GITHUB_OUTPUT``/``$GITHUB_STEP_SUMMARY``/... files and the step's ``env:``; ``uses: ./path``
-composite actions expanded from the workspace with their inputs, outputs and ``github.action_path``; the
-JavaScript actions this project uses replaced by stand-ins (``STAND_INS``) that do what the test needs of them
-(a checkout of the tool is a real ``git clone``, artifacts are copied between jobs); ``if:`` conditions and
-``${{ }}`` expressions evaluated by a small evaluator (``evaluate``). Anything else fails the test loudly.
+composite actions expanded from the workspace with their inputs, outputs and ``github.action_path``; this
+project's own action named as a Store names it (``OWNER/contract-check@<sha>``) fetched as a runner fetches it,
+a clone at that commit outside the workspace; the JavaScript actions this project uses replaced by stand-ins
+(``STAND_INS``) that do what the test needs of them (a checkout is a real ``git clone``: of the caller's
+repository, ``World.store_repo``, with its submodules left empty unless asked for, or of the tool at the commit
+under test; artifacts are copied between jobs); ``if:`` conditions and ``${{ }}`` expressions evaluated by a
+small evaluator (``evaluate``). Anything else fails the test loudly.
 """
 
 from __future__ import annotations
@@ -225,6 +228,15 @@ class World:
     caches: list[dict[str, Any]] = field(default_factory=list)
     jobs: int = 0  # jobs started, for their own RUNNER_TEMP and HOME
     cache_hits: list[str | None] = field(default_factory=list)  # the key each cache step restored
+    store_repo: Path | None = None  # the caller's repository: what a checkout of github.repository clones
+
+    def fetch_action(self, ref: str) -> Path:
+        """This project's repository at *ref*, where a runner keeps the actions it downloads (not the workspace)."""
+        assert ref == self.tool_sha, f"{self.repository}@{ref}: a Store pins this project by the commit under test"
+        where = self.root / "_actions" / self.repository / ref
+        if not where.is_dir():
+            clone(self.tool_repo, where, ref)
+        return where
 
 
 class Job:
@@ -232,6 +244,7 @@ class Job:
         self.world = world
         self.name = name
         self.workspace = workspace
+        workspace.mkdir(parents=True, exist_ok=True)  # a runner's workspace exists, empty, when a job starts
         world.jobs += 1
         self.runner_temp = world.root / f"runner-temp-{world.jobs}-{name}"
         self.runner_temp.mkdir(parents=True)
@@ -330,10 +343,14 @@ class Job:
         else:
             uses = str(raw["uses"])
             given = {k: self.value(v, contexts) for k, v in (raw.get("with") or {}).items()}
+            action, _, ref = uses.partition("@")
+            ours = self.world.repository
             if uses.startswith("./"):
-                step = self.run_local_action(name, uses, given, env)
+                step = self.run_local_action(name, uses, (self.workspace / uses).resolve(), given, env)
+            elif action == ours or action.startswith(ours + "/"):
+                path = self.world.fetch_action(ref) / action.removeprefix(ours).lstrip("/")
+                step = self.run_local_action(name, uses, path, given, env)
             else:
-                action = uses.split("@", 1)[0]
                 stand_in = STAND_INS.get(action)
                 assert stand_in is not None, f"the test runner has no stand-in for {uses}"
                 step = Step(name, uses, 0, outputs=stand_in(self, given))
@@ -372,8 +389,9 @@ class Job:
             script,
         )
 
-    def run_local_action(self, name: str, uses: str, given: Mapping[str, Any], env: Mapping[str, str]) -> Step:
-        path = (self.workspace / uses).resolve()
+    def run_local_action(
+        self, name: str, uses: str, path: Path, given: Mapping[str, Any], env: Mapping[str, str]
+    ) -> Step:
         action = load(path / "action.yml")
         assert action["runs"]["using"] == "composite", uses
         declared = action.get("inputs") or {}
@@ -415,15 +433,31 @@ class Job:
 # --- stand-ins for the JavaScript actions ---------------------------------------------------------
 
 
+def clone(source: Path, target: Path, ref: str | None = None, submodules: Any = False) -> None:
+    """``git clone`` as actions/checkout leaves it: *ref* checked out, submodules only when asked for (else their
+    directories stay empty, as git leaves every commit entry it does not fill)."""
+    git = ["git", "-c", "protocol.file.allow=always", "-c", "advice.detachedHead=false"]
+    subprocess.run([*git, "clone", "-q", str(source), str(target)], check=True)
+    if ref:
+        subprocess.run([*git, "-C", str(target), "checkout", "-q", ref], check=True)
+    if as_text(submodules) in ("true", "recursive"):
+        recursive = ["--recursive"] if submodules == "recursive" else []
+        subprocess.run([*git, "-C", str(target), "submodule", "update", "-q", "--init", *recursive], check=True)
+
+
 def _checkout(job: Job, given: Mapping[str, Any]) -> dict[str, str]:
-    if not given.get("repository"):
-        return {}  # the caller's repository: the test laid out the workspace already
-    assert given["repository"] == job.world.repository, given
-    assert given["ref"] == job.world.tool_sha, f"checked out {given['ref']!r}, not the workflow's own commit"
     assert given.get("persist-credentials") is False, "a checkout must not keep the token in .git/config"
-    target = job.workspace / str(given["path"])
-    subprocess.run(["git", "clone", "-q", str(job.world.tool_repo), str(target)], check=True)
-    subprocess.run(["git", "-C", str(target), "checkout", "-q", str(given["ref"])], check=True)
+    target = job.workspace / str(given.get("path") or ".")
+    # actions/checkout refuses any other place: "Repository path '...' is not under '$GITHUB_WORKSPACE'"
+    assert target.resolve().is_relative_to(job.workspace.resolve()), f"{target} is not under the workspace"
+    repository = given.get("repository") or job.contexts["github"]["repository"]
+    if repository == job.world.repository:  # this project, at the workflow's own commit
+        assert given["ref"] == job.world.tool_sha, f"checked out {given['ref']!r}, not the workflow's own commit"
+        clone(job.world.tool_repo, target, str(given["ref"]))
+    else:
+        assert repository == job.contexts["github"]["repository"], given
+        assert job.world.store_repo is not None, "the caller's repository is checked out: give World a store_repo"
+        clone(job.world.store_repo, target, None, given.get("submodules", False))
     return {}
 
 

@@ -8,6 +8,10 @@ that dependency), a ``tests/conftest.py``, and pytest settings in its pyproject 
 markers with ``--strict-markers``. A real git repository, made here with the ``git`` CLI.
 
 A Core project can be laid out the same way (``make_core_repo``), for ``--core-ref ./core``.
+
+``add_foreign_trees`` gives a Store repository what real ones carry besides their own files: a submodule, a
+gitlink without ``.gitmodules``, an untracked nested repository (what a CI job's second checkout leaves), and
+symbolic links to directories inside and outside the project.
 """
 
 from __future__ import annotations
@@ -216,14 +220,16 @@ class StoreRepo(Checkout):
 
 
 def make_store_repo(
-    root: Path, *, version: str = STORE_REPO_VERSION, core_range: str = STORE_REPO_CORE_RANGE
+    root: Path, *, version: str = STORE_REPO_VERSION, core_range: str = STORE_REPO_CORE_RANGE, config: str = ""
 ) -> StoreRepo:
-    """Write and commit the Store repository at *root* (see the module docstring)."""
+    """Write and commit the Store repository at *root* (see the module docstring); *config* is the body of its
+    ``[tool.contract-check]`` table (none when empty)."""
     dependencies = [f"{CORE_DIST}{core_range}", PYDANTIC_REQUIREMENT]
     extras = {"dev": [TEST_DEPENDENCY, "pytest>=7"]}
     files = {f"src/{rel}": text for rel, text in store_files().items()}
     files.update(_egg_info(STORE_DIST, version, STORE_IMPORT, dependencies, extras))
-    files["pyproject.toml"] = _pyproject(STORE_DIST, version, dependencies, extras, _STORE_PYTEST)
+    tool = _STORE_PYTEST + (f"\n[tool.contract-check]\n{config}" if config else "")
+    files["pyproject.toml"] = _pyproject(STORE_DIST, version, dependencies, extras, tool)
     files["README.md"] = "# cc-fixture-store\n\nThe Store, as a checkout.\n"
     files[".gitignore"] = ".venv/\n__pycache__/\n"
     files["tests/conftest.py"] = _CONFTEST
@@ -242,6 +248,50 @@ def make_store_repo(
         "tests/contracts/test_timing.py::test_sleeps_when_asked",
     )
     return StoreRepo(root, ids, "tests/contracts/test_config_dump.py::test_event_fields_dump_as_toml")
+
+
+@dataclass(frozen=True)
+class ForeignTrees:
+    """What ``add_foreign_trees`` put into a Store checkout (paths relative to it)."""
+
+    submodule: str = "vendor/schemas"  # a registered, initialised submodule holding a Python module
+    gitlink: str = "tools/pinned"  # a commit entry with no .gitmodules line: an empty directory in the tree
+    nested: str = ".contract-check-tool"  # an untracked nested repository (the workflows' tool checkout)
+    nested_visible: str = "scratch/notes"  # another one, not hidden
+    inner_link: str = "src/market_data_store/telemetry"  # -> coordinator: a directory inside the project
+    outer_link: str = "shared"  # -> ../shared-settings: a directory outside the project
+    #: files of the submodule and the nested repositories: none of them may reach the build
+    foreign_files: tuple[str, ...] = ("schemas_vendored.py", "tool_only.py", "notes_only.py")
+
+
+def _small_repo(root: Path, name: str) -> Path:
+    root.mkdir(parents=True)
+    (root / name).write_text(f'"""Lives in its own repository ({name})."""\n', encoding="utf-8")
+    (root / "pyproject.toml").write_text(f'[project]\nname = "{name.removesuffix(".py")}"\nversion = "1"\n')
+    _commit(root)
+    return root
+
+
+def add_foreign_trees(repo: Checkout) -> ForeignTrees:
+    """Commit a submodule, a gitlink and two symlinks into *repo*, then leave two untracked nested repositories
+    in it; *repo* is clean (``git status`` shows only the nested repositories as untracked) afterwards."""
+    trees = ForeignTrees()
+    root = repo.root
+    side = root.parent / f"{root.name}-foreign"
+    vendored = _small_repo(side / "schemas", trees.foreign_files[0])
+    _git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(vendored), trees.submodule)
+    sha = _git(vendored, "rev-parse", "HEAD").strip()
+    _git(root, "update-index", "--add", "--cacheinfo", f"160000,{sha},{trees.gitlink}")
+    (root / trees.gitlink).mkdir(parents=True)  # what a checkout leaves for a commit entry it cannot fill
+    (side / "shared-settings").mkdir()
+    (side / "shared-settings" / "settings.toml").write_text("outside = true\n", encoding="utf-8")
+    os.symlink("coordinator", root / trees.inner_link)
+    os.symlink(os.path.relpath(side / "shared-settings", root), root / trees.outer_link)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "--no-verify", "-m", "A submodule, a gitlink, symlinked directories")
+    for rel, name in ((trees.nested, trees.foreign_files[1]), (trees.nested_visible, trees.foreign_files[2])):
+        _small_repo(root / rel, name)
+    return trees
 
 
 def make_core_repo(root: Path, version: str, variant: str = "baseline") -> Checkout:

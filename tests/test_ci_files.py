@@ -18,6 +18,21 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTIONS = [ROOT / "action.yml", *sorted((ROOT / ".github" / "actions").glob("*/action.yml"))]
 REUSABLE = {p.name: p for p in WORKFLOWS if "workflow_call" in triggers(load(p))}
 SNIPPET_DOCS = [ROOT / "docs" / "ci.md", ROOT / "README.md"]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: the last major of each action that still ran on Node 20 (runners forced Node 24 from June 2026 and removed
+#: Node 20 in September 2026): a pin must be a later major
+NODE20_LAST_MAJOR = {
+    "actions/checkout": 4,
+    "actions/setup-python": 5,
+    "actions/cache": 4,
+    "actions/upload-artifact": 4,
+    "actions/download-artifact": 4,
+}
+#: how the snippets pin this project: OWNER/contract-check[/path]@<full commit>, the release in a comment at
+#: the end of the line (docs/releasing.md rewrites exactly these shapes)
+_OUR_REF = re.compile(r"OWNER/contract-check(?:/[\w./-]*)?@(\S+)")
+_OUR_PIN = re.compile(r"OWNER/contract-check(?:/[\w./-]*)?@([0-9a-f]{40})\b.*#\s(v\d+\.\d+\.\d+)$")
+_REV_PIN = re.compile(r"^\s*rev:\s*([0-9a-f]{40})\s+#\s*frozen:\s(v\d+\.\d+\.\d+)$")
 
 INPUTS = {
     "core-ref",
@@ -60,6 +75,14 @@ def snippets() -> Iterator[tuple[Path, str]]:
             yield path, m.group(1)
 
 
+def fenced_lines(paths: list[Path]) -> Iterator[tuple[Path, str]]:
+    """Every line of every fenced block (any language) of *paths*: what a reader copies."""
+    for path in paths:
+        for m in re.finditer(r"^ *```[\w-]*\n(.*?)^ *```", path.read_text(encoding="utf-8"), re.S | re.M):
+            for line in m.group(1).splitlines():
+                yield path, line
+
+
 # --- references -------------------------------------------------------------------------------------
 
 
@@ -72,7 +95,11 @@ def test_every_uses_is_well_formed_and_third_party_ones_are_pinned(path: Path) -
         if ref.startswith(("./", "$/", "docker://")):
             continue
         assert _SHA_PIN.match(ref), f"{where}: pin third-party actions by full commit SHA"
-        assert re.match(r"\s*#\s*v\d+\.\d+\.\d+\b", rest), f"{where}: say which release the SHA is (# vX.Y.Z)"
+        version = re.match(r"\s*#\s*v(\d+)\.\d+\.\d+\b", rest)
+        assert version, f"{where}: say which release the SHA is (# vX.Y.Z)"
+        action = ref.split("@")[0]
+        assert action in NODE20_LAST_MAJOR, f"{where}: a new action: add its last Node 20 major to the table"
+        assert int(version.group(1)) > NODE20_LAST_MAJOR[action], f"{where}: a Node 20 release of {action}"
     if path.name == "action.yml":  # run from the caller's job: ./ would be the caller's workspace
         assert not [r for _, r, _ in found if r.startswith(("./", "$/"))], path
 
@@ -88,6 +115,17 @@ def test_reusable_workflows_reach_this_project_only_through_their_own_checkout(n
     assert "repository: ${{ job.workflow_repository }}" in text and "ref: ${{ job.workflow_sha }}" in text
 
 
+def test_every_action_is_pinned_to_one_release_everywhere() -> None:
+    """The workflows, the actions and the snippets pin each third-party action to the same commit and release."""
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for path in [*WORKFLOWS, *ACTIONS, *SNIPPET_DOCS]:
+        for _, ref, rest in uses_lines(path):
+            if ref.startswith("actions/"):
+                pins.setdefault(ref.split("@")[0], set()).add((ref.split("@")[1], rest.strip()))
+    assert set(pins) == set(NODE20_LAST_MAJOR), sorted(pins)
+    assert all(len(found) == 1 for found in pins.values()), pins
+
+
 def test_snippets_for_stores_reference_this_project_by_owner_repo_ref() -> None:
     blocks = list(snippets())
     assert len(blocks) >= 6
@@ -96,7 +134,55 @@ def test_snippets_for_stores_reference_this_project_by_owner_repo_ref() -> None:
             assert not ref.startswith(("./", "$/")), f"{path.name}: {ref} would name the Store's own files"
             assert _REF.match(ref), f"{path.name}: {ref}"
             if "contract-check" in ref:
-                assert re.match(r"^OWNER/contract-check(/\.github/workflows/[\w.-]+\.yml)?@v\d+$", ref), ref
+                assert re.match(r"^OWNER/contract-check(/\.github/workflows/[\w.-]+\.yml)?@[0-9a-f]{40}$", ref), ref
+
+
+def test_every_snippet_pins_this_project_by_one_release_commit() -> None:
+    """18.3: no `@v1` (no such tag), no `@main`; the full commit of one release, the release in a comment, in the
+    shapes docs/releasing.md rewrites: uses: lines, pip/uvx git URLs, pre-commit's rev."""
+    pins: set[tuple[str, str]] = set()
+    for path, line in fenced_lines(DOCS):
+        where = f"{path.name}: {line.strip()}"
+        for ref in _OUR_REF.findall(line):
+            assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{where}: pin this project by a release's full commit SHA"
+            found = _OUR_PIN.search(line)
+            assert found, f"{where}: end the line with the release the SHA is (# vX.Y.Z)"
+            pins.add(found.groups())
+        if re.match(r"^\s*rev:", line):
+            found = _REV_PIN.match(line)
+            assert found, f"{where}: pre-commit pins a full commit SHA (# frozen: vX.Y.Z)"
+            pins.add(found.groups())
+        assert not re.search(r"contract-check[\w./-]*@(v\d|main\b|master\b)", line), where
+    assert len(pins) == 1, pins  # one release: a partial update of the pins shows here
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for text in (readme, (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")):
+        assert "git ls-remote https://github.com/OWNER/contract-check 'refs/tags/vX.Y.Z^{}'" in text
+    assert "docs/releasing.md" in readme and (ROOT / "docs" / "releasing.md").is_file()
+
+
+def test_the_readme_installs_the_tool_from_its_repository_not_by_name() -> None:
+    """18: `contract-check` on the index is another project; the README gives the remote forms, pinned."""
+    lines = [line for path, line in fenced_lines([ROOT / "README.md"])]
+    assert any(line.startswith("uvx --from git+https://github.com/OWNER/contract-check@") for line in lines), lines
+    assert any(line.startswith("pip install git+https://github.com/OWNER/contract-check@") for line in lines)
+    by_name = re.compile(r"\b(pip install|uvx|uv tool install|pipx install)\s+(pydantic-)?contract-check\b")
+    assert not [line for line in lines if by_name.search(line)]
+
+
+def test_a_step_snippet_checks_the_store_out_first() -> None:
+    """18: without a checkout the action checks the Store published on the index, not the caller's."""
+    found = 0
+    for path, block in snippets():
+        data = yaml.safe_load(block)
+        steps = data.get("steps") if isinstance(data, dict) else data
+        if not isinstance(steps, list):
+            continue
+        uses = [str(step.get("uses", "")) for step in steps]
+        ours = [i for i, ref in enumerate(uses) if ref.startswith("OWNER/contract-check@")]
+        if ours:
+            found += 1
+            assert any(ref.startswith("actions/checkout@") for ref in uses[: ours[0]]), (path.name, uses)
+    assert found >= 2  # the README's and docs/ci.md's
 
 
 def test_snippets_use_the_real_input_secret_and_output_names() -> None:
@@ -232,6 +318,11 @@ def test_pre_commit_hook() -> None:
     assert hook["language"] == "python" and hook["pass_filenames"] is False
     assert hook["files"] == r"^pyproject\.toml$" and set(hook["stages"]) == {"pre-push", "manual"}
     assert re.match(hook["files"], "pyproject.toml") and not re.match(hook["files"], "sub/pyproject.toml")
+    assert hook["minimum_pre_commit_version"] == "3.2.0"  # the stage name pre-push needs it (before: push)
+    # on demand: a manual run looks at staged files only, and pyproject.toml rarely is: --all-files
+    manual = "pre-commit run --hook-stage manual contract-check"
+    for text in ((ROOT / "docs" / "ci.md").read_text(encoding="utf-8"), (ROOT / ".pre-commit-hooks.yaml").read_text()):
+        assert text.count(manual) >= 1 and text.count(manual) == text.count(manual + " --all-files"), manual
 
 
 def test_packaging() -> None:

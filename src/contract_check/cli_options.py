@@ -50,8 +50,8 @@ StoreOpt = Annotated[
     opt(
         "--store",
         metavar="SPEC",
-        help="Store path (PATH[extra,...]) or requirement. Default: '.' when it depends on Core, "
-        "else the suite's Store, newest on the index.",
+        help="Store path (PATH[extra,...]) or requirement. Default: the project this directory is in, when it "
+        "depends on Core, else the suite's Store, newest on the index.",
     ),
 ]
 SuiteOpt = Annotated[Path | None, opt("--suite", metavar="DIR", help="A suite directory instead of the built-in.")]

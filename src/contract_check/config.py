@@ -17,7 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from contract_check import accept, fsread, refs
+from contract_check import accept, fsread, project_root, refs
 from contract_check import suite as suites
 from contract_check.errors import UsageError
 from contract_check.index import IndexSettings
@@ -365,14 +365,22 @@ def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
 
 
 def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None = None) -> Options:
-    """Options from the flags the user gave (None = not given) over the config in the current project.
+    """Options from the flags the user gave (None = not given) over the config of the project *cwd* is in
+    (``project_root.enclosing``; its relative paths are relative to that project, the flags' to *cwd*).
 
     Without an index URL from either, the one the user configured for uv or pip (``UV_DEFAULT_INDEX``,
     ``UV_INDEX_URL``, ``PIP_INDEX_URL``) is used; without that, uv's own default. The refs to check are chosen
     as a whole: any of ``--core-ref``/``--core-range``/``--since-pin`` replaces ``core-ref``/``core-range``/
     ``since-pin`` of the config (a configured ``since-pin`` does not add to the refs given on the command line).
     """
-    merged: dict[str, Any] = tool_table(read_pyproject(cwd), cwd)
+    enclosing = project_root.enclosing(cwd)
+    project = enclosing or cwd
+    merged: dict[str, Any] = tool_table(read_pyproject(project), project)
+    if enclosing is not None and enclosing != cwd.resolve() and "core_refs" in merged:  # a relative path: in it
+        merged["core_refs"] = tuple(
+            project_root.relative(project / r, cwd) if refs.looks_like_path(r) and r[0] not in "/~" else r
+            for r in merged["core_refs"]
+        )
     if any(flags.get(k) for k in _REF_SELECTION):  # flags win over the configured choice of refs as a whole
         for key in _REF_SELECTION:
             merged.pop(key, None)

@@ -4,12 +4,18 @@ file metadata (a cheap check that nothing changed).
 A local project is the files ``git ls-files -co --exclude-standard`` lists (tracked and untracked, ignored
 ones left out); without git, every file except VCS directories, virtualenvs, build output and caches. The same
 list is what ``copy_project`` copies, so a digest describes exactly what gets built.
+
+What a checkout holds that is not the project's own is left out, and said under ``-v``: another repository
+inside it (a nested repository, such as the tool's own checkout in CI; a submodule; a gitlink) is not part of
+the project's build; a symbolic link is kept as a link when it points inside the project (rewritten relative,
+so the copy points into the copy) and left out when it points outside, which the copy never follows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -17,6 +23,8 @@ from typing import Any
 
 from contract_check import fsread, proc
 from contract_check.errors import CommandTimeout
+
+log = logging.getLogger("contract_check")
 
 _SKIP_DIRS = {
     *(".git", ".hg", ".svn", ".bzr"),
@@ -61,15 +69,41 @@ def _git_files(root: Path) -> list[str] | None:
 def _walked_files(root: Path) -> list[str]:
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if d not in _SKIP_DIRS and not d.endswith(".egg-info") and not (Path(dirpath, d, "pyvenv.cfg").exists())
-        ]
-        found += [
-            os.path.relpath(os.path.join(dirpath, f), root) for f in filenames if not f.endswith((".pyc", ".pyo"))
-        ]
+        rel = os.path.relpath(dirpath, root)
+        prefix = "" if rel == "." else rel + os.sep
+        kept = []
+        for d in dirnames:
+            if d in _SKIP_DIRS or d.endswith(".egg-info") or Path(dirpath, d, "pyvenv.cfg").exists():
+                continue
+            if os.path.islink(os.path.join(dirpath, d)):
+                found.append(prefix + d)  # an entry of its own, as git lists it; never walked into
+            elif os.path.lexists(os.path.join(dirpath, d, ".git")):
+                found.append(prefix + d + "/")  # another repository, as git lists a nested one
+            else:
+                kept.append(d)
+        dirnames[:] = kept
+        found += [prefix + f for f in filenames if not f.endswith((".pyc", ".pyo"))]
     return sorted(found)
+
+
+_said: set[tuple[str, str]] = set()  # (project, entry) already reported under -v in this process
+
+
+def _left_out(root: Path, name: str) -> str | None:
+    """Why the listed entry *name* is not part of the project's copy, or None when it is."""
+    path = root / name
+    if name.endswith("/"):
+        return "a nested git repository"
+    if os.path.islink(path):
+        return None if _inside(root, path) else "a symbolic link to outside the project"
+    if path.is_dir():
+        return "a submodule or gitlink"  # a commit entry of another repository: a directory, not a file
+    return None
+
+
+def _inside(root: Path, link: Path) -> bool:
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([real_root, os.path.realpath(link)]) == real_root
 
 
 def project_files(root: Path) -> list[str]:
@@ -78,7 +112,17 @@ def project_files(root: Path) -> list[str]:
     if listed is not None and not {"pyproject.toml", "setup.py", "setup.cfg"} & set(listed):
         listed = None  # the project is ignored by (or unknown to) the repository around it: take what is there
     names = listed if listed is not None else _walked_files(root)
-    return [n for n in names if os.path.lexists(root / n)]  # a tracked file deleted in the working tree is gone
+    kept = []
+    for name in names:
+        if not os.path.lexists(root / name.rstrip("/")):
+            continue  # a tracked file deleted in the working tree is gone
+        why = _left_out(root, name)
+        if why is None:
+            kept.append(name)
+        elif (str(root), name) not in _said:
+            _said.add((str(root), name))
+            log.info("left out of the project %s: %s (%s, not part of its build)", root, name, why)
+    return kept
 
 
 def tree_digest(root: Path) -> str:
@@ -117,8 +161,8 @@ def copy_project(root: Path, dest: Path) -> None:
     for name in project_files(root):
         source, target = root / name, dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            os.symlink(os.readlink(source), target)
+        if source.is_symlink():  # it points inside the project (project_files): at the same place in the copy
+            os.symlink(os.path.relpath(os.path.realpath(source), os.path.realpath(source.parent)), target)
         elif source.is_file():
             shutil.copy2(source, target)
 

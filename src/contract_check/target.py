@@ -1,8 +1,9 @@
 """Which Store is checked, and how it reaches the sandbox.
 
 ``--store`` takes a path (a project directory, a wheel, an sdist; ``PATH[extra,...]`` adds extras) or a
-requirement (``market-data-store[dev]==0.6.73``). Without it: the project in the current directory when it
-depends on Core, else the newest release of the suite's Store on the index, pinned to that exact version.
+requirement (``market-data-store[dev]==0.6.73``). Without it: the project the current directory is in
+(``project_root.enclosing``: from ``store/tests`` that is ``store``) when it depends on Core, else the newest
+release of the suite's Store on the index, pinned to that exact version, and the report says why.
 
 A local project is never built in place: its files (``fingerprint.project_files``) are copied to a temporary
 directory and built into a wheel there, kept in the cache under the copy's content digest, so an unchanged
@@ -30,7 +31,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from contract_check import config, fingerprint, fsread, index, proc, refs
+from contract_check import config, fingerprint, fsread, index, proc, project_root, refs
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.index import IndexSettings
 from contract_check.proc import redact
@@ -87,13 +88,7 @@ def _project(spec: str, path: Path, core_package: str, origin: str, extras: tupl
 def resolve_store(spec: str | None, cwd: Path, *, core_package: str, default_package: str | None) -> StoreTarget:
     """Which Store to check (see the module docstring)."""
     if spec is None:
-        pyproject = config.read_pyproject(cwd)
-        if config.depends_on(pyproject, core_package) is not None:
-            return _project(".", cwd.resolve(), core_package, "the project in the current directory", ())
-        if default_package is None:
-            raise UsageError("no Store to check", tip="run in the Store project, or give --store PATH or a requirement")
-        origin = "newest on the index; no Store project in the current directory"
-        return StoreTarget(default_package, origin, default_package, requirement=default_package)
+        return _default_store(cwd, core_package, default_package)
     base, extras = refs.split_extras(spec)
     try:
         path = cwd / Path(base).expanduser()
@@ -121,6 +116,24 @@ def resolve_store(spec: str | None, cwd: Path, *, core_package: str, default_pac
             tip="e.g. --store ../market-data-store, --store '.[dev]' or --store market-data-store==0.6.73",
         ) from None
     return StoreTarget(spec, "--store", req.name, requirement=str(req), extras=tuple(sorted(req.extras)))
+
+
+def _default_store(cwd: Path, core_package: str, default_package: str | None) -> StoreTarget:
+    """The project the current directory is in, when it depends on Core; else the suite's Store on the index."""
+    project = project_root.enclosing(cwd)
+    if project is not None and config.depends_on(config.read_pyproject(project), core_package) is not None:
+        name = project_root.relative(project, cwd)
+        where = "in the current directory" if name == "." else "enclosing the current directory"
+        return _project(name, project, core_package, f"the project {where}", ())
+    if default_package is None:
+        raise UsageError("no Store to check", tip="run in the Store project, or give --store PATH or a requirement")
+    if project is None:
+        why = "no Store project in the current directory or above it"
+    else:
+        where = project_root.relative(project, cwd)
+        where = "the project in the current directory" if where == "." else f"the project at {where}"
+        why = f"{where} does not depend on {core_package}"
+    return StoreTarget(default_package, f"newest on the index; {why}", default_package, requirement=default_package)
 
 
 def pin_newest(target: StoreTarget, settings: IndexSettings, *, python: Version | None = None) -> StoreTarget:
