@@ -176,6 +176,9 @@ def test_the_range_answer_admits_exactly_the_compatible_versions(run_cli, fixtur
 
     admitted = [ref for ref in checked if SpecifierSet(spec).contains(ref, prereleases=True)]
     assert sorted(admitted) == sorted(summary["compatible"]), spec
+    listed = list(fixture_world.core_versions)  # every Core version the find-links directory offers
+    assert sorted(v for v in listed if SpecifierSet(spec).contains(v, prereleases=True)) == sorted(admitted), spec
+    assert any("that were not checked" in note for note in summary["notes"]), summary["notes"]  # 1.50.1 ...
     assert f"suggested-specifier={spec}" in outputs.read_text()
     assert f"Suggested   {spec}" in result.stdout
 
