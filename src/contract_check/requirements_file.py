@@ -239,11 +239,11 @@ def edit_core(text: str, name: str, core: str, rewrite: Rewrite) -> Edited | Not
             return NotEdited(f"{where}: the {core} line carries pip options ({body[:120]!r})")
         if _ENV_VAR.search(body):
             return NotEdited(f"{where}: the {core} line uses an environment variable, which pip expands")
-        try:
-            Requirement(body)
-        except InvalidRequirement as exc:
-            return NotEdited(f"{where}: {body[:120]!r} is not a valid requirement ({exc})")
-        if body not in found:
+        if body not in found:  # each distinct text is parsed and rewritten once
+            try:
+                Requirement(body)
+            except InvalidRequirement as exc:
+                return NotEdited(f"{where}: {body[:120]!r} is not a valid requirement ({exc})")
             try:
                 found[body] = rewrite(body, where)
             except UsageError as exc:
