@@ -5,6 +5,7 @@ unless --allow-unpublished, and the refusals that come before any check (one ref
 from __future__ import annotations
 
 import codecs
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,117 @@ def test_a_target_below_the_current_lower_bound_is_refused(tmp_path: Path) -> No
 def test_offline_a_version_cannot_be_confirmed_as_published(tmp_path: Path) -> None:
     code, said = _bump(_store(tmp_path, ">=1.0,<2"), "--core-ref", "1.1.0")
     assert code == 2 and "offline, the index cannot confirm that it serves cc-fixture-core 1.1.0" in said, said
+
+
+# ------------------------------------------------------------------------------- what bump says, in parts
+
+
+def test_what_bump_says_about_links_files_left_alone_and_a_dry_run(tmp_path: Path, capsys: Any) -> None:
+    from packaging.version import Version
+
+    from contract_check import bump, bump_report
+    from contract_check.upgrade import Bumped
+
+    store = _store(tmp_path, ">=1.0,<2")
+    (store / "requirements.txt").write_text(f"{CORE_DIST}>=1.0\n")
+    (store / "requirements-dev.txt").symlink_to("requirements.txt")
+    (store / "requirements-ci.txt").write_bytes(f"{CORE_DIST}>=1.0 --hash=sha256:ab\n".encode())
+    os_link = tmp_path / "elsewhere.txt"
+    os_link.hardlink_to(store / "requirements.txt")
+    (store / "requirements.txt").chmod(0o444)
+    plan = bump.plan_bump(store, CORE_DIST, Version("1.1.0"))
+    bump_report.say(Bumped(report=None, plan=plan, written=False), dry_run=True)  # type: ignore[arg-type]
+    said = "".join(capsys.readouterr().out.split())  # the console folds long lines (and long paths)
+
+    def shown(text: str) -> bool:
+        return "".join(text.split()) in said
+
+    assert shown("requirements-dev.txt is another name of requirements.txt (a link): planned once")
+    assert shown("requirements.txt: it has 1 other hard link(s), which show the change too")
+    assert shown(f"dry run: nothing written; a real run would refuse: {store / 'requirements.txt'} is read-only")
+    assert shown("left alone: requirements-ci.txt line 1: the cc-fixture-core line pins hashes")
+
+
+def test_a_version_is_published_only_when_the_index_lists_it() -> None:
+    from packaging.version import Version
+
+    from contract_check import index, upgrade
+    from contract_check.config import Options
+    from contract_check.errors import EnvironmentProblem
+
+    options = Options(core_package=CORE_DIST)
+    listed = [index.Release(Version("1.1.0")), index.Release(Version("1.2.0"), yanked=True)]
+    assert upgrade.unpublished(Version("1.1.0"), options, lambda: listed) is None
+    assert (
+        upgrade.unpublished(Version("1.2.0"), options, lambda: listed)
+        == f"{CORE_DIST} 1.2.0 is not on the package index"
+    )
+    assert (
+        upgrade.unpublished(Version("1.3.0"), options, lambda: listed)
+        == f"{CORE_DIST} 1.3.0 is not on the package index"
+    )
+
+    def unreachable() -> list[index.Release]:
+        raise EnvironmentProblem("the index answered 503")
+
+    said = upgrade.unpublished(Version("1.1.0"), options, unreachable)
+    assert said == f"the index could not be asked whether it serves {CORE_DIST} 1.1.0 (the index answered 503)"
+
+
+@pytest.mark.slow  # git ls-remote
+def test_commit_of_a_branch_a_tag_and_an_ambiguous_name(fixture_world: Any, tmp_path: Path) -> None:
+    from contract_check.errors import EnvironmentProblem, UsageError
+    from contract_check.upgrade import commit_of
+
+    clone = _clone_with_branch(fixture_world, tmp_path, "v1.0.0-fix", "v1.1.0")
+    url = clone.as_uri()
+    shas = fixture_world.git_shas
+    assert commit_of(url, "v1.1.0") == shas["v1.1.0"]  # an annotated tag: its commit, not the tag object
+    assert commit_of(url, "v1.0.0-fix") == shas["v1.1.0"]
+    assert commit_of(url, "feature/next") == shas["feature/next"]
+    assert commit_of(url, shas["v1.0.0"]) == shas["v1.0.0"]
+    subprocess.run(["git", "-C", str(clone), "branch", "v1.0.0", shas["v1.1.0"]], check=True)  # a branch named as a tag
+    with pytest.raises(UsageError, match="names both a branch and a tag"):
+        commit_of(url, "v1.0.0")
+    with pytest.raises(
+        UsageError, match=r"bump pins the commit it checks, and '[0-9a-f]{10}' is not a branch"
+    ) as short:
+        commit_of(url, shas["v1.0.0"][:10])
+    assert short.value.tip == "give the commit as its full 40-character SHA"
+    with pytest.raises(EnvironmentProblem, match="has no branch or tag 'nope'"):
+        commit_of(url, "nope")
+
+
+@pytest.mark.slow  # mount is a process
+def test_a_real_full_disk_writes_nothing_and_is_exit_3(tmp_path: Path) -> None:
+    from packaging.version import Version
+
+    from contract_check import bump
+    from contract_check.inplace import WriteFailed
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root (CAP_SYS_ADMIN)")
+    try:
+        store = write_store_project(disk / "store", core_range=">=1.0,<2")
+        (store / "requirements.txt").write_text(f"{CORE_DIST}>=1.0,<2\n")
+        plan = bump.plan_bump(store, CORE_DIST, Version("1.1.0"))
+        before = {p: p.read_bytes() for p in (store / "pyproject.toml", store / "requirements.txt")}
+        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)  # fill the file system to the last byte
+        try:
+            while os.write(filler, b"\0" * 512):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        with pytest.raises(WriteFailed) as caught:
+            bump.apply(plan)
+        assert caught.value.exit_code == 3
+        assert caught.value.message.startswith("no space left on device while writing a backup of ")
+        assert caught.value.message.endswith("nothing was written")
+        assert {p: p.read_bytes() for p in before} == before
+        assert not list(store.glob("*.contract-check-backup"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -334,7 +334,7 @@ def test_two_changes_to_one_file_are_refused(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------ property
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.data(), st.sampled_from([errno.ENOSPC, errno.EIO, errno.EPERM]), st.booleans())
 def test_property_a_fault_at_any_call_leaves_all_old_or_all_new(data: st.DataObject, error: int, shrink: bool) -> None:
     with tempfile.TemporaryDirectory() as folder:

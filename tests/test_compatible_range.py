@@ -204,7 +204,7 @@ def _expressible(good: set[Version], refused: set[Version]) -> bool:
 _checked = st.lists(st.tuples(_version, st.booleans()), max_size=10)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_version, max_size=12), _checked, st.lists(st.tuples(_version, st.booleans()), max_size=3), _declared)
 @example(
     [Version("1.0"), Version("1.0+abc"), Version("1.1")], [(Version("1.0+abc"), True), (Version("1.1"), True)], [], None

@@ -234,7 +234,7 @@ def bump_command(
     quiet: QuietOpt = False,
 ) -> int:
     """Check REF and, only if compatible, move the Store's Core requirement's lower bound to it."""
-    from contract_check import bump_report, report_paths, upgrade
+    from contract_check import bump, bump_report, report_paths, upgrade
 
     if len(config.split_refs([core_ref])) > 1:
         raise UsageError(
@@ -248,12 +248,14 @@ def bump_command(
     progress, status = terminal.progress(quiet)
     try:
         done = upgrade.check_and_bump(
-            options, Path.cwd(), progress, dry_run=dry_run, allow_unpublished=allow_unpublished, contracts=ctx.obj
+            options, Path.cwd(), progress, dry_run=True, allow_unpublished=allow_unpublished, contracts=ctx.obj
         )
     finally:
         if status is not None:
             status.stop()
     code = report.emit(done.report, report.Outputs(quiet=quiet, summary=False, files=files))
+    if not dry_run and done.plan is not None and done.plan.changed:
+        bump.apply(done.plan)  # after the report: a refused or failed write is said below it
     bump_report.say(done, dry_run=dry_run)
     return code
 

@@ -36,7 +36,17 @@ class Inputs:
 
 
 def _resolved(path: Path) -> Path:
-    return Path(os.path.realpath(path))
+    try:
+        return Path(os.path.realpath(path))
+    except (OSError, ValueError):  # a name the file system refuses: compared as written
+        return Path(os.path.abspath(path))
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system is a later step's usage error
+        return False
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -126,10 +136,14 @@ def of_options(options: Options, cwd: Path, *, bump_project: Path | None = None)
     local += [(ref, "a Core ref") for ref in options.core_refs]
     for spec, what in local:
         base, _ = refs.split_extras(spec)
-        path = (cwd / Path(base).expanduser()) if refs.looks_like_path(spec) or refs.path_exists(cwd / base) else None
+        try:
+            given = Path(base).expanduser()
+        except RuntimeError:  # ~user of an unknown user: not a path of ours (refs says so)
+            continue
+        path = (cwd / given) if refs.looks_like_path(spec) or refs.path_exists(cwd / base) else None
         if path is None:
             continue
-        if path.is_dir():
+        if _is_dir(path):
             files += [(p, f"a file of {what} project") for p in project_inputs(path)]
             files += [(p, "a requirements file bump edits") for p in requirements_files(path)]
         else:
@@ -143,11 +157,14 @@ def of_options(options: Options, cwd: Path, *, bump_project: Path | None = None)
     if options.golden is not None:
         trees.append((options.golden, "the golden directory"))
     for contract in options.contracts:
-        (trees if contract.is_dir() else files).append((contract, "your contracts"))
+        (trees if _is_dir(contract) else files).append((contract, "your contracts"))
     return collect(cwd, files=files, trees=trees)
 
 
 def requirements_files(project: Path) -> list[Path]:
     """The requirements files ``bump`` reads in *project*, and the files their symlinks lead to."""
-    found = sorted([*project.glob("requirements*.txt"), *project.glob("requirements*.in")])
-    return [*found, *(_resolved(p) for p in found if p.is_symlink())]
+    try:
+        found = sorted([*project.glob("requirements*.txt"), *project.glob("requirements*.in")])
+        return [*found, *(_resolved(p) for p in found if p.is_symlink())]
+    except (OSError, ValueError):
+        return []
