@@ -157,7 +157,7 @@ def test_what_bump_says_about_links_files_left_alone_and_a_dry_run(tmp_path: Pat
     def shown(text: str) -> bool:
         return "".join(text.split()) in said
 
-    assert shown("requirements-dev.txt is another name of requirements.txt (a link): planned once")
+    assert shown("requirements-dev.txt is another name of requirements.txt (a link): the same file, counted once")
     assert shown("requirements.txt: it has 1 other hard link(s), which show the change too")
     assert shown(f"dry run: nothing written; a real run would refuse: {store / 'requirements.txt'} is read-only")
     assert shown("left alone: requirements-ci.txt line 1: the cc-fixture-core line pins hashes")

@@ -23,7 +23,7 @@ def say(done: Bumped, *, dry_run: bool) -> None:
     if plan.changed:
         sys.stdout.write(bump.render_diff(plan))
     for name, same in plan.aliases:
-        out.print(f"{escape(name.name)} is another name of {escape(same.name)} (a link): planned once")
+        out.print(f"{escape(name.name)} is another name of {escape(same.name)} (a link): the same file, counted once")
     for edit in plan.edits:
         links = inplace.other_links(edit.target)
         notes = [edit.note] if edit.note else []
