@@ -26,7 +26,7 @@ EXAMPLES: dict[str, list[str]] = {
     "check-broken": ["--core-ref", "1.1.0"],
     "check-range": ["--core-range", ">=1.0"],
     "against": ["--core-ref", "1.3.0", "--against", "1.0.0"],
-    "bump": ["bump", "--core-ref", "1.2.0", "--dry-run"],
+    "bump": ["bump", "--core-ref", "1.2.0", "--dry-run", "--allow-unpublished"],  # example-core: --find-links only
 }
 BLOCK = re.compile(r"(<!-- example: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /example -->)", re.S)
 

@@ -220,7 +220,7 @@ def test_utf16_requirements_with_bom_keeps_its_encoding(tmp_path: Path) -> None:
     (project / "requirements.txt").write_bytes(old)
     plan = plan_bump(project, CORE, NEW)
     assert [e.path.name for e in plan.edits] == ["pyproject.toml", "requirements.txt"]
-    assert plan.edits[1].encoding.label == "UTF-16 LE with BOM"
+    assert plan.edits[1].encoding.label == "UTF-16 LE with a byte order mark"
     apply(plan)
     new = (project / "requirements.txt").read_bytes()
     assert new[:2] == b"\xff\xfe"
@@ -342,7 +342,7 @@ def test_apply_failure_while_staging_leaves_everything_as_it_was(tmp_path: Path)
     plan = plan_bump(project, CORE, NEW)
     (project / "requirements.txt").unlink()
     before = snapshot(project)
-    with pytest.raises(UsageError, match=r"requirements\.txt does not exist"):
+    with pytest.raises(UsageError, match=r"nothing was written: .*requirements\.txt cannot be opened for writing"):
         apply(plan)
     assert snapshot(project) == before
     assert sorted(p.name for p in project.iterdir()) == ["pyproject.toml"]
@@ -367,7 +367,8 @@ def test_apply_failure_while_staging_leaves_everything_as_it_was(tmp_path: Path)
             None,
             "1.4.61 is not admitted by '<1.4.60'",
         ),
-        ('[project]\ndependencies = ["market-data-core~=1.4.54"]\n', None, None, None),  # admitted: control case
+        ('[project]\ndependencies = ["market-data-core~=1.4.54"]\n', None, None, None),
+        # admitted: control case
         ('[project]\ndependencies = ["market-data-core>=1,!=1.4.61"]\n', None, None, "not admitted by '!=1.4.61'"),
         (
             '[project]\ndependencies = ["market-data-core>=1.4", "market-data-core>=1.4.54; python_version<\'3\'"]\n',
@@ -387,54 +388,6 @@ def test_apply_failure_while_staging_leaves_everything_as_it_was(tmp_path: Path)
         ),
         ('[project]\ndependencies = ["""market-data-core>=1.4.54,\\\n  <2"""]\n', None, None, "cannot locate"),
         ("[project\n", None, None, "is not valid TOML"),
-        (
-            '[project]\ndependencies = ["market-data-core>=1.4.54"]\n',
-            "market-data-core==1.4.54 \\\n    --hash=sha256:ab\n",
-            None,
-            "pins hashes",
-        ),
-        (
-            '[project]\ndependencies = ["market-data-core>=1.4.54"]\n',
-            "market-data-core==1.4.54 --hash=sha256:ab\n",
-            None,
-            "pins hashes",
-        ),
-        (
-            '[project]\ndependencies = ["market-data-core>=1.4.54"]\n',
-            "market-data-core>=1 \\\n ; python_version>'3'\n",
-            None,
-            "continues",
-        ),
-        (
-            '[project]\ndependencies = ["market-data-core>=1.4.54"]\n',
-            "market-data-core>=1 --config-settings x=y\n",
-            None,
-            "pip options",
-        ),
-        (
-            '[project]\ndependencies = ["market-data-core>=1.4.54"]\n',
-            "-e git+https://h/c.git#egg=market_data_core\n",
-            None,
-            "editable or VCS",
-        ),
-        (
-            '[project]\ndependencies = ["market-data-core>=1.4.54"]\n',
-            "market-data-core>=1\nmarket-data-core<3\n",
-            None,
-            "differently",
-        ),
-        (
-            '[project]\ndependencies = ["market-data-core>=1.4.54"]\n',
-            "market-data-core>=1.4.54,<1.4.60\n",
-            None,
-            "requirements.txt line 1: 1.4.61 is not admitted",
-        ),
-        (
-            '[project]\ndependencies = ["market-data-core>=1.4.54"]\n',
-            "market-data-core>=1.4.54 [\n",
-            None,
-            "not a valid requirement",
-        ),
     ],
 )
 def test_refusals_write_nothing(
@@ -457,25 +410,68 @@ def test_refusals_write_nothing(
     assert snapshot(project) == before
 
 
-def test_refusals_for_paths_and_encodings(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="is not a local project directory"):
-        plan_bump(tmp_path / "missing", CORE, NEW)
+@pytest.mark.parametrize(
+    ("requirements", "reason"),
+    [
+        (b"market-data-core==1.4.54 \\\n    --hash=sha256:ab\n", "line 1: the market-data-core line pins hashes"),
+        (b"market-data-core==1.4.54 --hash=sha256:ab\n", "pins hashes"),
+        (b"market-data-core>=1 --config-settings x=y\n", "carries pip options"),
+        (b"market-data-core>=1 -C x=y\n", "carries pip options"),
+        (
+            b"-e git+https://h/c.git#egg=market_data_core\n",
+            "line 1 installs market-data-core from a URL or an editable",
+        ),
+        (b"git+https://h/c.git#egg=Market.Data_Core\n", "from a URL or an editable"),
+        (b"market-data-core>=1\nmarket-data-core<3\n", "names market-data-core differently"),
+        (b"market-data-core>=1.4.54,<1.4.60\n", "requirements.txt line 1: 1.4.61 is not admitted by '<1.4.60'"),
+        (b"market-data-core>=1.4.62\n", "1.4.61 is below the current lower bound (>=1.4.62)"),
+        (b"market-data-core>=1.4.54 [\n", "line 1: 'market-data-core>=1.4.54 [' is not a valid requirement"),
+        (b"market-data-core>=${CORE_MIN}\n", "uses an environment variable"),
+        (
+            b"market-data-core>=1.4.5\\\n4\n",
+            "line 1: the part of the market-data-core requirement that changes is split",
+        ),
+        ("market-data-core>=1.4.54 # café\n".encode("latin-1"), "byte 30 is not UTF-8 (0xE9"),
+        ("market-data-core>=1.4.54\n".encode("utf-16-le"), "looks like UTF-16 LE without a byte order mark"),
+        (codecs.BOM_UTF32_LE + "market-data-core\n".encode("utf-32-le"), "it is UTF-32 LE"),
+        (codecs.BOM_UTF16_LE + "market-data-core\n".encode("utf-16-le") + b"\x00", "byte 36 is half a UTF-16"),
+    ],
+)
+def test_a_requirements_file_that_cannot_be_edited_is_left_alone_and_named(
+    tmp_path: Path, requirements: bytes, reason: str
+) -> None:
     project = store(tmp_path, '  "market-data-core>=1.4.54",\n')
-    for name, data, message in [
-        ("requirements.txt", "market-data-core>=1.4.54\n".encode("utf-16-le"), "without a byte order mark"),
-        ("requirements.txt", b"market-data-core>=1.4.54 # caf\xe9\n", "is not UTF-8 text"),
-        ("requirements.txt", codecs.BOM_UTF32_LE + "x\n".encode("utf-32-le"), "is UTF-32"),
-        ("requirements.txt", codecs.BOM_UTF16_LE + b"m\x00\x00", "is not UTF-16 LE with BOM text"),
-    ]:
-        (project / name).write_bytes(data)
-        before = snapshot(project)
-        with pytest.raises(UsageError, match=message):
-            plan_bump(project, CORE, NEW)
-        assert snapshot(project) == before
-    (project / "requirements.txt").unlink()
+    (project / "requirements.txt").write_bytes(requirements)
+    plan = plan_bump(project, CORE, NEW)
+    assert [e.path.name for e in plan.edits] == ["pyproject.toml"]  # the pin the Store uses is still bumped
+    ((left,),) = [plan.left_alone]
+    assert left.path == project / "requirements.txt" and reason in left.reason, left.reason
+    assert left.tip
+    apply(plan)
+    assert (project / "requirements.txt").read_bytes() == requirements
+
+
+def test_files_that_do_not_name_core_are_not_mentioned_even_when_damaged(tmp_path: Path) -> None:
+    project = store(tmp_path, '  "market-data-core>=1.4.54",\n')
+    (project / "requirements-dev.txt").write_bytes(b"pytest\n\x00\x00\x00")
+    (project / "requirements-docs.txt").write_bytes("mkdocs # é\n".encode("latin-1"))
+    plan = plan_bump(project, CORE, NEW)
+    assert [e.path.name for e in plan.edits] == ["pyproject.toml"] and plan.left_alone == ()
+
+
+def test_a_fifo_requirements_file_is_left_alone(tmp_path: Path) -> None:
+    project = store(tmp_path, '  "market-data-core>=1.4.54",\n')
     os.mkfifo(project / "requirements-fifo.txt")
+    plan = plan_bump(project, CORE, NEW)
+    ((left,),) = [plan.left_alone]
+    assert "is a FIFO (named pipe), not a regular file" in left.reason
     with pytest.raises(UsageError, match="not a regular file"):
         bump._read(project / "requirements-fifo.txt", "requirements file")
+
+
+def test_refusals_for_paths(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="is not a local project directory"):
+        plan_bump(tmp_path / "missing", CORE, NEW)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -553,6 +549,11 @@ def test_property_rewrite_moves_the_floor_and_keeps_the_ceiling(
     text = CORE + ("[fast]" if extras else "") + space + ("," + space).join(clauses)
     text += " ; python_version >= '3.11'" if marker else ""
     new = Version(target)
+    floor = Version(_clause(*lower).lstrip("<>=~!")) if lower else None
+    if floor is not None and lower is not None and (new < floor or (lower[0] == ">" and new == floor)):
+        with pytest.raises(UsageError, match="is below the current lower bound"):
+            requirement_edit.rewrite(text, new, None, "where")
+        return
     kept = SpecifierSet(",".join(_clause(*o) for o in others))
     if lower and lower[0] == "~=":
         kept &= SpecifierSet("==" + ".".join(str(p) for p in Version(clauses[0][2:]).release[:-1]) + ".*")

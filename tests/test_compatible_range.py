@@ -1,4 +1,5 @@
-"""The range answer: the suggested specifier admits exactly the compatible versions that were checked."""
+"""The range answer: against the index listing, the suggested specifier admits only releases that were checked and
+found compatible (unpublished refs never set a bound), and says what it left out."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from contract_check.compatible_range import Inexpressible, sorted_versions, suggest_specifier
+from contract_check.compatible_range import Inexpressible, Suggestion, sorted_versions, suggest, suggest_specifier
 
 
 def vs(*texts: str) -> list[Version]:
@@ -23,60 +24,97 @@ def admits(spec: str, version: Version) -> bool:
 # hand-written examples
 # ----------------------------------------------------------------------------------------------------------
 
+LISTING = vs(*(f"1.4.{n}" for n in range(50, 62)), "1.2.0", "1.3.0")  # what the index lists
+
 
 @pytest.mark.parametrize(
     ("compatible", "broken", "declared", "expected"),
     [
-        # all pass: lowest compatible, declared upper bound kept
-        (vs("1.4.55", "1.4.56", "1.4.61"), [], ">=1.4.54,<2.0.0", ">=1.4.55,<2.0.0"),
+        # every listed release from 1.4.55 up checked and compatible: the bounds only
+        (vs(*(f"1.4.{n}" for n in range(55, 62))), [], ">=1.4.54,<2.0.0", ">=1.4.55,<=1.4.61"),
         # one broken in the middle
-        (vs("1.4.55", "1.4.56", "1.4.58"), vs("1.4.57"), ">=1.4.54,<2.0.0", ">=1.4.55,!=1.4.57,<2.0.0"),
-        # several broken in the middle: ascending
-        (vs("1.0", "1.3", "1.6"), vs("1.4", "1.2", "1.5"), None, ">=1.0,!=1.2,!=1.4,!=1.5"),
-        # the lowest ones broken: the lower bound moves up, no != needed below it
-        (vs("1.4.57", "1.4.58"), vs("1.4.55", "1.4.56"), ">=1.4.54,<2.0.0", ">=1.4.57,<2.0.0"),
-        # the newest ones broken: excluded one by one, the declared upper bound kept
-        (vs("1.4.55", "1.4.56"), vs("1.4.57", "1.4.60"), ">=1.4.54,<2.0.0", ">=1.4.55,!=1.4.57,!=1.4.60,<2.0.0"),
-        # no declared specifier, all pass
-        (vs("1.2.0", "1.4.61"), [], None, ">=1.2.0"),
-        (vs("1.2.0"), [], "", ">=1.2.0"),
-        # broken versions the declared upper bound already shuts out need nothing
-        (vs("1.4.55"), vs("2.0.0", "2.1.0"), ">=1.4,<2.0.0", ">=1.4.55,<2.0.0"),
-        # a declared upper bound that rejects a compatible version is dropped
-        (vs("1.4.55", "2.0.0"), vs("1.4.56"), ">=1.4,<2.0.0", ">=1.4.55,!=1.4.56"),
-        (vs("1.4.55", "2.0.0rc1"), [], ">=1.4,<2.0.0", ">=1.4.55"),  # <2.0.0 rejects 2.0.0rc1
-        # <= kept as written; ~= and ==X.* give their upper half
-        (vs("1.4.55"), [], "<=1.4.60", ">=1.4.55,<=1.4.60"),
-        (vs("1.4.55", "1.4.61"), [], "~=1.4.54", ">=1.4.55,<1.5"),
-        (vs("1.4.55", "1.4.61"), [], "~=1.4", ">=1.4.55,<2"),
-        (vs("1.4.55"), [], "==1.4.*", ">=1.4.55,<1.5"),
-        (vs("1!1.4.55"), [], "~=1!1.4.0", ">=1!1.4.55,<1!1.5"),
-        # declared != kept when it excludes an unchecked version inside the range, dropped when compatible
-        (vs("1.4.55", "1.4.57"), [], ">=1.4,!=1.4.56,!=1.4.57,!=1.3.0,<2", ">=1.4.55,!=1.4.56,<2"),
-        (vs("1.4.55", "1.4.57"), [], ">=1.4,!=1.4.56.*,!=1.4.5.*,!=1.3.*", ">=1.4.55,!=1.4.56.*"),
-        # pre, post and dev releases
-        (vs("1.4.57.post1", "1.4.58"), vs("1.4.57"), None, ">=1.4.57.post1"),
-        (vs("1.4.56", "1.4.57.post1"), vs("1.4.57"), None, ">=1.4.56,!=1.4.57"),
-        (vs("1.4.56", "1.4.57"), vs("1.4.57rc1", "1.4.57.dev0"), None, ">=1.4.56,!=1.4.57.dev0,!=1.4.57rc1"),
-        (vs("1.4.57rc1", "1.4.57"), vs("1.4.57a1"), None, ">=1.4.57rc1"),
-        (vs("1.4.56", "1.4.57"), vs("1.4.57.post1"), None, ">=1.4.56,!=1.4.57.post1"),
-        # the newest broken is a pre-release, or a post-release of a dev release
-        (vs("1.9"), vs("2.0rc1", "2.0"), "<3", ">=1.9,!=2.0rc1,!=2.0,<3"),
-        (vs("1.9", "2.0a1"), vs("2.0rc1"), "<3", ">=1.9,!=2.0rc1,<3"),
-        (vs("2.0"), vs("2.0.post1.dev1"), None, ">=2.0,!=2.0.post1.dev1"),
-        # local versions: a broken X+abc is excluded on its own
-        (vs("1.0", "1.1"), vs("1.0+abc"), None, ">=1.0,!=1.0+abc"),
-        (vs("1.0+abc", "1.1"), vs("1.0+abd"), None, ">=1.0,!=1.0+abd"),
-        (vs("1.0+abc"), vs("1.0"), None, "==1.0+abc"),  # the one compatible version, alone
+        (
+            vs("1.4.55", "1.4.56", "1.4.58", "1.4.59", "1.4.60", "1.4.61"),
+            vs("1.4.57"),
+            None,
+            ">=1.4.55,!=1.4.57,<=1.4.61",
+        ),
+        # releases between the compatible ones that were not checked are excluded, one by one
+        (vs("1.4.55", "1.4.58"), vs("1.4.57"), None, ">=1.4.55,!=1.4.56,!=1.4.57,<=1.4.58"),
+        # the lowest ones broken: the lower bound moves up; the newest broken: below the upper bound
+        (vs("1.4.57", "1.4.58"), vs("1.4.55", "1.4.56", "1.4.60"), ">=1.4.54,<2.0.0", ">=1.4.57,<=1.4.58"),
+        # one compatible release
+        (vs("1.4.61"), vs("1.4.60"), ">=1.4,<2", "==1.4.61"),
+        # a declared != between the bounds is kept (it may name a yanked release this listing no longer has)
+        (vs("1.4.57", "1.4.58", "1.4.59"), [], "!=1.4.58.1,!=1.2.*,!=1.4.*", ">=1.4.57,!=1.4.58.1,<=1.4.59"),
     ],
 )
 def test_suggest_specifier_examples(
     compatible: list[Version], broken: list[Version], declared: str | None, expected: str
 ) -> None:
-    answer = suggest_specifier(compatible, broken, declared)
+    answer = suggest_specifier(compatible, broken, declared, published=LISTING, complete=True)
     assert answer == expected
     assert all(admits(answer, v) for v in compatible)
     assert not any(admits(answer, v) for v in broken)
+    assert [v for v in LISTING if admits(answer, v)] == sorted(v for v in LISTING if v in compatible)
+
+
+def test_git_refs_never_set_a_bound_and_unchecked_releases_are_named() -> None:
+    """Seen: after git refs the answer was '>=1.1.1,!=1.5.0.dev0,<2.0.0': it started at an unpublished tag and
+    admitted dozens of releases never checked, though the report said it admitted exactly the compatible ones."""
+    compatible = vs("1.1.1", "1.4.55", "1.4.61")  # 1.1.1: git:v1.1.1, a tag the index does not list
+    broken = vs("1.5.0.dev0")  # git:main
+    found = suggest(compatible, broken, ">=1.1,<2.0.0", published=LISTING, complete=True)
+    assert found.specifier == ">=1.4.55,!=1.4.56,!=1.4.57,!=1.4.58,!=1.4.59,!=1.4.60,<=1.4.61"
+    assert found.notes == (
+        "compatible but not on the index, so not in the suggested specifier: 1.1.1",
+        "the suggested specifier excludes 5 release(s) between 1.4.55 and 1.4.61 that were not checked (1.4.56, "
+        "1.4.57, 1.4.58, 1.4.59, 1.4.60): check them (--core-range '>=1.4.55,<=1.4.61') to admit them",
+    )
+    assert not admits(found.specifier, Version("1.1.1")) and not admits(found.specifier, Version("1.5.0.dev0"))
+
+
+def test_only_unpublished_versions_compatible_is_no_specifier() -> None:
+    found = suggest(vs("1.5.0.dev0"), vs("1.4.61"), None, published=LISTING, complete=True)
+    assert found == Suggestion(
+        None, ("compatible but not on the index, so not in the suggested specifier: 1.5.0.dev0",)
+    )
+
+
+def test_without_the_whole_listing_the_answer_is_a_sketch_and_says_so() -> None:
+    found = suggest(vs("1.4.55", "1.4.61"), vs("1.4.57"), None, published=None)  # merge: no listing
+    assert found.specifier == ">=1.4.55,!=1.4.57,<=1.4.61"
+    assert found.notes == (
+        "the suggested specifier is a sketch: the index listing was not compared, so releases between 1.4.55 and "
+        "1.4.61 that were not checked may be admitted",
+    )
+    partial = suggest(vs("1.4.55", "1.4.61"), [], None, published=vs("1.4.61"), complete=False)  # offline
+    assert partial.specifier == "==1.4.61" and partial.notes[0].endswith("not in the suggested specifier: 1.4.55")
+
+
+@pytest.mark.parametrize(
+    ("compatible", "broken", "listing", "expected"),
+    [
+        # pre, post and dev releases are releases like any other
+        (vs("1.4.57.post1", "1.4.58"), vs("1.4.57"), vs("1.4.57", "1.4.57.post1", "1.4.58"), ">=1.4.57.post1,<=1.4.58"),
+        (
+            vs("1.4.56", "1.4.57.post1"),
+            vs("1.4.57"),
+            vs("1.4.56", "1.4.57", "1.4.57.post1"),
+            ">=1.4.56,!=1.4.57,<=1.4.57.post1",
+        ),
+        (vs("1.4.56", "1.4.57"), [], vs("1.4.56", "1.4.57rc1", "1.4.57"), ">=1.4.56,!=1.4.57rc1,<=1.4.57"),
+        (vs("1.9", "2.0a1"), vs("2.0rc1"), vs("1.9", "2.0a1", "2.0rc1", "2.0"), ">=1.9,<=2.0a1"),
+        # local versions: a broken X+abc is excluded on its own
+        (vs("1.0", "1.1"), vs("1.0+abc"), vs("1.0", "1.1"), ">=1.0,!=1.0+abc,<=1.1"),
+        (vs("1.0+abc"), vs("1.0"), vs("1.0", "1.0+abc"), "==1.0+abc"),  # the one compatible version, alone
+        (vs("1!1.4.55", "1!1.4.56"), [], vs("1!1.4.55", "1!1.4.56"), ">=1!1.4.55,<=1!1.4.56"),
+    ],
+)
+def test_versions_of_every_shape(
+    compatible: list[Version], broken: list[Version], listing: list[Version], expected: str
+) -> None:
+    assert suggest_specifier(compatible, broken, None, published=listing, complete=True) == expected
 
 
 def test_nothing_compatible_is_none() -> None:
@@ -85,8 +123,8 @@ def test_nothing_compatible_is_none() -> None:
 
 
 def test_the_clause_order_is_not_specifierset_order() -> None:
-    answer = suggest_specifier(vs("1.4.55", "1.4.58"), vs("1.4.57"), ">=1.4.54,<2.0.0")
-    assert answer == ">=1.4.55,!=1.4.57,<2.0.0"
+    answer = suggest_specifier(vs("1.4.55", "1.4.58"), vs("1.4.57"), None)
+    assert answer == ">=1.4.55,!=1.4.57,<=1.4.58"
     assert str(SpecifierSet(answer)) != answer  # packaging would sort the clauses by operator
 
 
@@ -105,14 +143,16 @@ def test_both_compatible_and_broken_is_inexpressible() -> None:
 
 
 def test_local_compatible_next_to_broken_public_is_inexpressible() -> None:
-    with pytest.raises(Inexpressible, match=r"compatible 1\.0\+abc and broken 1\.0 differ only by the local label"):
+    with pytest.raises(Inexpressible, match=r"compatible 1\.0\+abc and broken or unchecked 1\.0 differ only"):
         suggest_specifier(vs("1.0+abc", "1.1"), vs("1.0"), None)
+    with pytest.raises(Inexpressible, match=r"compatible 1\.0\+abc and broken or unchecked 1\.0 differ only"):
+        suggest_specifier(vs("1.0+abc", "1.1"), [], None, published=vs("1.0", "1.0+abc", "1.1"), complete=True)
 
 
 def test_duplicates_and_order_of_input_do_not_matter() -> None:
     a = suggest_specifier(vs("1.5", "1.0", "1.0.0", "1.3"), vs("1.4", "1.2", "1.2"), "<2")
     b = suggest_specifier(vs("1.0", "1.3", "1.5"), vs("1.2", "1.4"), "<2")
-    assert a == b == ">=1.0,!=1.2,!=1.4,<2"
+    assert a == b == ">=1.0,!=1.2,!=1.4,<=1.5"
 
 
 def test_sorted_versions() -> None:
@@ -154,53 +194,68 @@ _declared = st.one_of(
 )
 
 
-def _expressible(good: set[Version], bad: set[Version]) -> bool:
-    """The documented limits: no version in both sets; a compatible X+local beside a broken X only alone."""
-    if good & bad:
-        return False
-    clash = any(v.local is not None and Version(v.public) in bad for v in good)
+def _expressible(good: set[Version], refused: set[Version]) -> bool:
+    """The documented limits: no version both compatible and broken; a compatible X+local beside a broken or
+    unchecked listed X only alone."""
+    clash = any(v.local is not None and Version(v.public) in refused for v in good)
     return not clash or len(good) == 1
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.tuples(_version, st.booleans()), max_size=14),
-    _declared,
+_checked = st.lists(st.tuples(_version, st.booleans()), max_size=10)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_version, max_size=12), _checked, st.lists(st.tuples(_version, st.booleans()), max_size=3), _declared)
+@example(
+    [Version("1.0"), Version("1.0+abc"), Version("1.1")], [(Version("1.0+abc"), True), (Version("1.1"), True)], [], None
 )
-@example([(Version("1.0+abc"), True), (Version("1.0"), False), (Version("1.1"), True)], None)
-@example([(Version("2.0a1"), True), (Version("2.0rc1"), False), (Version("2.0"), False)], "<3")
-def test_property_answer_admits_exactly_the_compatible_versions(
-    checked: list[tuple[Version, bool]], declared: str | None
+@example(
+    [Version("2.0a1"), Version("2.0rc1"), Version("2.0")], [(Version("2.0a1"), True), (Version("2.0"), False)], [], "<3"
+)
+def test_property_against_a_listing_only_checked_compatible_releases_are_admitted(
+    listing: list[Version],
+    checked_listed: list[tuple[Version, bool]],
+    checked_unlisted: list[tuple[Version, bool]],
+    declared: str | None,
 ) -> None:
+    published = set(listing) | {v for v, _ in checked_listed}
     seen: dict[Version, bool] = {}
-    for version, passed in checked:
+    for version, passed in [*checked_listed, *((v, p) for v, p in checked_unlisted if v not in published)]:
         seen.setdefault(version, passed)  # one verdict per version, like one row per checked version
     good = {v for v, passed in seen.items() if passed}
     bad = {v for v, passed in seen.items() if not passed}
-    if not good:
-        assert suggest_specifier(good, bad, declared) is None
+    good_published = good & published
+    try:
+        answer = suggest_specifier(good, bad, declared, published=published, complete=True)
+    except Inexpressible:
+        assert not _expressible(good_published, bad | (published - good)), (good, bad, published)
         return
-    if not _expressible(good, bad):
-        with pytest.raises(Inexpressible):
-            suggest_specifier(good, bad, declared)
+    if not good_published:
+        assert answer is None
         return
-    answer = suggest_specifier(good, bad, declared)
-    assert answer is not None
+    assert answer is not None and _expressible(good_published, bad | (published - good))
     spec = SpecifierSet(answer)
-    assert {v for v in good if not spec.contains(v, prereleases=True)} == set()
-    assert {v for v in bad if spec.contains(v, prereleases=True)} == set()
-    if not answer.startswith("=="):
-        assert answer.startswith(f">={min(good).public}")  # the lower bound is the lowest compatible
+    admitted = {v for v in published | bad if spec.contains(v, prereleases=True)}
+    assert good_published <= admitted  # every compatible published release
+    assert not admitted & bad  # no broken version, published or not
+    assert admitted & published <= good  # no listed release that was not checked and found compatible
+    low, high = min(good_published), max(good_published)
+    assert answer.startswith((f">={low.public},", "==")) and (
+        answer.startswith("==") or answer.endswith(f",<={high.public}")
+    )
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(_version, min_size=1, max_size=10), _declared)
-def test_property_all_compatible_is_lowest_and_the_admitting_declared_uppers(
+def test_property_without_a_listing_every_compatible_version_is_admitted(
     versions: list[Version], declared: str | None
 ) -> None:
-    answer = suggest_specifier(versions, [], declared)
+    try:
+        answer = suggest_specifier(versions, [], declared)
+    except Inexpressible:  # pragma: no cover - nothing broken, nothing listed: always expressible
+        raise AssertionError(versions) from None
     assert answer is not None
-    assert answer.startswith(f">={min(versions).public}")
+    assert answer.startswith(f">={min(versions).public}") or answer == f"=={min(versions)}"
     exclusions = [c for c in answer.split(",") if c.startswith("!=")]
     assert set(exclusions) <= set((declared or "").split(","))  # with nothing broken, only declared ones
     assert all(admits(answer, v) for v in versions)

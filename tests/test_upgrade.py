@@ -176,6 +176,9 @@ def test_the_range_answer_admits_exactly_the_compatible_versions(run_cli, fixtur
 
     admitted = [ref for ref in checked if SpecifierSet(spec).contains(ref, prereleases=True)]
     assert sorted(admitted) == sorted(summary["compatible"]), spec
+    listed = list(fixture_world.core_versions)  # every Core version the find-links directory offers
+    assert sorted(v for v in listed if SpecifierSet(spec).contains(v, prereleases=True)) == sorted(admitted), spec
+    assert any("that were not checked" in note for note in summary["notes"]), summary["notes"]  # 1.50.1 ...
     assert f"suggested-specifier={spec}" in outputs.read_text()
     assert f"Suggested   {spec}" in result.stdout
 
@@ -198,6 +201,7 @@ def test_bump_moves_only_the_lower_bound_and_keeps_the_encoding(run_cli, fixture
     before = (project / "pyproject.toml").read_bytes()
     ref = fixture_world.variant_versions["baseline"]
     args = ["bump", "--core-ref", ref, "--core-package", CORE_DIST, "--find-links", fixture_world.find_links]
+    args.append("--allow-unpublished")  # the fixture Core is in --find-links only
     dry = run_cli(*args, "--dry-run", cwd=project, json_report=False)
     assert dry.code == 0, dry.output
     assert f'-    "{CORE_DIST}>=1.0,<2",  # the pin' in dry.stdout and "dry run: nothing written" in dry.stdout
@@ -213,7 +217,7 @@ def test_bump_moves_only_the_lower_bound_and_keeps_the_encoding(run_cli, fixture
 def test_bump_refuses_a_broken_core_and_a_ref_above_the_upper_bound(run_cli, fixture_world, tmp_path) -> None:
     project = _bump_store(tmp_path)
     before = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
-    common = ["--core-package", CORE_DIST, "--find-links", fixture_world.find_links]
+    common = ["--core-package", CORE_DIST, "--find-links", fixture_world.find_links, "--allow-unpublished"]
     broken = run_cli("bump", "--core-ref", fixture_world.variant_versions["queue_size_positive"], *common, cwd=project)
     assert broken.code == 1 and "not bumped" in broken.stdout, broken.output
     (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text().replace("<2", "<1.50"))

@@ -22,6 +22,7 @@ from contract_check.cli_options import (
     AcceptOpt,
     AgainstOpt,
     AllOpt,
+    AllowUnpublishedOpt,
     ContractsOpt,
     CoreGitOpt,
     CorePkgOpt,
@@ -89,6 +90,13 @@ def _outputs(json_path: Path | None, junit: Path | None, markdown: Path | None) 
     return {name: path for name, path in files.items() if path is not None}
 
 
+def _refuse_inputs(files: dict[str, Path], options: config.Options) -> None:
+    """A report path may never name a file the command reads or edits (``report_paths``)."""
+    from contract_check import report_paths
+
+    report_paths.refuse_inputs(files, report_paths.of_options(options, Path.cwd()))
+
+
 def _emit(rep: Any, *, fmt: Format, files: dict[str, Path], summary: bool | None, **kw: Any) -> int:
     outputs = report.Outputs(stdout=fmt.value, files=files, summary=summary_wanted(summary, os.environ), **kw)
     return report.emit(rep, outputs)
@@ -134,6 +142,7 @@ def check_command(
     files = _outputs(json_path, junit_xml, markdown)
     flags = {**locals(), "core_refs": config.split_refs(core_ref or []), "accept_file": accept}
     options = config.build(_flags(flags), Path.cwd())
+    _refuse_inputs(files, options)
     progress, status = terminal.progress(quiet)
     install_logs: dict[str, str] = {}
     try:
@@ -209,6 +218,7 @@ def bump_command(
     ctx: typer.Context,
     core_ref: Annotated[str, opt("--core-ref", metavar="REF", help="The Core to move the Store's pin to.")],
     dry_run: Annotated[bool, opt("--dry-run", help="Show the diff; write nothing.")] = False,
+    allow_unpublished: AllowUnpublishedOpt = False,
     json_path: JsonOpt = None,
     store: StoreOpt = None,
     with_: WithOpt = None,
@@ -224,28 +234,29 @@ def bump_command(
     quiet: QuietOpt = False,
 ) -> int:
     """Check REF and, only if compatible, move the Store's Core requirement's lower bound to it."""
-    from contract_check import bump, upgrade
+    from contract_check import bump, bump_report, report_paths, upgrade
 
+    if len(config.split_refs([core_ref])) > 1:
+        raise UsageError(
+            f"bump takes one ref, not a list ({core_ref[:200]!r})",
+            tip="check several with contract-check --core-ref A,B first, then bump to the one you choose",
+        )
     files = _outputs(json_path, None, None)
     options = config.build(_flags({**locals(), "core_refs": (core_ref,)}), Path.cwd())
+    project = upgrade.project_of(options, Path.cwd())  # not a local project: a usage error before the check
+    report_paths.refuse_inputs(files, report_paths.of_options(options, Path.cwd(), bump_project=project))
     progress, status = terminal.progress(quiet)
     try:
-        done = upgrade.check_and_bump(options, Path.cwd(), progress, dry_run=dry_run, contracts=ctx.obj)
+        done = upgrade.check_and_bump(
+            options, Path.cwd(), progress, dry_run=True, allow_unpublished=allow_unpublished, contracts=ctx.obj
+        )
     finally:
         if status is not None:
             status.stop()
-    out = report.console()
     code = report.emit(done.report, report.Outputs(quiet=quiet, summary=False, files=files))
-    if done.plan is None:
-        out.print("[bold]not bumped[/]: the check did not say compatible; nothing was written")
-        return code
-    if not done.plan.changed:
-        out.print(f"nothing to change: the Store already requires {done.plan.core_package} {done.plan.version}")
-        return code
-    sys.stdout.write(bump.render_diff(done.plan))
-    out.print("dry run: nothing written" if dry_run else f"wrote {len(done.plan.edits)} file(s)")
-    for lock in done.plan.lock_files:
-        out.print(f"regenerate {escape(str(lock))} (it still pins the old {done.plan.core_package})")
+    if not dry_run and done.plan is not None and done.plan.changed:
+        bump.apply(done.plan)  # after the report: a refused or failed write is said below it
+    bump_report.say(done, dry_run=dry_run)
     return code
 
 
@@ -273,10 +284,13 @@ def merge_command(
     quiet: QuietOpt = False,
 ) -> int:
     """Join shard reports (one per Core ref, e.g. from a CI matrix) into one report."""
+    from contract_check import report_paths
     from contract_check.merge import merge_reports
 
     summary_wanted(summary, os.environ)
     files = _outputs(json_path, junit_xml, markdown)
+    shards = report_paths.collect(Path.cwd(), files=[(p, "a shard report merge reads") for p in results or []])
+    report_paths.refuse_inputs(files, shards)
     rep = merge_reports(results or [])  # a MergeError is a UsageError naming the file
     elapsed = sum(r.duration_s for r in rep.runs)
     return _emit(rep, fmt=fmt, files=files, summary=summary, quiet=quiet, elapsed=elapsed)

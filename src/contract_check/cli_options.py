@@ -85,4 +85,11 @@ StrictOpt = Annotated[bool, opt("--strict", help="Treat WARN findings as failure
 NoCacheOpt = Annotated[bool, opt("--no-cache", help="Neither reuse nor keep shared environments and results.")]
 KeepOpt = Annotated[bool, opt("--keep-venv", help="Keep the sandbox and print its path.")]
 VerboseOpt = Annotated[int, opt("-v", "--verbose", count=True, help="Log commands; tracebacks on errors.")]
+AllowUnpublishedOpt = Annotated[
+    bool,
+    opt(
+        "--allow-unpublished",
+        help="bump: write a version the package index does not serve (a git tag, a wheel, --find-links only).",
+    ),
+]
 QuietOpt = Annotated[bool, opt("-q", "--quiet", help="Print only the verdict.")]

@@ -1,42 +1,58 @@
-"""The range answer: a PEP 440 specifier that admits exactly the Core versions found compatible.
+"""The range answer: a PEP 440 specifier that admits only Core releases that were checked and found compatible.
 
-``suggest_specifier(compatible, broken, declared)`` builds it from the versions a run checked (versions that
-could not be checked are passed in neither set). Its promise, tested with ``contains(v, prereleases=True)``
-and by a property test: every compatible version is admitted, every broken one is excluded.
+``suggest(compatible, broken, declared, published=..., complete=...)`` builds it from the versions a run
+checked (versions that could not be checked are passed in neither set) and the releases the index lists
+(*published*; *complete* when that is the whole listing). Its promise, tested with ``contains(v,
+prereleases=True)`` and by a property test against a listing: every compatible published release is admitted;
+no broken version is admitted; with a complete listing, no listed release that was not checked and found
+compatible is admitted either.
 
 How it is built (clauses in this order, which is not the order ``str(SpecifierSet)`` would use):
 
-1. **Lower bound** ``>=L``, L the lowest compatible version (its public part: a local label such as
-   ``+g1234`` is not allowed in ``>=``, and ``>=`` ignores it anyway). Every broken version below L is out.
-2. **Exclusions** ``!=B``, ascending, for each broken version B that the other clauses would still admit.
-   ``!=1.4.57`` does not exclude ``1.4.57.post1``, ``1.4.57rc1`` or ``1.4.57.dev0`` (different versions),
-   but it does exclude ``1.4.57+local`` (a clause without a local label ignores the label); a broken
-   ``1.4.57+abc`` is excluded with ``!=1.4.57+abc``, which leaves plain ``1.4.57`` admitted. The Store's own
-   declared ``!=`` clauses are kept when they exclude no compatible version (they may name versions this run
-   did not check) and are not wholly below L.
-3. **Upper bounds.** The Store's declared upper bounds are kept when they admit every compatible version:
-   ``<V`` and ``<=V`` as written; the upper half of ``~=1.4.54`` and of ``==1.4.*`` as ``<1.5`` (the same
-   versions from ``1.4`` upward; the lower half is replaced by L like any lower bound). A declared upper
-   bound that rejects a compatible version is dropped: the checked evidence says it is too tight, and the
-   answer shows it. Broken versions above the highest compatible one get their ``!=`` like any other: the
-   answer describes what was checked, and a newer release is checked when it appears.
+1. **Bounds from published releases only**: ``>=L`` and ``<=H``, L and H the lowest and highest compatible
+   *published* versions (their public part: ``>=`` and ``<=`` ignore a local label anyway). A compatible
+   version the index does not list (a git tag, a branch, a wheel) never sets a bound, so the answer never
+   starts at ``1.5.0.dev0``; a report note names such versions. The Store's declared upper bounds are not
+   kept: ``<=H`` is the highest release the run vouches for (the next one is checked when it appears).
+2. **Exclusions** ``!=X``, ascending: each listed release between L and H that was not checked, or broke
+   (so a run that checked 1.1.1 and 1.4.61 does not admit the 70 releases between them: it names them, and a
+   note says how many were excluded unchecked); each broken version the other clauses would still admit
+   (an unpublished one too); the Store's declared ``!=`` clauses that exclude no compatible version and lie
+   between the bounds. ``!=1.4.57`` does not exclude ``1.4.57.post1``, ``1.4.57rc1`` or ``1.4.57.dev0``
+   (different versions), but it does exclude ``1.4.57+local``; a broken ``1.4.57+abc`` is excluded with
+   ``!=1.4.57+abc``, which leaves plain ``1.4.57`` admitted.
+3. With one compatible published release and nothing to exclude the answer is ``==X``.
+
+Without a complete listing (``merge`` joins shards without asking the index; an offline run lists only
+``--find-links``) the bounds still come from the versions known to be published, but unchecked releases
+between them cannot be named: a note says the answer is a sketch.
 
 What cannot be expressed: the same version both compatible and broken; and a compatible ``X+local`` next to
-a broken plain ``X`` unless ``X+local`` is the only compatible version (then the answer is ``==X+local``).
-PEP 440 clauses combine with "and" only, and every clause that rejects ``X`` either rejects ``X+local`` too
-or rejects every other version. Both raise ``Inexpressible`` with a message a report can show as it is.
+a broken (or unchecked, listed) plain ``X`` unless ``X+local`` is the only compatible version (then the
+answer is ``==X+local``). PEP 440 clauses combine with "and" only, and every clause that rejects ``X`` either
+rejects ``X+local`` too or rejects every other version. Both raise ``Inexpressible`` with a message a report
+can show as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
-from packaging.specifiers import Specifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
+_LISTED = 5  # versions a note names before "..."
 
 
 class Inexpressible(ValueError):
     """No PEP 440 specifier admits exactly the compatible versions; the message says which versions clash."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    specifier: str | None  # None when no published release was found compatible
+    notes: tuple[str, ...] = ()
 
 
 def sorted_versions(versions: Iterable[Version]) -> list[str]:
@@ -44,71 +60,106 @@ def sorted_versions(versions: Iterable[Version]) -> list[str]:
     return [str(v) for v in sorted(set(versions))]
 
 
-def suggest_specifier(compatible: Iterable[Version], broken: Iterable[Version], declared: str | None) -> str | None:
-    """A specifier admitting every compatible and no broken version; None when nothing is compatible.
+def suggest_specifier(
+    compatible: Iterable[Version],
+    broken: Iterable[Version],
+    declared: str | None,
+    *,
+    published: Collection[Version] | None = None,
+    complete: bool = False,
+) -> str | None:
+    """``suggest(...).specifier``."""
+    return suggest(compatible, broken, declared, published=published, complete=complete).specifier
 
-    *declared* is the specifier the Store declares on Core (e.g. ``">=1.4.54,<2.0.0"``), or None.
+
+def suggest(
+    compatible: Iterable[Version],
+    broken: Iterable[Version],
+    declared: str | None,
+    *,
+    published: Collection[Version] | None = None,
+    complete: bool = False,
+) -> Suggestion:
+    """The specifier (see the module docstring) and the notes a report shows with it.
+
+    *published*: the versions the index lists (None: every compatible version counts as published, and the
+    listing is unknown); *complete*: *published* is the whole listing, so unchecked releases can be excluded.
     """
-    good = sorted(set(compatible))
+    checked_good = sorted(set(compatible))
     bad = sorted(set(broken))
-    if not good:
-        return None
-    both = sorted(set(good) & set(bad))
+    both = sorted(set(checked_good) & set(bad))
     if both:
         raise Inexpressible(f"{both[0]} was found both compatible and broken: no specifier can say which")
-    declared_clauses = list(SpecifierSet(declared or ""))
-    lower = f">={good[0].public}"
-    uppers = [u for u in _declared_uppers(declared_clauses) if _admits_all(u, good)]
-    rest = [lower, *uppers]
-    exclusions = [c for c in _declared_exclusions(declared_clauses, rest) if _admits_all(c, good)]
+    listed = set(checked_good) if published is None else set(published)
+    good = [v for v in checked_good if v in listed]
+    notes = []
+    unlisted = [v for v in checked_good if v not in listed]
+    if unlisted:
+        notes.append(f"compatible but not on the index, so not in the suggested specifier: {_names(unlisted)}")
+    if not good:
+        return Suggestion(None, tuple(notes))
+    low, high = good[0], good[-1]
+    bounds = [f">={low.public}", f"<={high.public}"]
+    good_set = set(good)
+    unchecked = []
+    exclusions: list[str] = []
+    if complete:
+        for version in sorted(listed):
+            if version not in good_set and _admits(bounds, version):
+                exclusions.append(f"!={version}")
+                if version not in bad:
+                    unchecked.append(version)
     for version in bad:
-        if _admits([*rest, *exclusions], version):
+        if _admits([*bounds, *exclusions], version):
             exclusions.append(f"!={version}")
+    exclusions += [c for c in _declared_exclusions(SpecifierSet(declared or ""), low, high) if _admits_all(c, good)]
     exclusions = sorted(dict.fromkeys(exclusions), key=_clause_version)
-    answer = ",".join([lower, *exclusions, *uppers])
-    if _exact(answer, good, bad):
-        return answer
-    if len(good) == 1 and _exact(f"=={good[0]}", good, bad):
-        return f"=={good[0]}"
-    raise Inexpressible(_clash(good, bad))
+    answer = ",".join([bounds[0], *exclusions, bounds[1]])
+    if low == high and not exclusions:
+        answer = f"=={low}"
+    refused = [v for v in listed if v not in good_set] if complete else []
+    if not _exact(answer, good, [*bad, *refused]):
+        if len(good) == 1 and _exact(f"=={good[0]}", good, [*bad, *refused]):
+            answer = f"=={good[0]}"
+        else:
+            raise Inexpressible(_clash(good, [*bad, *refused]))
+    if unchecked:
+        notes.append(
+            f"the suggested specifier excludes {len(unchecked)} release(s) between {low} and {high} that were not "
+            f"checked ({_names(unchecked)}): check them (--core-range '>={low.public},<={high.public}') to admit them"
+        )
+    elif not complete and len(good) > 1:
+        notes.append(
+            f"the suggested specifier is a sketch: the index listing was not compared, so releases between {low} and "
+            f"{high} that were not checked may be admitted"
+        )
+    return Suggestion(answer, tuple(notes))
 
 
-def _declared_uppers(clauses: Sequence[Specifier]) -> list[str]:
-    """The upper bounds among the declared clauses, as ``<V``/``<=V`` text, in declared order."""
-    uppers = []
-    for clause in clauses:
-        if clause.operator in ("<", "<="):
-            uppers.append(f"{clause.operator}{clause.version}")
-        elif clause.operator == "~=":
-            uppers.append(_below_series(Version(clause.version), drop_last=True))
-        elif clause.operator == "==" and clause.version.endswith(".*"):
-            uppers.append(_below_series(Version(clause.version[:-2]), drop_last=False))
-    return list(dict.fromkeys(uppers))
+def _names(versions: Sequence[Version]) -> str:
+    shown = ", ".join(str(v) for v in versions[:_LISTED])
+    return shown + (f", ... ({len(versions)} in all)" if len(versions) > _LISTED else "")
 
 
-def _below_series(version: Version, *, drop_last: bool) -> str:
-    """``<`` the release after the series: ``~=1.4.54`` (drop_last) and ``==1.4.*`` both give ``<1.5``."""
-    release = list(version.release[:-1] if drop_last else version.release)
-    release[-1] += 1
-    epoch = f"{version.epoch}!" if version.epoch else ""
-    return "<" + epoch + ".".join(str(part) for part in release)
-
-
-def _declared_exclusions(clauses: Sequence[Specifier], rest: Sequence[str]) -> list[str]:
-    """The declared ``!=`` clauses that still exclude something the other clauses admit."""
+def _declared_exclusions(declared: SpecifierSet, low: Version, high: Version) -> list[str]:
+    """The declared ``!=`` clauses that still exclude something between the bounds."""
     kept = []
-    for clause in clauses:
+    for clause in declared:
         if clause.operator != "!=":
             continue
-        text = f"!={clause.version}"
         if clause.version.endswith(".*"):
-            top = Version(_below_series(Version(clause.version[:-2]), drop_last=False)[1:])
-            lower = Version(rest[0][2:])
-            if top > lower:
-                kept.append(text)
-        elif _admits(rest, Version(clause.version)):
-            kept.append(text)
+            prefix = Version(clause.version[:-2])
+            if prefix <= high and _series_top(prefix) > low:  # the series overlaps the bounds
+                kept.append(f"!={clause.version}")
+        elif _admits([f">={low.public}", f"<={high.public}"], Version(clause.version)):
+            kept.append(f"!={clause.version}")
     return kept
+
+
+def _series_top(prefix: Version) -> Version:
+    """The first release after the ``prefix.*`` series: ``1.4`` -> ``1.5``."""
+    release = [*prefix.release[:-1], prefix.release[-1] + 1]
+    return Version((f"{prefix.epoch}!" if prefix.epoch else "") + ".".join(map(str, release)))
 
 
 def _clause_version(clause: str) -> Version:
@@ -139,7 +190,10 @@ def _clash(good: Sequence[Version], bad: Sequence[Version]) -> str:
         plain = Version(version.public)
         if plain in bad:
             return (
-                f"compatible {version} and broken {plain} differ only by the local label: a PEP 440 clause "
-                f"that excludes {plain} excludes {version} too, unless it admits nothing else"
+                f"compatible {version} and broken or unchecked {plain} differ only by the local label: a PEP 440 "
+                f"clause that excludes {plain} excludes {version} too, unless it admits nothing else"
             )
     return "no PEP 440 specifier admits exactly the compatible versions"  # pragma: no cover - see the docstring
+
+
+__all__ = ["Inexpressible", "Suggestion", "sorted_versions", "suggest", "suggest_specifier"]

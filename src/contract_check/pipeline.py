@@ -41,7 +41,7 @@ from contract_check import suite as suites
 from contract_check.classify import Baseline, Policy
 from contract_check.config import Options, declared_specifier
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
-from contract_check.models import ExitCode, Report, Run, Status, StoreInfo, Tool, summarise
+from contract_check.models import ExitCode, Report, Run, Source, Status, StoreInfo, Tool, summarise
 from contract_check.refcheck import (
     Contracts,
     Progress,
@@ -299,9 +299,12 @@ def _versions(runs: list[Run], code: int) -> list[Version]:
     return found
 
 
-def summary_extras(runs: list[Run], policy: Policy | None, *, several: bool) -> dict[str, Any]:
+def summary_extras(
+    runs: list[Run], policy: Policy | None, *, several: bool, listing: list[Version] | None = None
+) -> dict[str, Any]:
     """What a report says beyond the counts: the range answer (for several refs) and report-level notes
-    (acceptances that matched nothing, refs that could not be checked)."""
+    (acceptances that matched nothing, refs that could not be checked). *listing*: every release the index
+    and --find-links list (None: not known, as in ``merge``), for the range answer."""
     extras: dict[str, Any] = {"notes": []}
     if policy and policy.acceptances and policy.today is not None:
         matched = [c.id for r in runs for c in r.checks if c.is_failure or c.status is Status.ACCEPTED]
@@ -311,8 +314,13 @@ def summary_extras(runs: list[Run], policy: Policy | None, *, several: bool) -> 
         broken = _versions(runs, ExitCode.BROKEN)
         declared = next((r.declared_core for r in runs if r.declared_core), policy.declared_core if policy else None)
         extras["compatible"] = compatible_range.sorted_versions(compatible)
+        published = {*_versions([r for r in runs if r.source is Source.INDEX], ExitCode.OK), *(listing or ())}
         try:
-            extras["suggested_specifier"] = compatible_range.suggest_specifier(compatible, broken, declared)
+            found = compatible_range.suggest(
+                compatible, broken, declared, published=published, complete=listing is not None
+            )
+            extras["suggested_specifier"] = found.specifier
+            extras["notes"] += found.notes
         except compatible_range.Inexpressible as exc:
             extras["notes"].append(f"no specifier can be suggested: {exc}")
         unchecked = [r.core_ref for r in runs if r.exit_code not in (ExitCode.OK, ExitCode.BROKEN)]
@@ -438,8 +446,19 @@ def check(
         finally:
             if install_logs is not None:
                 install_logs.update(runner_.install_logs)
-    extras = summary_extras(runs, session.policy, several=several)
+    extras = summary_extras(runs, session.policy, several=several, listing=_listing(session) if several else None)
     return build_report(store_info(session, runs), runs, strict=options.strict, extras=extras)
+
+
+def _listing(session: Session) -> list[Version] | None:
+    """Every release the index lists, for the range answer; None offline (only --find-links are listed) or
+    when the index cannot be read."""
+    if session.options.offline:
+        return None
+    try:
+        return [r.version for r in session.releases()]
+    except ContractCheckError:
+        return None
 
 
 def _unchecked(options: Options, problem: EnvironmentProblem) -> Report:

@@ -14,8 +14,14 @@ clauses stay as written. NEW is the target version without a local label (``>=``
 - No specifier at all: ``>=NEW`` right after the name (and extras).
 - ``===X``: refused (arbitrary equality cannot be moved safely). Two lower bounds (``>=1,>1.2``): refused
   (which one to move would be a guess).
+- NEW below the current lower bound (``>=1.4.54`` and NEW 1.2.0; ``>1.4.54`` and NEW 1.4.54): refused, naming
+  the bound (bump raises a pin; lowering one is a decision made by hand).
+- A version specifier when the caller says NEW is not published (*unpublished*, the reason): refused; a pin
+  nobody can install from the index helps nobody.
 - ``name @ git+URL@REF``: the ``@REF`` of the URL is replaced by the given git ref (appended when the URL
-  names none); without a git ref: refused. Any other URL (a file or archive): refused.
+  names none) and, with *git_url*, the repository by the one that was checked (unless it is the same one,
+  credentials aside); the ``#subdirectory=``-style fragment stays. Without a git ref: refused. Any other URL
+  (a file or archive): refused.
 
 NEW must be admitted by every clause that is kept (and by the series of a ``~=``); otherwise the edit is
 refused, naming the clause: a target at or above the declared upper bound needs a deliberate, reviewed
@@ -27,6 +33,7 @@ and the expected specifier set or URL).
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -48,14 +55,23 @@ class _Edit:
     text: str
 
 
-def rewrite(text: str, version: Version, git_ref: str | None, where: str) -> str:
-    """*text* (one requirement on Core) with its lower bound moved to *version*, or its git ref to *git_ref*."""
+def rewrite(
+    text: str,
+    version: Version,
+    git_ref: str | None,
+    where: str,
+    *,
+    git_url: str | None = None,
+    unpublished: str | None = None,
+) -> str:
+    """*text* (one requirement on Core) with its lower bound moved to *version*, or its git ref to *git_ref*
+    (and its repository to *git_url*)."""
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
         raise UsageError(f"{where}: {text!r} is not a valid requirement ({exc})", tip=_BY_HAND) from None
     if req.url is not None:
-        return _rewrite_url(text, req, git_ref, where)
+        return _rewrite_url(text, req, git_ref, where, git_url)
     head = _HEAD.match(text)
     if head is None:  # pragma: no cover - Requirement() accepted it, so it starts with a name
         raise UsageError(f"{where}: cannot find the name in {text!r}", tip=_BY_HAND)
@@ -74,6 +90,8 @@ def rewrite(text: str, version: Version, git_ref: str | None, where: str) -> str
             f"{where}: {text!r} has more than one lower bound ({', '.join(c.group(0) for c in lowers)})",
             tip=_BY_HAND,
         )
+    if lowers:
+        _not_lower(lowers[0], new, text, where)
     kept = [c.group(1) + c.group(3) for c in clauses if c not in lowers]
     series = _series(lowers[0]) if lowers and lowers[0].group(1) == "~=" else None
     for clause in [*kept, *([series] if series else [])]:
@@ -86,10 +104,25 @@ def rewrite(text: str, version: Version, git_ref: str | None, where: str) -> str
     edit, new_lower = _lower_edit(lowers[0] if lowers else None, clauses, head.end(), new)
     result = text[: edit.start] + edit.text + text[edit.end :]
     _verify(text, result, where, SpecifierSet(",".join([*kept, *new_lower])), None)
+    if unpublished is not None and result != text:
+        raise UsageError(
+            f"{where}: {text!r} is a version specifier, and {unpublished}: nobody could install that pin",
+            tip="check a release the index serves, or pass --allow-unpublished to write it anyway",
+        )
     return result
 
 
 _BY_HAND = "edit this requirement by hand, or simplify it to e.g. 'market-data-core>=1.4.55,<2.0.0'"
+
+
+def _not_lower(lower: re.Match[str], new: Version, text: str, where: str) -> None:
+    op, bound = lower.group(1), Version(lower.group(3))
+    if new < bound or (op == ">" and new == bound):
+        raise UsageError(
+            f"{where}: {new} is below the current lower bound ({op}{lower.group(3)}) of {text!r}; bump only "
+            "raises the pin",
+            tip="to lower it on purpose, edit the requirement by hand",
+        )
 
 
 def _series(clause: re.Match[str]) -> str:
@@ -136,7 +169,7 @@ def _with_release(version: Version, release: list[int]) -> str:
     return text
 
 
-def _rewrite_url(text: str, req: Requirement, git_ref: str | None, where: str) -> str:
+def _rewrite_url(text: str, req: Requirement, git_ref: str | None, where: str, git_url: str | None) -> str:
     url = req.url or ""
     if not url.startswith("git+"):
         raise UsageError(
@@ -156,10 +189,37 @@ def _rewrite_url(text: str, req: Requirement, git_ref: str | None, where: str) -
         raise UsageError(f"{where}: cannot locate the repository path in {text!r}", tip=_BY_HAND)
     path_end = min([i for i in (url.find("?", path_start), url.find("#", path_start)) if i >= 0] or [len(url)])
     at = url.rfind("@", path_start, path_end)
-    new_url = url[:path_end] + "@" + git_ref + url[path_end:] if at < 0 else url[: at + 1] + git_ref + url[path_end:]
+    repository = url[: at if at >= 0 else path_end]
+    if git_url is not None and not same_repository(repository, git_url):
+        repository = "git+" + without_credentials(git_url.removeprefix("git+"))
+    new_url = repository + "@" + git_ref + url[path_end:]
     result = text[:at_url] + new_url + text[at_url + len(url) :]
     _verify(text, result, where, SpecifierSet(), new_url)
     return result
+
+
+def without_credentials(url: str) -> str:
+    """*url* without a password or token (``https://TOKEN@host/x`` -> ``https://host/x``); an ssh user such as
+    ``git@`` is not a credential and stays."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    userinfo, _, host = parts.netloc.rpartition("@")
+    if ":" in userinfo:  # user:password@ in any other scheme: the user stays
+        return urllib.parse.urlunsplit(parts._replace(netloc=userinfo.split(":", 1)[0] + "@" + host))
+    return url
+
+
+def same_repository(a: str, b: str) -> bool:
+    """Whether two git URLs name the same repository: scheme, host, port and path (a trailing ``.git`` or
+    ``/`` aside), credentials ignored."""
+
+    def key(url: str) -> tuple[str, str, str]:
+        parts = urllib.parse.urlsplit(without_credentials(url.removeprefix("git+")))
+        host = parts.netloc.rsplit("@", 1)[-1].lower()
+        return parts.scheme.lower(), host, parts.path.rstrip("/").removesuffix(".git")
+
+    return key(a) == key(b)
 
 
 def _verify(old_text: str, new_text: str, where: str, specifier: SpecifierSet, url: str | None) -> None:
