@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contract_check import events, fsread, proc
+from contract_check import events, fsread, golden_replace, proc
+from contract_check import golden as golden_io
 from contract_check import suite as suite_mod
 from contract_check.errors import CommandTimeout, UsageError
 from contract_check.models import Check
@@ -146,10 +147,10 @@ def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None, *, recor
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "golden", ".*")
     shutil.copytree(suite.directory, target, ignore=skip)
     shutil.copyfile(here / "sandbox_layers.py", target / LAYER_MODULE)
-    baseline = None
-    if golden is not None and golden.is_dir():
-        baseline = workdir / "golden"
-        shutil.copytree(golden, baseline, ignore=skip)
+    loaded = golden_io.read(golden) if golden is not None else None
+    baseline = None  # the golden as read and checked, written again: the sandbox reads only the tool's files
+    if loaded is not None:
+        baseline = golden_replace.write(workdir / "golden", loaded.content, cwd=workdir)
     config = workdir / "suite.json"
     config.write_text(suite.sandbox_config(baseline, recording=recording), encoding="utf-8")
     sealed, empty = workdir / "sealed.ini", workdir / "empty.ini"
@@ -159,9 +160,10 @@ def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None, *, recor
 
 
 def golden_payload_subjects(golden: Path | None) -> list[str]:
-    """The subjects the baseline holds payloads for (each is one ``payload.golden.<Subject>`` check)."""
-    folder = golden / "payloads" if golden else None
-    return sorted(p.stem for p in folder.glob("*.json")) if folder and folder.is_dir() else []
+    """The subjects the baseline holds payloads for (each is one ``payload.golden.<Subject>`` check), as its
+    declaration says (``golden.read``: a golden that does not match its declaration is an error)."""
+    loaded = golden_io.read(golden) if golden is not None else None
+    return loaded.payload_subjects if loaded else []
 
 
 def project_root(path: Path, store_root: Path | None) -> Path:
