@@ -293,7 +293,7 @@ def _prior(target: Path, prior: str, subjects: list[str], cwd: Path) -> set[str]
     return {"schemas.json", "metadata.json", *(f"payloads/{s}.json" for s in subjects)}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     prior=st.sampled_from(["none", "declared", "second-release"]),
     prior_subjects=SUBJECTS,
@@ -367,3 +367,59 @@ def test_a_user_file_where_the_new_golden_needs_one_is_refused(tmp_path: Path) -
     assert tree(tmp_path) == before
     golden_replace.write(out, _content(["A"], "new"), cwd=tmp_path)  # not in the way: it stays
     assert (out / "payloads" / "B.json").read_text() == '["mine"]'
+
+
+# ------------------------------------------------------------------------------- the real CLI
+
+
+@pytest.mark.slow
+def test_snapshot_through_the_cli(run_cli, fixture_world, tmp_path: Path) -> None:
+    """Refusals end before anything is installed; a snapshot over an earlier golden keeps a file the user put
+    there; the golden it writes is the one check then compares with."""
+    project = tmp_path / "store"
+    (project / ".git").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[project]\nname = "store"\nversion = "0"\n')
+    user_files(project / "mine")
+    (project / "link").symlink_to(project / "mine")
+    common = [
+        "--core-package",
+        CORE_DIST,
+        "--find-links",
+        fixture_world.find_links,
+        "--store",
+        fixture_world.store_wheel,
+    ]
+    common += ["--core-ref", fixture_world.variant_versions["baseline"]]
+    before = tree(project)
+    for output in ("mine", ".", "link", str(project)):
+        refused = run_cli("snapshot", *common, "--output", output, cwd=project)
+        assert refused.code == ExitCode.USAGE, refused.output
+        assert "snapshot will not write a golden into" in refused.stderr
+    assert tree(project) == before
+
+    out = project / "contract-golden"
+    first = run_cli("snapshot", *common, "--output", "contract-golden", cwd=project)
+    assert first.code == 0, first.output
+    (out / "README.md").write_text("Recorded with contract-check snapshot.\n")
+    again = run_cli("snapshot", *common, "--output", "contract-golden", cwd=project)  # over the golden it wrote
+    assert again.code == 0, again.output
+    assert (out / "README.md").read_text() == "Recorded with contract-check snapshot.\n"
+    assert {k: v for k, v in tree(project).items() if not k.startswith("contract-golden")} == before
+    assert golden.read(out) is not None and golden.read(out).declared  # type: ignore[union-attr]
+    checked = run_cli(*common, "--golden", out, cwd=project)
+    assert checked.code == 0, checked.output
+
+
+@pytest.mark.slow
+def test_a_truncated_payload_is_a_usage_error_not_broken(run_cli, fixture_world, tmp_path: Path) -> None:
+    """It used to read BROKEN (1): the sandbox failed to load the file and reported a collection error."""
+    damaged = tmp_path / "golden"
+    golden_replace.write(damaged, golden.Content(SCHEMAS, PAYLOADS, {"core": "1.4.61"}), cwd=tmp_path)
+    payload = damaged / "payloads" / "FeedbackEvent.json"
+    payload.write_bytes(payload.read_bytes()[:40])
+    ran = run_cli(
+        "--core-ref", fixture_world.variant_versions["baseline"], "--core-package", CORE_DIST,
+        "--find-links", fixture_world.find_links, "--store", fixture_world.store_wheel, "--golden", damaged,
+    )  # fmt: skip
+    assert ran.code == ExitCode.USAGE, ran.output
+    assert f"the golden payloads {payload} is not valid JSON" in ran.stderr

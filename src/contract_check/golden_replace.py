@@ -38,7 +38,9 @@ from contract_check.golden import render as render_files
 STAGING_PREFIX = ".contract-check-staging-"
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 _PACKAGE = Path(__file__).resolve().parent
-_TIP = 'give the golden a directory of its own, e.g. --output contract-golden (or golden = "contract-golden")'
+_TIP = (
+    "give the golden a directory of its own: a new or empty one, or an earlier golden (e.g. --output contract-golden)"
+)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from contract_check.sandbox import Sandbox
 PLUGIN_MODULE = "contract_check_plugin"
 MAX_RESTARTS = 3
 CONTRACT_LIMIT = 16 * 1024 * 1024  # a contract file larger than this is no contract file
+INI_LIMIT = 4 * fsread.MIB  # pytest.ini, tox.ini, setup.cfg or pyproject.toml (as config.PYPROJECT_LIMIT)
 
 
 def builtin_contracts() -> Path:
@@ -105,6 +106,11 @@ def check_user_contracts(paths: tuple[Path, ...]) -> None:
                     f"--contracts file {file} is not valid Python: {exc.msg} (line {exc.lineno})",
                     tip="fix the file; a contract that cannot be loaded checks nothing",
                 ) from None
+            except (RecursionError, MemoryError):  # the parser's own stack: nested a few thousand levels deep
+                raise UsageError(
+                    f"--contracts file {file} is nested too deeply to be parsed",
+                    tip="fix the file; a contract that cannot be loaded checks nothing",
+                ) from None
             except (OSError, ValueError):
                 continue  # unreadable, or NUL bytes: pytest reports it as an error row
 
@@ -181,7 +187,7 @@ def project_root(path: Path, store_root: Path | None) -> Path:
 
 def _has_pytest_section(path: Path) -> bool:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = fsread.read_text(path, limit=INI_LIMIT, what="the pytest configuration", errors="replace")
     except OSError:
         return False
     if path.name == "pyproject.toml":
