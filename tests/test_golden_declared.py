@@ -149,6 +149,24 @@ def test_a_second_release_golden_is_read_with_a_note(tmp_path: Path) -> None:
     assert "does not declare what it holds" in ran.stdout
 
 
+def test_a_second_release_golden_is_what_the_sandbox_gets(tmp_path: Path) -> None:
+    """An empty payload file checks nothing: it is neither expected nor written into the sandbox's copy."""
+    from contract_check import golden
+
+    legacy = tmp_path / "legacy"
+    (legacy / "payloads").mkdir(parents=True)
+    (legacy / "schemas.json").write_text(json.dumps(SCHEMAS))
+    (legacy / "metadata.json").write_text(json.dumps({"core": "1.4.61", "tool": "0.1.0"}))
+    (legacy / "payloads" / "FeedbackEvent.json").write_text(json.dumps(PAYLOADS["FeedbackEvent"]))
+    (legacy / "payloads" / "HealthStatus.json").write_text("[]")
+    found = golden.read(legacy)
+    assert found is not None and not found.declared and found.payload_subjects == ["FeedbackEvent"]
+    layout = runner.prepare(tmp_path / "sandbox", suite.builtin(), legacy)
+    copy = golden.read(layout.workdir / "golden")
+    assert copy is not None and copy.declared and copy.content.payloads == found.content.payloads
+    assert sorted(p.name for p in (layout.workdir / "golden" / "payloads").iterdir()) == ["FeedbackEvent.json"]
+
+
 def test_a_second_release_golden_whose_payloads_are_a_file_is_refused(tmp_path: Path) -> None:
     golden_dir = copy_golden(tmp_path)
     (golden_dir / "metadata.json").write_text(json.dumps({"core": "1.4.61", "tool": "0.1.0"}))

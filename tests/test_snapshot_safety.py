@@ -93,6 +93,8 @@ def user_files(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "notes.txt").write_bytes(b"mine \x00\xff")
     (folder / "notes.txt").chmod(0o640)
+    if os.geteuid() == 0:  # an owner that is not the one running the tool: it must be kept too
+        os.chown(folder / "notes.txt", 4321, 4321)
     (folder / "data").mkdir()
     (folder / "data" / "table.csv").write_text("a,b\n")
     (folder / "link").symlink_to("notes.txt")

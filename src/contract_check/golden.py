@@ -29,6 +29,7 @@ from typing import Any
 from contract_check import __version__, compat, fsread, proc
 from contract_check import suite as suites
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
+from contract_check.models import plural
 
 SCHEMAS, METADATA, PAYLOADS = "schemas.json", "metadata.json", "payloads"
 FORMAT = 1  # of the declaration (``contents.format``); a golden of a newer format is refused, not misread
@@ -293,10 +294,8 @@ def read(directory: Path) -> Golden | None:
         path = directory / payload_file(subject)
         items = _payloads(path, damage)
         if len(items) != entry["count"]:
-            declared = entry["count"]
-            raise damage(
-                f"the golden payloads {path} hold {len(items)} payloads; its metadata.json declares {declared}"
-            )
+            held, declared = plural(len(items), "payload"), entry["count"]
+            raise damage(f"the golden payloads {path} hold {held}; its metadata.json declares {declared}")
         if content_digest(items) != entry["sha256"]:
             raise damage(f"the golden payloads {path} differ from what its metadata.json declares")
         payloads[subject] = items
@@ -317,8 +316,9 @@ def _read_undeclared(directory: Path, meta: dict[str, Any], damage: _Damage) -> 
     folder = _payload_dir(directory, damage, required=False)
     payloads = {}
     for path in sorted(folder.glob("*.json")) if folder else []:
-        if SUBJECT.fullmatch(path.stem):
-            payloads[path.stem] = _payloads(path, damage)
+        items = _payloads(path, damage) if SUBJECT.fullmatch(path.stem) else []
+        if items:  # an empty list checks nothing (and the writer writes no file for it)
+            payloads[path.stem] = items
     note = (
         f"the golden {directory} does not declare what it holds (it was recorded by an earlier contract-check), "
         "so a missing or damaged payload file cannot be noticed: record it again with contract-check snapshot"
