@@ -42,11 +42,8 @@ COMPLETE = "contract-check-base.json"
 def installed_identity(venv: Path) -> str:
     """What a base environment holds, independent of when it was built: its Python and distributions."""
     found = sorted(p.name for p in venv.glob("lib*/python*/site-packages/*.dist-info"))
-    cfg = venv / "pyvenv.cfg"
-    try:
-        version = next((ln for ln in cfg.read_text().splitlines() if ln.startswith("version")), "")
-    except OSError:
-        version = ""
+    cfg = (fsread.read_cached(venv / "pyvenv.cfg", limit=64 * fsread.KIB) or b"").decode("utf-8", "replace")
+    version = next((ln for ln in cfg.splitlines() if ln.startswith("version")), "")
     return digest(version, found)
 
 

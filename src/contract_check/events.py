@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contract_check import compat, proc
-from contract_check.errors import EnvironmentProblem
+from contract_check import compat, fsread, proc
+from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import Check, Layer, Origin, Severity, Status
 
 _RULE_PREFIX = re.compile(r"^(?:[\w.]+: )?([A-Z][A-Z_]+[A-Z]): ")
@@ -157,6 +157,7 @@ _EVENT_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "end": {"exitstatus": (int, type(None))},
 }
 _OUTCOMES = {"passed", "failed", "error", "skipped", "xfailed", "xpassed"}
+RESULTS_LIMIT = 64 * fsread.MIB  # one session's lines: the schemas, the payloads and every contract's message
 
 
 def _well_formed(event: dict[str, Any]) -> bool:
@@ -184,10 +185,16 @@ def _well_formed(event: dict[str, Any]) -> bool:
 def read_events(path: Path) -> list[dict[str, Any]]:
     """The plugin's events. Lines that are no event (a line cut short by a crash) are skipped; an event
     without the fields the host reads means the run cannot be judged: EnvironmentProblem (exit 3)."""
-    if not path.is_file():
+    try:
+        text = fsread.read_text(path, limit=RESULTS_LIMIT, what="the contract results", errors="replace")
+    except FileNotFoundError:
         return []
+    except (OSError, UsageError) as exc:  # the plugin writes a regular file: something else replaced it
+        why = exc.message if isinstance(exc, UsageError) else f"the contract results {path} cannot be read: {exc}"
+        tip = "something other than contract-check's plugin wrote to $CONTRACT_CHECK_OUT"
+        raise EnvironmentProblem(why, tip=tip) from None
     events = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         try:
             event = json.loads(line)
         except json.JSONDecodeError:

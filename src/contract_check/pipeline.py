@@ -31,12 +31,14 @@ from contract_check import (
     compatible_range,
     fingerprint,
     fsread,
+    golden_replace,
     index,
     matrix,
     proc,
     refs,
     runner,
 )
+from contract_check import golden as golden_io
 from contract_check import suite as suites
 from contract_check.classify import Baseline, Policy
 from contract_check.config import Options, declared_specifier
@@ -53,7 +55,6 @@ from contract_check.refcheck import (
 )
 from contract_check.results import ResultCache
 from contract_check.sandbox import FreshSandbox, SandboxSettings, find_uv, verdict_environment
-from contract_check.schema_layer import load_golden
 from contract_check.target import StoreTarget, install_requirement, pin_newest, resolve_store
 
 log = logging.getLogger("contract_check")
@@ -95,6 +96,7 @@ class Session:
     policy: Policy
     releases: Callable[[], list[index.Release]]
     progress: Progress = quiet
+    notes: tuple[str, ...] = ()  # said in the report (a golden that does not declare what it holds)
 
     def contracts(self, environments: baseenv.Environments) -> SandboxContracts:
         return SandboxContracts(
@@ -146,17 +148,16 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
         store, settings=options.index, python=options.python, timeout=options.timeout, progress=progress
     )
     golden = options.golden or suite.golden
-    if not golden.is_dir():
-        golden_dir: Path | None = None
-    else:
-        golden_dir = golden
-    snapshot = load_golden(golden_dir) if golden_dir else None
+    # snapshot and --against do not compare with the golden: one that is damaged must not stop them
+    loaded = golden_io.read(golden) if need_baseline else None
+    golden_dir = loaded.directory if loaded else None
+    snapshot = loaded.snapshot if loaded else None
     if snapshot is None and suite.subjects and need_baseline:
         raise UsageError(
             f"there is no golden snapshot in {golden} to compare the subjects of suite {suite.name!r} with",
             tip="record one from a known-good pair: contract-check snapshot --core-ref REF (see --golden)",
         )
-    declared = suite.declared_checks(runner.golden_payload_subjects(golden_dir))
+    declared = suite.declared_checks(loaded.payload_subjects if loaded else [])
     policy = Policy(
         core_package=options.core_package,
         store_name=store.name,
@@ -169,7 +170,8 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
     )
 
     baseline = Baseline(snapshot, golden_label(golden_dir, cwd))
-    return Session(options, cwd, suite, store, install, golden_dir, baseline, policy, releases, progress)
+    notes = loaded.notes if loaded else ()
+    return Session(options, cwd, suite, store, install, golden_dir, baseline, policy, releases, progress, notes)
 
 
 def _warm_modules(suite: suites.Suite) -> list[str]:
@@ -366,17 +368,24 @@ def live_baseline(session: Session, contracts: Contracts, workdir: Path, declare
             tip="--against needs a Core that works with the Store; check it alone first",
             kind="baseline",
         )
-    golden = workdir / "against"
-    (golden / "payloads").mkdir(parents=True)
-    (golden / "schemas.json").write_text(json.dumps(snapshot), encoding="utf-8")
-    for subject, items in payloads.items():
-        if items:
-            (golden / "payloads" / f"{subject}.json").write_text(json.dumps(items), encoding="utf-8")
+    metadata = golden_io.recorded_from(
+        suite=session.suite.name,
+        core_ref=resolved.ref,
+        store_spec=session.store.spec,
+        store_name=session.store.name,
+        versions=outcome.versions,
+        core_package=options.core_package,
+    )
+    written = golden_replace.write(
+        workdir / "against", golden_io.Content(snapshot, payloads, metadata), cwd=session.cwd
+    )
+    golden = golden_io.read(written)
+    assert golden is not None  # just written
     version = outcome.versions.get(options.core_package) or "?"
-    baseline = Baseline(load_golden(golden), f"against {proc.redact(ref)} ({version})")
-    declared_checks = session.suite.declared_checks(runner.golden_payload_subjects(golden))
+    baseline = Baseline(golden.snapshot, f"against {proc.redact(ref)} ({version})")
+    declared_checks = session.suite.declared_checks(golden.payload_subjects)
     policy = dataclasses.replace(session.policy, declared=tuple(declared_checks))
-    return dataclasses.replace(session, golden=golden, baseline=baseline, policy=policy)
+    return dataclasses.replace(session, golden=written, baseline=baseline, policy=policy)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -447,6 +456,7 @@ def check(
             if install_logs is not None:
                 install_logs.update(runner_.install_logs)
     extras = summary_extras(runs, session.policy, several=several, listing=_listing(session) if several else None)
+    extras["notes"] = [*session.notes, *extras["notes"]]
     return build_report(store_info(session, runs), runs, strict=options.strict, extras=extras)
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contract_check import events, fsread, proc
+from contract_check import events, fsread, golden_replace, proc
+from contract_check import golden as golden_io
 from contract_check import suite as suite_mod
 from contract_check.errors import CommandTimeout, UsageError
 from contract_check.models import Check
@@ -24,6 +25,7 @@ from contract_check.sandbox import Sandbox
 PLUGIN_MODULE = "contract_check_plugin"
 MAX_RESTARTS = 3
 CONTRACT_LIMIT = 16 * 1024 * 1024  # a contract file larger than this is no contract file
+INI_LIMIT = 4 * fsread.MIB  # pytest.ini, tox.ini, setup.cfg or pyproject.toml (as config.PYPROJECT_LIMIT)
 
 
 def builtin_contracts() -> Path:
@@ -104,6 +106,11 @@ def check_user_contracts(paths: tuple[Path, ...]) -> None:
                     f"--contracts file {file} is not valid Python: {exc.msg} (line {exc.lineno})",
                     tip="fix the file; a contract that cannot be loaded checks nothing",
                 ) from None
+            except (RecursionError, MemoryError):  # the parser's own stack: nested a few thousand levels deep
+                raise UsageError(
+                    f"--contracts file {file} is nested too deeply to be parsed",
+                    tip="fix the file; a contract that cannot be loaded checks nothing",
+                ) from None
             except (OSError, ValueError):
                 continue  # unreadable, or NUL bytes: pytest reports it as an error row
 
@@ -147,10 +154,10 @@ def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None, *, recor
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "golden", ".*")
     shutil.copytree(suite.directory, target, ignore=skip)
     shutil.copyfile(here / "sandbox_layers.py", target / LAYER_MODULE)
-    baseline = None
-    if golden is not None and golden.is_dir():
-        baseline = workdir / "golden"
-        shutil.copytree(golden, baseline, ignore=skip)
+    loaded = golden_io.read(golden) if golden is not None else None
+    baseline = None  # the golden as read and checked, written again: the sandbox reads only the tool's files
+    if loaded is not None:
+        baseline = golden_replace.write(workdir / "golden", loaded.content, cwd=workdir)
     config = workdir / "suite.json"
     config.write_text(suite.sandbox_config(baseline, recording=recording), encoding="utf-8")
     sealed, empty = workdir / "sealed.ini", workdir / "empty.ini"
@@ -160,9 +167,10 @@ def prepare(workdir: Path, suite: suite_mod.Suite, golden: Path | None, *, recor
 
 
 def golden_payload_subjects(golden: Path | None) -> list[str]:
-    """The subjects the baseline holds payloads for (each is one ``payload.golden.<Subject>`` check)."""
-    folder = golden / "payloads" if golden else None
-    return sorted(p.stem for p in folder.glob("*.json")) if folder and folder.is_dir() else []
+    """The subjects the baseline holds payloads for (each is one ``payload.golden.<Subject>`` check), as its
+    declaration says (``golden.read``: a golden that does not match its declaration is an error)."""
+    loaded = golden_io.read(golden) if golden is not None else None
+    return loaded.payload_subjects if loaded else []
 
 
 def project_root(path: Path, store_root: Path | None) -> Path:
@@ -180,7 +188,7 @@ def project_root(path: Path, store_root: Path | None) -> Path:
 
 def _has_pytest_section(path: Path) -> bool:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = fsread.read_text(path, limit=INI_LIMIT, what="the pytest configuration", errors="replace")
     except OSError:
         return False
     if path.name == "pyproject.toml":

@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 
-from contract_check_plugin import SUITE, SubjectError, load_subject
+from contract_check_plugin import SUITE, SubjectError, load_subject, read_json
 
 
 def _golden_payloads(name: str) -> list[Any] | None:
+    """The baseline's payloads of subject *name*: the host wrote them here from the golden it read and checked."""
     folder = SUITE.get("golden")
     path = os.path.join(folder, "payloads", f"{name}.json") if folder else ""
     if not path or not os.path.isfile(path):
         return None
-    with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
+    data = read_json(path)
     return data if isinstance(data, list) else None
 
 

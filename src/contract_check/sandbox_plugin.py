@@ -63,13 +63,18 @@ def warn(rule: Any, message: str) -> None:
     warnings.warn(ContractWarning(f"{rule}: {message}"), stacklevel=2)
 
 
+def read_json(path: str, limit: int = 64 * 1024 * 1024) -> Any:
+    """A JSON file the host wrote into this sandbox (suite.json, the baseline's payloads), read bounded."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise RuntimeError(f"{path} is larger than {limit} bytes: not a file contract-check wrote")
+    return json.loads(data.decode("utf-8"))
+
+
 def _suite() -> dict[str, Any]:
     path = os.environ.get("CONTRACT_CHECK_SUITE", "")
-    if not path:
-        return {"subjects": {}, "examples": {}, "golden": None}
-    with open(path, encoding="utf-8") as fh:
-        data: dict[str, Any] = json.load(fh)
-    return data
+    return dict(read_json(path)) if path else {"subjects": {}, "examples": {}, "golden": None}
 
 
 SUITE = _suite()

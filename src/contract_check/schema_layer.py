@@ -3,16 +3,13 @@ payloads the candidate produced against the golden schemas. Pure: artifacts in, 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from contract_check import compat, fsread, runner, suite
+from contract_check import compat, golden, runner, suite
 from contract_check.errors import EnvironmentProblem
 from contract_check.models import Check, Layer, Severity, Status, plural
 from contract_check.rule_ids import Rule
-
-GOLDEN_LIMIT = 16 * fsread.MIB
 
 
 def golden_dir() -> Path:
@@ -20,11 +17,10 @@ def golden_dir() -> Path:
 
 
 def load_golden(directory: Path | None = None) -> compat.Snapshot | None:
-    path = (directory or golden_dir()) / "schemas.json"
-    if fsread.kind_of(path) is None:
-        return None
-    data = json.loads(fsread.read_text(path, limit=GOLDEN_LIMIT, what="the golden schemas"))
-    return compat.Snapshot(models=data.get("models", {}), enums=data.get("enums", {}))
+    """The schemas of the golden in *directory* (default: the built-in one), checked against its declaration
+    (``golden.read``); None when there is no golden there."""
+    found = golden.read(directory or golden_dir())
+    return found.snapshot if found else None
 
 
 def schema_id(subject: str) -> str:

@@ -17,19 +17,25 @@ one case".
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import json
 import math
 import re
 import tomllib
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from contract_check.errors import UsageError
+from contract_check import fsread
+from contract_check.errors import EnvironmentProblem, UsageError
 
 SUITE_FILE = "suite.toml"
+SUITE_FILE_LIMIT = fsread.MIB
+SOURCE_LIMIT = 16 * fsread.MIB  # a contract file larger than this is no contract file
 _SUBJECT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -91,16 +97,45 @@ def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     return value
 
 
+@contextlib.contextmanager
+def _installation(directory: Path) -> Iterator[None]:
+    """A bad file in the built-in suite is not the user's mistake: the installation is damaged (exit 3)."""
+    try:
+        yield
+    except UsageError as exc:
+        try:
+            builtin = directory.resolve() == builtin_dir().resolve()
+        except (OSError, FileNotFoundError):
+            builtin = False
+        if not builtin:
+            raise
+        raise EnvironmentProblem(
+            f"the built-in suite of this installation is damaged: {exc.message}", tip="reinstall contract-check"
+        ) from None
+
+
+def _copied(name: str) -> bool:
+    """Whether ``runner.prepare`` copies a directory of this name into the sandbox (see its ignore list)."""
+    return not (name.startswith(".") or name in ("__pycache__", "golden"))
+
+
 def load(directory: Path) -> Suite:
-    """Read and validate ``directory/suite.toml``; every mistake is a UsageError naming the key."""
+    """Read and validate ``directory/suite.toml``; every mistake is a UsageError naming the key. A FIFO or a
+    device anywhere in what the sandbox gets a copy of is refused here (the copy would block on it)."""
+    with _installation(directory):
+        return _load(directory)
+
+
+def _load(directory: Path) -> Suite:
     path = directory / SUITE_FILE
     where = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(fsread.read_text(path, limit=SUITE_FILE_LIMIT, what="the suite file"))
     except FileNotFoundError:
         raise UsageError(f"{directory} is not a suite: it has no {SUITE_FILE}", tip="see docs/suites.md") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError and TOMLDecodeError are ValueErrors
         raise UsageError(f"{where} cannot be read: {exc}") from None
+    fsread.check_tree(directory, "the suite", skip=lambda name: not _copied(name))
     unknown = set(data) - {"suite", "subjects", "examples"}
     if unknown:
         raise UsageError(
@@ -254,11 +289,42 @@ def _expected(node: ast.FunctionDef, nodeid: str, names: dict[str, Any]) -> Expe
     )
 
 
+def parse_source(path: Path, what: str) -> ast.Module:
+    """The syntax tree of the Python file *path* (bounded read); UsageError naming it when Python could not
+    read it: not UTF-8, not valid Python (for the Python contract-check runs on), nested too deeply."""
+    tip = "fix the file; a contract that cannot be loaded checks nothing"
+    try:
+        source = fsread.read_bytes(path, limit=SOURCE_LIMIT, what=what)
+    except OSError as exc:
+        raise UsageError(f"{what} {path} cannot be read: {exc.strerror or exc}", tip=tip) from None
+    try:
+        with warnings.catch_warnings():  # an invalid escape is pytest's to report, not ours
+            warnings.simplefilter("ignore")
+            return ast.parse(source, filename=str(path))  # bytes: a coding line is honoured, as Python does
+    except SyntaxError as exc:  # IndentationError and TabError too
+        line = f" (line {exc.lineno})" if exc.lineno else ""
+        if exc.msg.startswith("(unicode error)"):
+            detail = exc.msg.removeprefix("(unicode error)").strip()
+            problem = f"is not UTF-8 text (nor in the encoding a coding line declares): {detail}{line}"
+        else:
+            problem = f"is not valid Python: {exc.msg}{line}"
+    except ValueError as exc:  # a NUL byte, in older Pythons
+        problem = f"is not valid Python: {exc}"
+    except (RecursionError, MemoryError):  # the parser's own stack: nested a few thousand levels deep
+        problem = "is nested too deeply to be parsed"
+    raise UsageError(f"{what} {path} {problem}", tip=tip)
+
+
 def declared_checks(directory: Path) -> list[Expected]:
     """Every check the ``test_*.py`` files directly in *directory* declare, in file and source order."""
+    with _installation(directory):
+        return _declared_checks(directory)
+
+
+def _declared_checks(directory: Path) -> list[Expected]:
     out: list[Expected] = []
     for path in sorted(directory.glob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parse_source(path, "the suite's contract file")
         names = _module_constants(tree)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
