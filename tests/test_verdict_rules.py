@@ -219,6 +219,25 @@ def test_result_entries_expire_and_must_have_the_envelope(tmp_path: Path) -> Non
     assert cache.get("deep") is None
 
 
+def test_a_cached_run_is_served_only_when_its_checks_give_its_verdict_now(tmp_path: Path) -> None:
+    cache = results.ResultCache((), declared=DECLARED, root=tmp_path)
+    good = Run(core_ref="1", status=Status.PASSED, exit_code=0, checks=[_row("c.one", P), _row("c.two", P)])
+    cache.put("good", good)
+    assert cache.get("good") == good
+    stored = {
+        "incomplete": [_row("c.one", P)],  # a check the suite declares now has no result
+        "failed": [_row("c.one", P), _row("c.two", F)],  # the stored verdict does not follow from its checks
+        "accepted-import-failure": [
+            _row("c.one", P),
+            Check(id="c.two", subject="S", layer=Layer.ASSERTION, status=Status.ACCEPTED, rule="IMPORT_FAILED"),
+        ],
+        "all-accepted": [_row("c.one", Status.ACCEPTED), _row("c.two", Status.ACCEPTED)],
+    }
+    for key, checks in stored.items():
+        cache.put(key, Run(core_ref="1", status=Status.PASSED, exit_code=0, checks=checks))
+        assert cache.get(key) is None, key
+
+
 # ------------------------------------------------------------------------------------------ base environment
 
 

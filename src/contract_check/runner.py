@@ -13,13 +13,16 @@ import tomllib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract_check import events, fsread, proc
 from contract_check import suite as suite_mod
 from contract_check.errors import CommandTimeout, UsageError
 from contract_check.models import Check
 from contract_check.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from contract_check.artifacts import Installed
 
 PLUGIN_MODULE = "contract_check_plugin"
 MAX_RESTARTS = 3
@@ -50,6 +53,7 @@ class Outcome:
     unrun: list[str] = field(default_factory=list)  # set by the host: user contracts that did not run, and why
     # user contracts (check id) that failed on a ModuleNotFoundError, and which module (never a built-in's)
     missing_modules: dict[str, events.MissingModule] = field(default_factory=dict)
+    installed: Installed | None = None  # set by the host: Core as uv installed it (RECORD, direct_url.json)
 
     def merge(self, other: Outcome) -> None:
         """Add another pytest session's results (the user contracts' run) to this one."""
