@@ -22,7 +22,7 @@ from contract_check import artifacts
 from contract_check.index import Release, ReleaseFile
 from contract_check.models import Source
 from contract_check.refs import ResolvedRef
-from fixturepkgs import CORE_DIST, build_core_wheel
+from fixturepkgs import CORE_DIST, build_core_wheel, write_store_project
 from loopback_index import LoopbackIndex
 
 BROKEN = "queue_size_positive"  # CONSTRAINT_TIGHTENED: a Core that breaks the Store's drained-queue events
@@ -113,6 +113,28 @@ def test_an_http_find_links_wheel_is_never_answered_from_a_cache(run_cli, fixtur
             result = run_cli(*args, *extra, env=env)
             assert result.code == 1, (extra, result.output)
             assert _only(result)["cached"] is False
+
+
+def test_a_user_contract_cannot_stand_in_for_a_builtin_check(run_cli, links, fixture_world, tmp_path) -> None:
+    """Item 17.12: a user contract marked with a built-in check's id was reported "did not run" and entered
+    the built-ins' completeness map (a skipped one made the run "could not check")."""
+    project = write_store_project(tmp_path / "store")
+    contracts = project / "tests" / "contracts"
+    contracts.mkdir(parents=True)
+    (contracts / "test_reuses.py").write_text(
+        "import pytest\n\n"
+        '@pytest.mark.contract(id="feedback.round-trip", subject="FeedbackEvent", layer="assertion")\n'
+        "def test_needs_a_database():\n"
+        '    pytest.skip("no database here")\n'
+    )
+    args = ["--core-ref", fixture_world.variant_versions["baseline"], "--core-package", CORE_DIST,
+            "--find-links", fixture_world.find_links, "--contracts", "tests/contracts", "--no-cache"]  # fmt: skip
+    result = run_cli(*args, cwd=project)
+    assert result.code == 0, result.output
+    checks = {c["id"]: c for c in _only(result)["checks"]}
+    assert checks["feedback.round-trip"]["status"] == "passed" and checks["feedback.round-trip"]["layer"] == "assertion"
+    mine = checks["tests/contracts/test_reuses.py::test_needs_a_database"]
+    assert (mine["status"], mine["layer"]) == ("skipped", "user")
 
 
 # ------------------------------------------------------------------------ planning and verifying (fast)

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from contract_check import baseenv, fingerprint, results, runner, sandbox, suite
-from contract_check.classify import verdict
-from contract_check.models import Check, Layer, Run, Status
+from contract_check.classify import Baseline, Policy, classify, verdict
+from contract_check.errors import UsageError
+from contract_check.models import Check, Layer, Run, Source, Status
+from contract_check.refs import ResolvedRef
 
 # ------------------------------------------------------------------------------------ declared checks (AST)
 
@@ -156,6 +158,15 @@ def test_classify(rows: list[tuple[str, Status]], outcome: dict[str, object], co
         assert error is None
     else:
         assert error is not None and says in error
+
+
+def test_a_user_row_under_a_builtin_id_is_a_usage_error() -> None:
+    """User rows are node ids (the runner sets them); should one still equal a built-in id (an unmarked
+    built-in test of a custom suite in the same place), it must not count for the built-in."""
+    outcome = runner.Outcome(completed=True, checks=[_row("c.one", P), _row("c.two", P), _row("c.two", S, Layer.USER)])
+    resolved = ResolvedRef("1", "core==1", Source.INDEX)
+    with pytest.raises(UsageError, match=r"a user contract has the id 'c\.two', which is a built-in check's"):
+        classify(resolved, outcome, Baseline(None, "none"), Policy(core_package="core", declared=tuple(DECLARED)))
 
 
 # ------------------------------------------------------------------------------------------ the environment

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from contract_check import events, fsread, proc
 from contract_check import suite as suite_mod
 from contract_check.errors import CommandTimeout, UsageError
-from contract_check.models import Check
+from contract_check.models import Check, Layer
 from contract_check.sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -301,7 +301,7 @@ def _run(
             elif kind == "result":
                 crashed = None
                 finished.add(event["nodeid"])
-                outcome.checks.append(events.check_from_result(event, strict))
+                outcome.checks.append(_as_session(events.check_from_result(event, strict), event, mode))
             elif kind == "collect_error":
                 finished.add(event["nodeid"])
                 outcome.checks.append(events.collect_error(event))
@@ -328,11 +328,20 @@ def _run(
             outcome.notes.append(f"{died}" + (f":\n{tail}" if tail else ""))
             return outcome
         finished.add(crashed["nodeid"])
-        outcome.checks.append(events.check_from_result({**crashed, "outcome": "error", "message": died}, strict))
+        row = events.check_from_result({**crashed, "outcome": "error", "message": died}, strict)
+        outcome.checks.append(_as_session(row, crashed, mode))
         if timed_out:
             outcome.timed_out_ids.append(outcome.checks[-1].id)
     outcome.notes.append(f"gave up after {MAX_RESTARTS} restarts; some contracts did not run")
     return outcome
+
+
+def _as_session(check: Check, event: dict[str, Any], mode: str) -> Check:
+    """A user contract is reported by its pytest node id, in the user layer, whatever its marker says: a user
+    contract can never stand in for a built-in check (its id, its place in the completeness map)."""
+    if mode != "--user":
+        return check
+    return check.model_copy(update={"id": str(event["nodeid"]), "layer": Layer.USER})
 
 
 def _session_options(layout: Layout, mode: str) -> list[str | Path]:
