@@ -11,6 +11,7 @@ The planning and verification rules themselves get fast tests at the end.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from contract_check import artifacts
 from contract_check.index import Release, ReleaseFile
 from contract_check.models import Source
 from contract_check.refs import ResolvedRef
-from fixturepkgs import CORE_DIST, build_core_wheel, write_store_project
+from fixturepkgs import CORE_DIST, build_core_wheel, make_core_git_repo, write_core_project, write_store_project
 from loopback_index import LoopbackIndex
+from wheelhouse import build as build_wheelhouse
 
 BROKEN = "queue_size_positive"  # CONSTRAINT_TIGHTENED: a Core that breaks the Store's drained-queue events
 
@@ -113,6 +115,64 @@ def test_an_http_find_links_wheel_is_never_answered_from_a_cache(run_cli, fixtur
             result = run_cli(*args, *extra, env=env)
             assert result.code == 1, (extra, result.output)
             assert _only(result)["cached"] is False
+
+
+def _twice_restored(run_cli, args: list[Any], cache: Path, env: dict[str, str]) -> tuple[Any, Any]:
+    """The same command twice, the second time against the cache restored from a copy taken before it."""
+    saved = cache.with_name(cache.name + "-copy")
+    shutil.rmtree(saved, ignore_errors=True)
+    shutil.copytree(cache, saved)
+    first = run_cli(*args, env=env)
+    shutil.rmtree(cache)
+    shutil.copytree(saved, cache)
+    return first, run_cli(*args, env=env)
+
+
+def test_a_git_branch_is_cached_by_its_commit_and_checked_again_when_it_moves(run_cli, fixture_world, tmp_path) -> None:
+    repo = tmp_path / "core-git"
+    make_core_git_repo(repo, [("v7.6.0", "7.6.0", "baseline")])
+    cache = tmp_path / "cache"
+    env = cli_env(tmp_path / "tmp", CONTRACT_CHECK_CACHE_DIR=str(cache))
+    args = ["--core-ref", "git:main", "--core-git", f"git+{repo.as_uri()}", "--core-package", CORE_DIST,
+            "--store", fixture_world.store_wheel]  # fmt: skip
+    good = run_cli(*args, env=env)
+    assert good.code == 0, good.output
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    assert _only(good)["artifact"] == {"origin": "git", "location": repo.as_uri(), "digest": f"git:{commit}"}
+    again, restored = _twice_restored(run_cli, args, cache, env)
+    assert [_only(r)["cached"] for r in (again, restored)] == [True, True]
+    assert _answer(again) == _answer(restored) == _answer(good)
+
+    write_core_project(repo, "7.6.1", BROKEN)  # main moves on to a broken commit
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "commit", "-qam", "broken"], cwd=repo, check=True, capture_output=True)
+    moved = run_cli(*args, env=env)
+    assert moved.code == 1 and _only(moved)["cached"] is False, moved.output
+    again, restored = _twice_restored(run_cli, args, cache, env)
+    assert [_only(r)["cached"] for r in (again, restored)] == [True, True]
+    assert _answer(again) == _answer(restored) == _answer(moved)
+
+
+def test_an_index_release_is_cached_by_the_hash_the_index_gives(run_cli, fixture_world, tmp_path) -> None:
+    """An index that serves another file under the same name (a re-upload, a mirror out of step) changes the
+    hash its listing gives, and with it the key."""
+    served = tmp_path / "served"
+    build_wheelhouse(served, ["pydantic", "pytest"], exclude="pydantic-contract-check")  # the Store's deps
+    _wheel(served, "7.7.0", "baseline", None)
+    cache = tmp_path / "cache"
+    env = cli_env(tmp_path / "tmp", CONTRACT_CHECK_CACHE_DIR=str(cache))
+    with LoopbackIndex(served, hashes=True) as index:
+        args = ["--core-ref", "7.7.0", "--core-package", CORE_DIST, "--index-url", index.url,
+                "--store", fixture_world.store_wheel]  # fmt: skip
+        good = run_cli(*args, env=env)
+        assert good.code == 0, good.output
+        assert _only(good)["artifact"]["origin"] == "index", _only(good)
+        again, restored = _twice_restored(run_cli, args, cache, env)
+        assert [_only(r)["cached"] for r in (again, restored)] == [True, True]
+        assert _answer(again) == _answer(restored) == _answer(good)
+        _wheel(served, "7.7.0", BROKEN, None)
+        replaced = run_cli(*args, env=env)
+        assert replaced.code == 1 and _only(replaced)["cached"] is False, replaced.output
 
 
 def test_a_user_contract_cannot_stand_in_for_a_builtin_check(run_cli, links, fixture_world, tmp_path) -> None:

@@ -61,6 +61,9 @@ class Plan:
     remote: tuple[ReleaseFile, ...] = ()  # files a remote find-links page offers for it
     commit: str | None = None  # the git commit a git ref resolves to now
     location: str | None = None  # the git repository, the local path or the URL (redacted when shown)
+    # the SHA-256 of every file uv may pick for an index version, when each of them has one: uv is told to
+    # verify them, so that an install answered from uv's own cache cannot be another file under the same name
+    hashes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,9 @@ def _index_plan(resolved: ResolvedRef, found: list[Release]) -> Plan:
     if release is None:  # offline, uv answers from its own cache: nothing says which file that is
         return _replace(base, why_not="the listing does not name its files (offline, and not in --find-links)")
     named = sorted(zip((p.name for p in paths), digests, strict=True))
-    return _replace(base, identity=digest("index", resolved.requirement, named, indexed))
+    known = [*digests, *(sha for _, sha in indexed)]
+    hashes = tuple(sorted(set(known))) if known and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in known) else ()
+    return _replace(base, identity=digest("index", resolved.requirement, named, indexed), hashes=hashes)
 
 
 def _file_sha(path: Path) -> str:

@@ -7,6 +7,7 @@ through the constructor. It is safe to call from several threads (``--jobs``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -137,6 +138,7 @@ class SandboxContracts:
                     [self._core_requirement(resolved, box)],
                     immutable=self._cacheable_by_uv(resolved),
                     reread=self._reread(resolved, cloned=box.cloned),
+                    pinned=(resolved.requirement, resolved.hashes) if resolved.hashes else None,
                 )
                 installed = artifacts.installed(box.venv, options.core_package)  # before any contract runs
             except EnvironmentProblem:
@@ -232,6 +234,7 @@ class RefChecker:
         try:
             resolved = self.resolve(ref)
             planned = artifacts.plan(resolved, releases=self.releases, pin_git=self.results is not None)
+            resolved = dataclasses.replace(resolved, hashes=planned.hashes)  # uv verifies what it installs
             phases["resolve"] = round(time.monotonic() - start, 3)
             key = self.results.key(planned) if self.results else None
             cached = self.results.get(key) if self.results and key and self.reuse else None
