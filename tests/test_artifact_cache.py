@@ -254,3 +254,9 @@ def test_a_git_install_is_verified_by_its_commit() -> None:
     assert not ok and artifact is not None and artifact.digest == "git:" + "b" * 40
     same = artifacts.Installed("1.0", {}, {"url": "file:///r", "vcs_info": {"vcs": "git", "commit_id": "a" * 40}})
     assert artifacts.verify(planned, same, redact=str)[0] is True
+
+
+def test_a_local_wheel_whose_path_needs_percent_encoding_is_pinned(tmp_path: Path) -> None:
+    wheel = build_core_wheel(tmp_path / "with space", "7.5.0")
+    planned = artifacts.plan(ResolvedRef("x", f"{CORE_DIST} @ {wheel.as_uri()}", Source.PATH), releases=None)
+    assert planned.identity and planned.local == (wheel,)

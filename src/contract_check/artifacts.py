@@ -26,6 +26,8 @@ import hashlib
 import io
 import json
 import re
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,7 +96,7 @@ def plan(resolved: ResolvedRef, *, releases: Callable[[], list[Release]] | None,
         )
     target = resolved.requirement.split(" @ ", 1)[-1]
     if resolved.source is Source.PATH and target.startswith("file://"):
-        path = Path(target.removeprefix("file://"))
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(target).path))  # as_uri() %-encodes
         found = content_digest(path)
         local = (path,) if path.is_file() else ()
         digests = (found.removeprefix("file:"),) if found and local else ()
