@@ -207,7 +207,7 @@ class Run(_Frozen):
         return verdict(self.exit_code)
 
     @property
-    def origin(self) -> str | None:
+    def installed_from(self) -> str | None:
         """Where Core came from, as a report says it: ``find-links file X``, ``git commit C``, ``index``."""
         if self.artifact is not None:
             return self.artifact.describe()

@@ -60,8 +60,8 @@ def core_block(run: Run) -> Table:
         line.append(f"  {run.requirement}", style="dim")
     if run.core_version:
         line.append(f"  resolved {run.core_version}")
-    if run.origin:
-        line.append(f"  from {run.origin}", style="dim")
+    if run.installed_from:
+        line.append(f"  from {run.installed_from}", style="dim")
     if run.cached:
         line.append("  (cached result)", style="cyan")
     lines = [line]
