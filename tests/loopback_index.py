@@ -2,12 +2,14 @@
 
 ``with LoopbackIndex(folder, token="t") as index:`` serves ``index.url`` (``.../simple``) until the block ends.
 With a token, every request needs HTTP basic auth with that token as the password (any user); the users seen
-are recorded in ``index.users``, so a test can tell that the token reached the installer.
+are recorded in ``index.users``, so a test can tell that the token reached the installer. With
+``hashes=True`` each link carries its file's ``#sha256=`` fragment, as public indexes give it.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import re
 import threading
@@ -22,9 +24,10 @@ def _normalize(name: str) -> str:
 
 
 class LoopbackIndex:
-    def __init__(self, folder: Path, token: str | None = None) -> None:
+    def __init__(self, folder: Path, token: str | None = None, *, hashes: bool = False) -> None:
         self.folder = folder
         self.token = token
+        self.hashes = hashes
         self.users: list[str] = []
         self.requests: list[str] = []
         index = self
@@ -83,8 +86,11 @@ class LoopbackIndex:
         ]
         if not files:
             return None
-        links = "".join(f'<a href="/files/{html.escape(f)}">{html.escape(f)}</a>\n' for f in files)
+        links = "".join(f'<a href="/files/{html.escape(f)}{self._fragment(f)}">{html.escape(f)}</a>\n' for f in files)
         return f"<!DOCTYPE html><html><body>\n{links}</body></html>\n"
+
+    def _fragment(self, name: str) -> str:
+        return f"#sha256={hashlib.sha256((self.folder / name).read_bytes()).hexdigest()}" if self.hashes else ""
 
     def __enter__(self) -> LoopbackIndex:
         self.thread.start()

@@ -12,9 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract_check import accept
+from contract_check import accept, runner, suite
 from contract_check.accept import Acceptance, decide, load_file, matches, parse_entries
+from contract_check.classify import Baseline, Policy, classify
 from contract_check.errors import UsageError
+from contract_check.models import Check, Layer, Run, Source, Status
+from contract_check.refs import ResolvedRef
+from contract_check.runner import Outcome
 
 ORIGIN = accept.PYPROJECT_ORIGIN
 D = dt.date
@@ -326,3 +330,91 @@ def test_utc_today_is_the_utc_date() -> None:
     after = dt.datetime.now(dt.UTC).date()
     assert before <= today <= after
     assert type(today) is dt.date
+
+
+# ----------------------------------------------------------------------------------------------------------
+# what no acceptance may cover (classify, the pure step; and through the CLI)
+# ----------------------------------------------------------------------------------------------------------
+
+CORE = "cc-fixture-core"
+DECLARED = (suite.Expected("a.one", "S", "assertion", ""), suite.Expected("a.two", "S", "assertion", ""))
+
+
+def _row(check_id: str, status: Status = Status.FAILED, rule: str | None = None, message: str = "boom") -> Check:
+    return Check(id=check_id, subject="S", layer=Layer.ASSERTION, status=status, rule=rule, message=message)
+
+
+def _classify(checks: list[Check], *entries: Acceptance, declared: tuple[suite.Expected, ...] = DECLARED) -> Run:
+    outcome = Outcome(completed=True, checks=checks, versions={CORE: "1.0.0"})
+    policy = Policy(core_package=CORE, declared=declared, acceptances=entries, today=TODAY)
+    resolved = ResolvedRef("1.0.0", f"{CORE}==1.0.0", Source.INDEX)
+    return classify(resolved, outcome, Baseline(None, "none"), policy)
+
+
+def test_an_import_failure_a_missing_model_or_an_error_is_never_accepted() -> None:
+    rows = [
+        _row("a.one", status=Status.PASSED),
+        _row("imports", rule="IMPORT_FAILED", message="IMPORT_FAILED: import x failed: ModuleNotFoundError: x"),
+        _row("model", rule="MODEL_MISSING", message="MODEL_MISSING: core no longer exports FeedbackEvent"),
+        _row("crash", status=Status.ERROR, message="the pytest process died (killed by SIGSEGV)"),
+        _row("direct", message="ImportError: cannot import name 'FeedbackEvent' from 'market_data_core'"),
+        _row("a.two", message="AssertionError: queue_size 0 rejected"),
+    ]
+    entries = [
+        acc(check_id, D(2027, 1, 1), n)
+        for n, check_id in enumerate(["imports", "model", "crash", "direct", "a.two"], 1)
+    ]
+    run = _classify(rows, *entries)
+    status = {c.id: c.status for c in run.checks}
+    assert status == {"a.one": Status.PASSED, "imports": Status.FAILED, "model": Status.FAILED,
+                      "crash": Status.ERROR, "direct": Status.FAILED, "a.two": Status.ACCEPTED}  # fmt: skip
+    notes = {c.id: c.note or "" for c in run.checks}
+    assert "an import failure is never accepted (accept.toml [[accept]] #1)" in notes["imports"]
+    assert "a missing model is never accepted" in notes["model"] and "an error is never accepted" in notes["crash"]
+    assert "an import failure is never accepted" in notes["direct"]
+    assert run.exit_code == 1
+
+
+def test_a_run_with_no_passing_builtin_check_is_never_compatible() -> None:
+    run = _classify([_row("a.one"), _row("a.two")], acc("a.one", D(2027, 1, 1), 1), acc("a.two", D(2027, 1, 1), 2))
+    assert run.exit_code == 1 and run.status is Status.FAILED
+    assert all(c.status is Status.FAILED and "no built-in check passed" in (c.note or "") for c in run.checks)
+    one_passes = _classify([_row("a.one", Status.PASSED), _row("a.two")], acc("a.two", D(2027, 1, 1), 1))
+    assert one_passes.exit_code == 0 and one_passes.checks[1].status is Status.ACCEPTED  # a known break stays one
+
+
+@pytest.mark.parametrize("pattern", ["*", "*.*", "a.*", "?.*", "*o*"])
+def test_a_pattern_that_matches_every_declared_check_is_a_usage_error(pattern: str) -> None:
+    with pytest.raises(UsageError, match=rf"#1: check = '{re.escape(pattern)}' matches every check the suite declares"):
+        Policy(core_package=CORE, declared=DECLARED, acceptances=(acc(pattern, D(2027, 1, 1), 1),), today=TODAY)
+
+
+def test_narrower_patterns_and_the_builtin_suite() -> None:
+    Policy(core_package=CORE, declared=DECLARED, acceptances=(acc("a.t*", D(2027, 1, 1), 1),), today=TODAY)
+    builtin = suite.builtin()
+    declared = tuple(builtin.declared_checks(runner.golden_payload_subjects(builtin.golden)))
+    with pytest.raises(UsageError, match="matches every check the suite declares"):
+        Policy(core_package=CORE, declared=declared, acceptances=(acc("*", D(2027, 1, 1), 1),), today=TODAY)
+    Policy(core_package=CORE, declared=declared, acceptances=(acc("schema.*", D(2027, 1, 1), 1),), today=TODAY)
+
+
+def _accept_file(tmp_path: Path, *patterns: str) -> Path:
+    path = tmp_path / "accept.toml"
+    path.write_text("".join(f'[[accept]]\ncheck = "{p}"\nreason = "known"\nuntil = 2999-01-01\n' for p in patterns))
+    return path
+
+
+def test_accepting_everything_on_a_core_that_does_not_import_is_refused(run_cli, fixture_world, tmp_path) -> None:
+    """The field report: check = "*" made a Core that does not import "0 passed ... 28 accepted, exit 0"."""
+    ref = fixture_world.variant_versions["import_broken"]
+    args = ["--core-ref", ref, "--core-package", CORE, "--find-links", fixture_world.find_links,
+            "--store", fixture_world.store_wheel]  # fmt: skip
+    star = run_cli(*args, "--accept", _accept_file(tmp_path, "*"))
+    assert star.code == 2, star.output
+    assert "check = '*' matches every check the suite declares" in star.stderr and "COMPATIBLE" not in star.stdout
+    narrower = run_cli(*args, "--accept", _accept_file(tmp_path, "feedback.*", "health.*", "payload.*"))
+    assert narrower.code == 1, narrower.output
+    (run,) = narrower.report["runs"]
+    assert narrower.report["summary"]["accepted"] == 0
+    assert all(c["status"] in ("failed", "error") and c["rule"] == "IMPORT_FAILED" for c in run["checks"])
+    assert "an import failure is never accepted" in narrower.stdout

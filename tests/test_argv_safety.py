@@ -14,7 +14,7 @@ from unittest import mock
 
 import pytest
 
-from contract_check import config, proc, refs, results, suite
+from contract_check import artifacts, config, proc, refs, suite
 from contract_check.errors import UsageError
 from contract_check.models import ExitCode, Source
 from fixturepkgs import CORE_DIST
@@ -143,8 +143,8 @@ def test_git_ls_remote_gets_double_dash_before_url_and_refs() -> None:
 
     parsed = refs.parse("git:main", core_package=CORE_DIST)
     resolved = refs.resolve(parsed, core_package=CORE_DIST, core_git="https://example.invalid/r.git", releases=list)
-    with mock.patch.object(results.proc, "run", fake_run):
-        assert results.ResultCache._git_commit(resolved) == "git:" + "a" * 40
+    with mock.patch.object(artifacts.proc, "run", fake_run):
+        assert artifacts.git_commit(resolved) == "a" * 40
     assert seen == [("git", "ls-remote", "--", "https://example.invalid/r.git", "main", "main^{}")]
 
 
@@ -184,7 +184,7 @@ def test_git_itself_is_given_no_option(tmp_path: Path) -> None:
     canary = tmp_path / "pwned"
     url = f"--upload-pack=touch {canary};"
     resolved = refs.ResolvedRef("git:main", f"{CORE_DIST} @ git+{url}@main", Source.GIT, git_url=url, git_rev="main")
-    assert results.ResultCache._git_commit(resolved) is None
+    assert artifacts.git_commit(resolved) is None
     assert not canary.exists()
 
 

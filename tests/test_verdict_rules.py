@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from contract_check import baseenv, fingerprint, results, runner, sandbox, suite
-from contract_check.classify import verdict
-from contract_check.models import Check, Layer, Run, Status
+from contract_check.classify import Baseline, Policy, classify, verdict
+from contract_check.errors import UsageError
+from contract_check.models import Check, Layer, Run, Source, Status
+from contract_check.refs import ResolvedRef
 
 # ------------------------------------------------------------------------------------ declared checks (AST)
 
@@ -158,6 +160,15 @@ def test_classify(rows: list[tuple[str, Status]], outcome: dict[str, object], co
         assert error is not None and says in error
 
 
+def test_a_user_row_under_a_builtin_id_is_a_usage_error() -> None:
+    """User rows are node ids (the runner sets them); should one still equal a built-in id (an unmarked
+    built-in test of a custom suite in the same place), it must not count for the built-in."""
+    outcome = runner.Outcome(completed=True, checks=[_row("c.one", P), _row("c.two", P), _row("c.two", S, Layer.USER)])
+    resolved = ResolvedRef("1", "core==1", Source.INDEX)
+    with pytest.raises(UsageError, match=r"a user contract has the id 'c\.two', which is a built-in check's"):
+        classify(resolved, outcome, Baseline(None, "none"), Policy(core_package="core", declared=tuple(DECLARED)))
+
+
 # ------------------------------------------------------------------------------------------ the environment
 
 
@@ -217,6 +228,25 @@ def test_result_entries_expire_and_must_have_the_envelope(tmp_path: Path) -> Non
     assert cache.get("old") is None
     (tmp_path / "results" / "deep.json").write_text("[" * 100000)
     assert cache.get("deep") is None
+
+
+def test_a_cached_run_is_served_only_when_its_checks_give_its_verdict_now(tmp_path: Path) -> None:
+    cache = results.ResultCache((), declared=DECLARED, root=tmp_path)
+    good = Run(core_ref="1", status=Status.PASSED, exit_code=0, checks=[_row("c.one", P), _row("c.two", P)])
+    cache.put("good", good)
+    assert cache.get("good") == good
+    stored = {
+        "incomplete": [_row("c.one", P)],  # a check the suite declares now has no result
+        "failed": [_row("c.one", P), _row("c.two", F)],  # the stored verdict does not follow from its checks
+        "accepted-import-failure": [
+            _row("c.one", P),
+            Check(id="c.two", subject="S", layer=Layer.ASSERTION, status=Status.ACCEPTED, rule="IMPORT_FAILED"),
+        ],
+        "all-accepted": [_row("c.one", Status.ACCEPTED), _row("c.two", Status.ACCEPTED)],
+    }
+    for key, checks in stored.items():
+        cache.put(key, Run(core_ref="1", status=Status.PASSED, exit_code=0, checks=checks))
+        assert cache.get(key) is None, key
 
 
 # ------------------------------------------------------------------------------------------ base environment

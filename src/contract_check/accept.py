@@ -30,6 +30,11 @@ Rules:
   unused, even when an earlier entry accepted that id first, or when it is expired and another, active
   entry accepts the id (then it is not mentioned at all: the id is accepted). Pass the failing ids of every
   run of the report at once, so that "unused" means unused in the whole report.
+- **Never accepted** (``Check.acceptable``): an import failure, a missing model, an error or a crash; a
+  matching entry leaves such a failure standing, and the check says so. A run in which no built-in check
+  passed is never compatible, whatever was accepted (``verdicts``).
+- **No blanket entries**: an entry whose glob matches every check the suite declares (``*``) is a usage
+  error (``refuse_blanket``): it would accept any Core, however broken.
 """
 
 from __future__ import annotations
@@ -263,6 +268,21 @@ def _find(piece: str, text: str, start: int, end: int) -> int:
         if _fits(piece, text, at):
             return at
     return -1
+
+
+def refuse_blanket(entries: Sequence[Acceptance], declared: Sequence[str]) -> None:
+    """Raise UsageError for the first entry whose glob matches every declared check (labels as
+    ``verdicts.labels`` writes them); nothing is refused when the suite declares no check."""
+    if not declared:
+        return
+    for entry in entries:
+        if all(matches(entry.check, check_id) for check_id in declared):
+            raise UsageError(
+                f"{entry.origin}: check = {entry.check!r} matches every check the suite declares "
+                f"({len(declared)}), so it would accept any Core, however broken",
+                tip="accept the checks a known break fails, by id or a narrower glob (contract-check list shows "
+                'the ids), e.g. check = "schema.FeedbackEvent.*"',
+            )
 
 
 def decide(check_ids_failing: Sequence[str], entries: Sequence[Acceptance], today: dt.date) -> Decisions:

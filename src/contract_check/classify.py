@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from contract_check import accept, compat, config, schema_layer, suite, testdeps
+from contract_check import accept, compat, config, schema_layer, suite, testdeps, verdicts
 from contract_check.errors import UsageError
-from contract_check.models import Check, ExitCode, Layer, Run, Status, run_exit_code, run_status
+from contract_check.models import Artifact, Check, Layer, Run, Status
 from contract_check.proc import redact
 from contract_check.refs import ResolvedRef
 from contract_check.runner import Outcome
@@ -43,10 +43,15 @@ class Policy:
     acceptances: tuple[accept.Acceptance, ...] = ()  # known breaks, accepted until a date
     today: dt.date | None = None  # the UTC date acceptances are measured against (None: no acceptances apply)
 
+    def __post_init__(self) -> None:
+        """An acceptance whose pattern covers every check the suite declares would accept any Core at all."""
+        accept.refuse_blanket(self.acceptances, verdicts.labels(self.declared))
+
 
 def apply_acceptances(checks: list[Check], policy: Policy) -> list[Check]:
     """Failures an active entry covers become ``accepted`` (with the entry and its reason); a failure whose
-    entry has expired stays a failure and says so."""
+    entry has expired stays a failure and says so; a failure no entry may cover (an import failure, a missing
+    model, an error) stays a failure and says which entry it refused."""
     if not policy.acceptances or policy.today is None:
         return checks
     failing = [c.id for c in checks if c.is_failure]
@@ -54,7 +59,10 @@ def apply_acceptances(checks: list[Check], policy: Policy) -> list[Check]:
     out = []
     for check in checks:
         decision = decisions.by_check.get(check.id) if check.is_failure else None
-        if decision is not None and decision.accepted:
+        if decision is not None and decision.accepted and not check.acceptable:
+            assert decision.accepted_by is not None
+            check = check.model_copy(update={"note": f"{check.unacceptable_reason} ({decision.accepted_by.origin})"})
+        elif decision is not None and decision.accepted:
             check = check.model_copy(update={"status": Status.ACCEPTED, "note": decision.note()})
         elif decision is not None and decision.note():
             check = check.model_copy(update={"note": decision.note()})
@@ -71,55 +79,32 @@ def in_range(declared: str | None, version: str | None) -> bool | None:
         return None
 
 
-def verdict(checks: list[Check], outcome: Outcome, declared: tuple[suite.Expected, ...]) -> tuple[int, str | None]:
-    """The run's exit code and, when it is not a plain verdict, why.
-
-    A built-in check that ran and failed makes the run BROKEN (1). Otherwise every declared built-in check
-    must have a result that is not skipped/xfail, no pytest session may have timed out, the user contracts
-    must have run, and Core and the Store must have been imported from the sandbox: else the run could not
-    be checked (3). Only then is it COMPATIBLE (0).
-    """
-    if outcome.foreign:  # a result about another copy of Core says nothing about this one
-        return ExitCode.ENVIRONMENT, outcome.foreign
-    exit_code = run_exit_code(checks)
-    builtin = {c.id: c.status.value for c in checks if c.layer is not Layer.USER}
-    gaps = suite.completeness(list(declared), builtin)
-    timed_out = set(outcome.timed_out_ids)
-    real_failure = any(c.is_failure and c.id not in timed_out for c in checks)
+def evidence(checks: list[Check], outcome: Outcome, policy: Policy, requirement: str = "") -> verdicts.Evidence:
+    """What the outcome says beyond its rows (see ``verdicts.Evidence``); *requirement* as the report shows it."""
     notes = [n for n in outcome.notes if n.strip()]
-    if exit_code == ExitCode.BROKEN and real_failure:
-        return exit_code, notes[-1] if notes and not outcome.completed else None
-    if exit_code == ExitCode.ENVIRONMENT or not gaps.complete or outcome.timed_out or outcome.unrun:
-        if not any(c.status is not Status.SKIPPED for c in checks):
-            error = "could not check: no contract ran"
-        elif outcome.timed_out:
-            error = "could not check: the contracts did not finish within --timeout"
-            if timed_out:
-                error += f" ({', '.join(sorted(timed_out))} still running)"
-        elif not any(c.status is not Status.SKIPPED for c in checks if c.layer is not Layer.USER):
-            error = "could not check: none of the built-in contracts ran"
-        elif outcome.unrun:
-            error = "could not check: " + "; ".join(outcome.unrun)
-        else:
-            error = "could not check: not every built-in check ran"
-        if not gaps.complete:
-            error += f" ({gaps.describe()})"
-        if notes:
-            error += f"\n{notes[-1]}"
-        return ExitCode.ENVIRONMENT, error
-    return exit_code, notes[-1] if notes and not outcome.completed else None
+    no_core = None
+    if policy.core_package and outcome.versions.get(policy.core_package) is None and outcome.completed:
+        no_core = (
+            "no-core",
+            f"could not check: {requirement or 'the requirement'} installed no {policy.core_package}\n"
+            "tip: the requirement installed nothing (a marker that excludes this Python, or another name)",
+        )
+    unmet = testdeps.could_not_check(checks, outcome, store_name=policy.store_name, store_spec=policy.store_spec)
+    return verdicts.Evidence(
+        could_not_check=no_core or (("shadowed", outcome.foreign) if outcome.foreign else None),
+        timed_out=outcome.timed_out,
+        timed_out_ids=frozenset(outcome.timed_out_ids),
+        unrun=tuple(outcome.unrun),
+        test_dependency=unmet,
+        test_dependency_ids=frozenset(check_id for check_id, _ in testdeps.unmet(checks, outcome)),
+        note=notes[-1] if notes and not outcome.completed else None,
+    )
 
 
-def _error_kind(exit_code: int, error: str | None, outcome: Outcome) -> str | None:
-    if exit_code != ExitCode.ENVIRONMENT or error is None:
-        return None
-    if outcome.foreign:
-        return "shadowed"
-    if outcome.timed_out:
-        return "timeout"
-    if outcome.unrun:
-        return "contracts-did-not-run"
-    return "incomplete"
+def verdict(checks: list[Check], outcome: Outcome, declared: tuple[suite.Expected, ...]) -> tuple[int, str | None]:
+    """The exit code and error of *checks* with what *outcome* saw (``verdicts.judge``; for tests)."""
+    judged = verdicts.judge(checks, declared, evidence(checks, outcome, Policy(core_package="", declared=declared)))
+    return judged.exit_code, judged.error
 
 
 def store_facts(outcome: Outcome, policy: Policy) -> tuple[str | None, str | None]:
@@ -150,42 +135,47 @@ def classify(
     *,
     duration_s: float = 0.0,
     phases: dict[str, float] | None = None,
+    artifact: Artifact | None = None,
 ) -> Run:
-    """One ref's run from what its contracts said (pure; see the module docstring)."""
+    """One ref's run from what its contracts said (pure; see the module docstring). *artifact*: what was
+    installed for Core, when the caller could tell."""
     store_version, declared_core = store_facts(outcome, policy)
     core_version = outcome.versions.get(policy.core_package)
     checks = list(outcome.checks)
     if baseline.snapshot is not None:
         checks += schema_layer.rows(outcome.artifacts, strict=policy.strict, golden=baseline.snapshot)
+    _refuse_clashes(checks)
     checks = apply_acceptances(checks, policy)
-    if core_version is None and outcome.completed:
-        exit_code: int = ExitCode.ENVIRONMENT
-        error: str | None = (
-            f"could not check: {resolved.display} installed no {policy.core_package}\n"
-            "tip: the requirement installed nothing (a marker that excludes this Python, or another name)"
-        )
-        kind: str | None = "no-core"
-    else:
-        exit_code, error = verdict(checks, outcome, policy.declared)
-        kind = _error_kind(exit_code, error, outcome)
-        unmet = testdeps.could_not_check(checks, outcome, store_name=policy.store_name, store_spec=policy.store_spec)
-        if exit_code == ExitCode.BROKEN and unmet:  # only user contracts missing a test dependency failed
-            exit_code, error, kind = ExitCode.ENVIRONMENT, unmet, "missing-test-dependency"
+    judged = verdicts.judge(checks, policy.declared, evidence(checks, outcome, policy, resolved.display))
+    error = judged.error
     return Run(
         core_ref=redact(resolved.ref),
         requirement=resolved.display,
         core_version=core_version,
         source=resolved.source,
         in_declared_range=in_range(declared_core, core_version),
-        status=run_status(exit_code),
-        exit_code=exit_code,
+        status=judged.status,
+        exit_code=judged.exit_code,
         duration_s=round(duration_s, 3),
         phases=dict(phases or {}),
-        checks=checks,
+        checks=judged.checks,
         error=redact(error) if error else None,
-        error_kind=kind,
+        error_kind=judged.kind,
         versions=dict(outcome.versions),
         store_version=store_version,
         declared_core=declared_core,
         baseline=baseline.label,
+        declared_checks=verdicts.labels(policy.declared),
+        artifact=artifact,
     )
+
+
+def _refuse_clashes(checks: list[Check]) -> None:
+    """A user contract reported under a built-in check's id would stand in for it: a usage error."""
+    builtin = {c.id for c in checks if c.layer is not Layer.USER}
+    clash = next((c.id for c in checks if c.layer is Layer.USER and c.id in builtin), None)
+    if clash is not None:
+        raise UsageError(
+            f"a user contract has the id {clash!r}, which is a built-in check's",
+            tip="user contracts are reported by their pytest node id: rename the test or its file",
+        )

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -40,11 +40,33 @@ PAGE_LIMIT = 64 * fsread.MIB  # a project page of the largest projects on public
 
 
 @dataclass(frozen=True)
+class ReleaseFile:
+    """One file of a release, where the listing found it: what uv may install for that version."""
+
+    filename: str
+    origin: str  # "index", "find-links directory" or "find-links page"
+    location: str  # a path (a find-links directory) or the URL the page links to (may hold credentials)
+    sha256: str | None = None  # the hash the index or page gives (PEP 691 "hashes", PEP 503 "#sha256=")
+
+    @property
+    def local_path(self) -> Path | None:
+        """The find-links file on this machine (a directory entry or a ``file:`` link); None for a remote one
+        and for an index file (an index names a release by its hash)."""
+        if self.origin == "find-links directory":
+            return Path(self.location)
+        if self.origin == "find-links page" and self.location.startswith("file:"):
+            return Path(urllib.request.url2pathname(urllib.parse.urlsplit(self.location).path))
+        return None
+
+
+@dataclass(frozen=True)
 class Release:
     version: Version
     yanked: bool = False
     # the requires-python of its files; empty when one of them has none (any Python installs that one)
     requires_python: tuple[str, ...] = ()
+    # every file of this version the index and --find-links offer (what the result cache keys on)
+    files: tuple[ReleaseFile, ...] = field(default=(), compare=False)
 
     def admits(self, python: Version | None) -> bool:
         """Whether a sandbox running *python* can install this release (None: unknown, so yes). An invalid
@@ -60,9 +82,9 @@ class Release:
         return False
 
 
-# per version: (yanked, requires-python of its files; None in the set: a file without one)
-_Found = dict[Version, tuple[bool, set[str | None]]]
-_File = tuple[str, bool, str | None]  # filename, yanked, requires-python
+# per version: (yanked, requires-python of its files (None in the set: a file without one), the files)
+_Found = dict[Version, tuple[bool, set[str | None], list[ReleaseFile]]]
+_File = tuple[str, bool, str | None, ReleaseFile]  # filename, yanked, requires-python, where it is
 
 
 @dataclass(frozen=True)
@@ -99,6 +121,8 @@ def default_index_url(uv: str) -> str:
 
 
 def _version_of(filename: str, name: str) -> Version | None:
+    """The version of *name* a wheel or sdist file name holds, read as uv reads it (names and versions
+    normalised: ``Market_Data_Core-1.98.04-py3-none-any.whl`` is market-data-core 1.98.4); None otherwise."""
     try:
         if filename.endswith(".whl"):
             dist, version, *_ = parse_wheel_filename(filename)
@@ -115,23 +139,36 @@ def _collect(files: Iterable[_File], name: str) -> _Found:
     """(filename, yanked, requires-python) triples -> version -> (yanked, requires-python of its files);
     a version is yanked only if all of its files are."""
     out: _Found = {}
-    for filename, yanked, requires_python in files:
+    for filename, yanked, requires_python, where in files:
         version = _version_of(filename, name)
         if version is not None:
-            was, specs = out.get(version, (True, set()))
-            out[version] = (was and yanked, specs | {(requires_python or "").strip() or None})
+            was, specs, known = out.get(version, (True, set(), []))
+            out[version] = (was and yanked, specs | {(requires_python or "").strip() or None}, [*known, where])
     return out
 
 
 def _add(found: _Found, more: _Found) -> None:
-    for version, (yanked, specs) in more.items():
-        was, known = found.get(version, (True, set()))
-        found[version] = (was and yanked, known | specs)
+    for version, (yanked, specs, files) in more.items():
+        was, known, listed = found.get(version, (True, set(), []))
+        found[version] = (was and yanked, known | specs, [*listed, *files])
+
+
+def _sha256(fragment_or_hashes: Any) -> str | None:
+    """The sha256 of a PEP 691 ``hashes`` object or a PEP 503 URL fragment (``sha256=...``)."""
+    if isinstance(fragment_or_hashes, dict):
+        value = fragment_or_hashes.get("sha256")
+        return value.lower() if isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value) else None
+    if isinstance(fragment_or_hashes, str):
+        found = re.fullmatch(r"sha256=([0-9a-fA-F]{64})", fragment_or_hashes)
+        return found.group(1).lower() if found else None
+    return None
 
 
 class _Anchors(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, page_url: str = "", origin: str = "index") -> None:
         super().__init__()
+        self.page_url = page_url
+        self.origin = origin
         self.files: list[_File] = []
         self._yanked = False
         self._in_a = False
@@ -146,9 +183,14 @@ class _Anchors(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self._in_a:
-            path = urllib.parse.urlsplit(self._href).path
-            filename = urllib.parse.unquote(path.rsplit("/", 1)[-1])
-            self.files.append((filename, self._yanked, self._requires_python))
+            parts = urllib.parse.urlsplit(self._href)
+            filename = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1])
+            try:
+                url = urllib.parse.urljoin(self.page_url, self._href.split("#", 1)[0]) if self.page_url else self._href
+            except ValueError:
+                url = self._href
+            where = ReleaseFile(filename, self.origin, url, _sha256(parts.fragment))
+            self.files.append((filename, self._yanked, self._requires_python, where))
             self._in_a = False
 
 
@@ -226,7 +268,12 @@ def parse_page(content_type: str, body: str, name: str, url: str = "") -> _Found
     if "json" in content_type:
         try:
             files = [
-                (str(f["filename"]), bool(f.get("yanked")), _text_or_none(f.get("requires-python")))
+                (
+                    str(f["filename"]),
+                    bool(f.get("yanked")),
+                    _text_or_none(f.get("requires-python")),
+                    ReleaseFile(str(f["filename"]), "index", _join(url, f.get("url")), _sha256(f.get("hashes"))),
+                )
                 for f in json.loads(body).get("files", [])
             ]
         except (ValueError, AttributeError, TypeError, KeyError, RecursionError):  # RecursionError: deep nesting
@@ -236,9 +283,18 @@ def parse_page(content_type: str, body: str, name: str, url: str = "") -> _Found
                 kind="network",
             ) from None
         return _collect(files, name)
-    parser = _Anchors()
+    parser = _Anchors(url)
     parser.feed(body)
     return _collect(parser.files, name)
+
+
+def _join(base: str, url: Any) -> str:
+    if not isinstance(url, str):
+        return base
+    try:
+        return urllib.parse.urljoin(base, url) if base else url
+    except ValueError:
+        return url
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -260,13 +316,14 @@ def _from_find_links(link: str, name: str, timeout: float) -> _Found:
     )
     try:
         if path.is_dir():
-            return _collect(((p.name, False, None) for p in path.iterdir()), name)
+            listed = [(p.name, ReleaseFile(p.name, "find-links directory", str(p))) for p in path.iterdir()]
+            return _collect(((filename, False, None, where) for filename, where in listed), name)
     except (OSError, ValueError):  # unreadable, or not a name the file system takes: uv will say why
         return {}
     page = _fetch(link, timeout) if "://" in link else None
     if page is None:
         return {}
-    parser = _Anchors()
+    parser = _Anchors(link, origin="find-links page")
     parser.feed(page[1])
     return _collect(parser.files, name)
 
@@ -280,8 +337,8 @@ def releases(name: str, settings: IndexSettings, *, uv: str, timeout: float = 30
         index_url = settings.index_url or default_index_url(uv)
         _add(found, _from_index(index_url, name, timeout))
     return [
-        Release(v, y, () if None in specs else tuple(sorted(s for s in specs if s is not None)))
-        for v, (y, specs) in sorted(found.items())
+        Release(v, y, () if None in specs else tuple(sorted(s for s in specs if s is not None)), tuple(files))
+        for v, (y, specs, files) in sorted(found.items())
     ]
 
 

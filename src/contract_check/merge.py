@@ -3,6 +3,14 @@
 ``contract-check merge report-*.json`` is the last step of the matrix workflow: every shard checked some
 Core refs against the same Store; the merged report holds all their runs, a recomputed summary and the
 worst exit code. Anything that would make the merged verdict misleading is refused with a ``MergeError``.
+
+Nothing a shard says about its verdicts is taken on trust: every run's exit code, status and error kind are
+recomputed from its checks and the checks its suite declares (``verdicts.rejudge``, the step a fresh run and
+a cache hit go through), and a shard's own summary counts for nothing but a shard without runs. A run whose
+stored verdict differs from the recomputed one is named in a note. Refused: a run whose verdict cannot be
+recomputed (an exit code no run has; a run that would be compatible but does not record the checks its suite
+declares), shards of different suites, a Core checked twice (the same ref, requirement or artifact), and
+numbers that are not finite.
 """
 
 from __future__ import annotations
@@ -13,9 +21,9 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from pydantic import ValidationError
 
-from contract_check import fsread
+from contract_check import fsread, verdicts
 from contract_check.errors import UsageError
-from contract_check.models import READABLE_VERSIONS, ExitCode, Report, Run, StoreInfo, summarise, worst
+from contract_check.models import READABLE_VERSIONS, ExitCode, Report, Run, Source, StoreInfo, summarise, worst
 
 REPORT_LIMIT = 256 * fsread.MIB  # a shard report with thousands of runs is a few MiB
 
@@ -59,6 +67,60 @@ def _load(path: Path) -> Report:
             f"{path}: not a valid contract-check report: {exc.error_count()} problem(s), "
             f"first at {where}: {first['msg']}"
         ) from exc
+
+
+# what a shard without runs may say: it stopped before any ref (a usage error, an internal error, Ctrl-C)
+_RUNLESS = frozenset({ExitCode.USAGE, ExitCode.ENVIRONMENT, ExitCode.INTERNAL, ExitCode.INTERRUPTED})
+
+
+def _declared(shards: list[tuple[Path, Report]]) -> list[str] | None:
+    """The checks every shard's suite declares (one set for all runs that record it), or None if none does."""
+    found: tuple[Path, Run] | None = None
+    for path, shard in shards:
+        for run in shard.runs:
+            if run.declared_checks is None:
+                continue
+            if found is None:
+                found = (path, run)
+            elif sorted(run.declared_checks) != sorted(found[1].declared_checks or []):
+                raise MergeError(
+                    f"the shards ran different suites: run {run.core_ref!r} in {path} declares "
+                    f"{len(run.declared_checks)} checks, run {found[1].core_ref!r} in {found[0]} "
+                    f"{len(found[1].declared_checks or [])} (or others)",
+                    tip="merge only the shards of one matrix run (one suite, one golden)",
+                )
+    return found[1].declared_checks if found else None
+
+
+def _recomputed(path: Path, run: Run, declared: list[str] | None) -> tuple[Run, str | None]:
+    """*run* with its verdict recomputed, and a note when that differs from what the shard said."""
+    try:
+        judged = verdicts.rejudge(run, verdicts.from_labels(declared) if declared is not None else None)
+    except verdicts.NotRecomputable as exc:
+        raise MergeError(
+            f"{path}: run {run.core_ref!r} cannot be recomputed: {exc}",
+            tip="merge the reports contract-check --json wrote, with the contract-check version that wrote them",
+        ) from None
+    if (judged.exit_code, judged.status, judged.error_kind) == (run.exit_code, run.status, run.error_kind):
+        return judged, None
+    said = f"exit {run.exit_code}, {run.status.value}"
+    return judged, (
+        f"{path}: run {run.core_ref!r} said {said}; its checks say exit {judged.exit_code} "
+        f"({judged.verdict}): recomputed"
+    )
+
+
+def _identities(run: Run) -> list[tuple[str, str]]:
+    """What makes two runs the same check: the ref as typed, the requirement it resolved to (``v1.4.61`` and
+    ``1.4.61`` both install ``==1.4.61``), the installed artifact (a commit, a file's digest)."""
+    found = [("ref", run.core_ref)]
+    if run.requirement:
+        found.append(("requirement", run.requirement))
+    if run.artifact is not None and run.artifact.digest:
+        found.append(("artifact", run.artifact.digest))
+    if run.source is Source.INDEX and run.core_version:
+        found.append(("index", run.core_version))
+    return found
 
 
 def _versions(report: Report) -> set[str]:
@@ -114,6 +176,17 @@ def _merged_store(shards: list[tuple[Path, Report]]) -> StoreInfo:
     return store.model_copy(update={"name": name, "version": version, "declared_core": declared})
 
 
+def _runless_code(path: Path, shard: Report) -> int:
+    """What a shard without runs says: its own exit code when it is one such a shard can have, else 3."""
+    code = shard.summary.exit_code
+    if code not in _RUNLESS and code not in (ExitCode.OK, ExitCode.BROKEN):
+        raise MergeError(
+            f"{path}: exit code {code} is not one contract-check exits with",
+            tip="merge the reports contract-check --json wrote",
+        )
+    return code if code in _RUNLESS else ExitCode.ENVIRONMENT
+
+
 def merge_reports(paths: list[Path]) -> Report:
     """Load, validate and join shard reports; raise ``MergeError`` if they cannot be merged."""
     if not paths:
@@ -123,24 +196,34 @@ def merge_reports(paths: list[Path]) -> Report:
     _same_store(shards)
     first = shards[0][1]
 
+    declared = _declared(shards)
     runs: list[Run] = []
-    seen: dict[str, Path] = {}
+    notes: list[str] = []
+    seen: dict[tuple[str, str], tuple[Path, str]] = {}
     for path, shard in shards:
-        for run in shard.runs:
-            if run.core_ref in seen:
-                raise MergeError(
-                    f"core ref {run.core_ref!r} was checked twice: in {seen[run.core_ref]} and in {path}",
-                    tip="give each shard different --core-ref values",
-                )
-            seen[run.core_ref] = path
+        for stored in shard.runs:
+            for identity in _identities(stored):
+                if identity in seen:
+                    where, ref = seen[identity]
+                    same = "" if ref == stored.core_ref else f" (as {ref!r}: the same {identity[0]})"
+                    raise MergeError(
+                        f"core ref {stored.core_ref!r} was checked twice: in {where}{same} and in {path}",
+                        tip="give each shard different --core-ref values",
+                    )
+            for identity in _identities(stored):
+                seen[identity] = (path, stored.core_ref)
+            run, note = _recomputed(path, stored, declared)
             runs.append(run)
+            if note:
+                notes.append(note)
 
     from contract_check.pipeline import summary_extras  # the range answer over every shard's runs
 
     extras = summary_extras(runs, None, several=len(runs) > 1)
-    extras["notes"] = list(dict.fromkeys([*(n for _, shard in shards for n in shard.summary.notes), *extras["notes"]]))
+    shard_notes = (n for _, shard in shards for n in shard.summary.notes)
+    extras["notes"] = list(dict.fromkeys([*shard_notes, *extras["notes"], *notes]))
     summary = summarise(runs, **extras)
-    codes = [summary.exit_code, *(shard.summary.exit_code for _, shard in shards)]
+    codes = [summary.exit_code, *(_runless_code(path, shard) for path, shard in shards if not shard.runs)]
     if not runs:
         codes.append(ExitCode.ENVIRONMENT)  # nothing was checked: never "compatible"
     tool = first.tool.model_copy(update={"strict": any(shard.tool.strict for _, shard in shards)})

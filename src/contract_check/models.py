@@ -11,6 +11,7 @@ Words a report shows for a verdict, a finding's tag, and what counts as notable 
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -88,7 +89,12 @@ class Source(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")  # open objects: unknown keys are ignored
+    # open objects: unknown keys are ignored; NaN and infinities are no numbers a report holds
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+
+
+NEVER_ACCEPTED_RULES = frozenset({"IMPORT_FAILED", "MODEL_MISSING"})
+_IMPORT_ERROR = re.compile(r"(?:ImportError|ModuleNotFoundError)\b")
 
 
 class Origin(_Frozen):
@@ -123,6 +129,22 @@ class Check(_Frozen):
         return self.status in (Status.FAILED, Status.ERROR)
 
     @property
+    def unacceptable_reason(self) -> str:
+        """Why no acceptance may cover this row ("" when one may): only a check that ran and failed on what
+        Core does can be a known break; a Core that does not import, a missing model, and an error (a crash,
+        a broken fixture, a collection error) say nothing about which break is known."""
+        if self.status not in (Status.FAILED, Status.ACCEPTED):
+            return f"not accepted: an {self.status.value} is never accepted" if self.is_failure else ""
+        if self.rule in NEVER_ACCEPTED_RULES or _IMPORT_ERROR.match(self.message):
+            what = "a missing model" if self.rule == "MODEL_MISSING" else "an import failure"
+            return f"not accepted: {what} is never accepted"
+        return ""
+
+    @property
+    def acceptable(self) -> bool:
+        return self.status in (Status.FAILED, Status.ACCEPTED) and not self.unacceptable_reason
+
+    @property
     def notable(self) -> bool:
         """Worth showing above the passes: a failure, an accepted failure, a WARN finding, or a check that did
         not run (only a user contract can be skipped; a skipped built-in check is a failure of the run)."""
@@ -152,6 +174,22 @@ class StoreInfo(_Frozen):
     origin: str = ""
 
 
+class Artifact(_Frozen):
+    """What was installed for Core, as seen after the install: where it came from and what identifies it."""
+
+    origin: str  # "index", "find-links", "git", "path", "url"
+    location: str | None = None  # the find-links file, the git repository or the local path (redacted)
+    digest: str | None = None  # "sha256:<hex>" of a local archive, or "git:<commit>"
+
+    def describe(self) -> str:
+        """``find-links file /links/core-1.0-py3-none-any.whl``, ``git commit 1a2b3c4d5e6f``, ``index``."""
+        if self.origin == "find-links" and self.location:
+            return f"find-links file {self.location}"
+        if self.origin == "git" and self.digest:
+            return f"git commit {self.digest.removeprefix('git:')[:12]}"
+        return self.origin
+
+
 class Run(_Frozen):
     """The result of checking one Core ref against the Store."""
 
@@ -174,10 +212,20 @@ class Run(_Frozen):
     declared_core: str | None = None
     # what the schemas were compared with: "golden built-in (Core X / Store Y)", "against REF (V)"
     baseline: str | None = None
+    # the checks the suite declares (exact ids; "id[...]": cases known only when run): merge recomputes with them
+    declared_checks: list[str] | None = None
+    artifact: Artifact | None = None  # what was installed for Core, when the run got that far
 
     @property
     def verdict(self) -> str:
         return verdict(self.exit_code)
+
+    @property
+    def installed_from(self) -> str | None:
+        """Where Core came from, as a report says it: ``find-links file X``, ``git commit C``, ``index``."""
+        if self.artifact is not None:
+            return self.artifact.describe()
+        return self.source.value if self.source else None
 
 
 class Summary(_Frozen):
@@ -237,8 +285,13 @@ def run_exit_code(checks: list[Check]) -> int:
         return ExitCode.ENVIRONMENT  # nothing ran: "could not check" is never "compatible"
     if any(c.is_failure for c in ran):
         return ExitCode.BROKEN
-    if all(c.layer is Layer.USER for c in ran):
+    builtin = [c for c in ran if c.layer is not Layer.USER]
+    if not builtin:
         return ExitCode.ENVIRONMENT  # only the user's own contracts ran (a user conftest skipped the built-ins)
+    if not any(c.status is Status.PASSED for c in builtin):
+        return ExitCode.BROKEN  # every built-in result is an accepted failure: never compatible
+    if any(c.status is Status.ACCEPTED and not c.acceptable for c in ran):
+        return ExitCode.BROKEN  # an acceptance that may not stand (an import failure, an error) is a failure
     return ExitCode.OK
 
 

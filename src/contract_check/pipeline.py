@@ -255,9 +255,7 @@ def result_cache(session: Session, envs: baseenv.Environments) -> ResultCache | 
         session.baseline.label,
         [(a.check, a.reason, str(a.until), a.active(session.policy.today or dt.date.min)) for a in options.acceptances],
     )
-    return ResultCache(
-        common, declared=list(session.policy.declared), find_links=options.find_links, core_package=options.core_package
-    )
+    return ResultCache(common, declared=list(session.policy.declared))
 
 
 def _user_config_digest(root: Path, targets: list[Path]) -> str:

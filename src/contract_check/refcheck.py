@@ -7,6 +7,7 @@ through the constructor. It is safe to call from several threads (``--jobs``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from contract_check import fingerprint, index, refs, runner
+from contract_check import artifacts, fingerprint, index, refs, runner
 from contract_check.baseenv import Environments
 from contract_check.classify import Baseline, Policy, classify
 from contract_check.config import Options
@@ -105,13 +106,20 @@ class SandboxContracts:
         return core_requirement(resolved, box, self.options.core_package)
 
     def _reread(self, resolved: refs.ResolvedRef, cloned: bool) -> tuple[str, ...]:
-        """Packages uv must read again from local files rather than answer from its cache (a clone of the
-        base environment already holds the Store, read when the base was built)."""
+        """Packages uv must read again rather than answer from its cache (a clone of the base environment
+        already holds the Store, read when the base was built): a local Store; Core from a path, or from
+        --find-links, local or remote (uv's cache keys a find-links file by its name or URL alone, so a wheel
+        rebuilt with the same version would be served from it)."""
         store = () if cloned or self.store.path is None or not self.store.name else (self.store.name,)
-        local_links = any("://" not in link or link.startswith("file:") for link in self.options.find_links)
-        if resolved.source is Source.PATH or (resolved.source is Source.INDEX and local_links):
+        if resolved.source is Source.PATH or (resolved.source is Source.INDEX and self.options.find_links):
             return (self.options.core_package, *store)
         return store
+
+    def _cacheable_by_uv(self, resolved: refs.ResolvedRef) -> bool:
+        """Whether uv's cache may answer for Core without asking again: an index release, unless a remote
+        --find-links page could offer it (its files may change behind their URLs)."""
+        remote = any("://" in link and not link.startswith("file:") for link in self.options.find_links)
+        return resolved.source is Source.INDEX and not remote
 
     def run(self, resolved: refs.ResolvedRef, phases: dict[str, float], *, recording: bool = False) -> runner.Outcome:
         """Sandbox, install, run the contracts; the sandbox is gone when this returns (unless --keep-venv).
@@ -128,9 +136,11 @@ class SandboxContracts:
                 box.install(
                     [self.store_install, "pytest", *options.with_],
                     [self._core_requirement(resolved, box)],
-                    immutable=resolved.source is Source.INDEX,
+                    immutable=self._cacheable_by_uv(resolved),
                     reread=self._reread(resolved, cloned=box.cloned),
+                    pinned=(resolved.requirement, resolved.hashes) if resolved.hashes else None,
                 )
+                installed = artifacts.installed(box.venv, options.core_package)  # before any contract runs
             except EnvironmentProblem:
                 summary = refs.git_failure(resolved, box.install_log)  # one line; git's own words with -v
                 if summary is None:
@@ -158,6 +168,7 @@ class SandboxContracts:
                     outcome.unrun.append(f"the contracts in {where} did not run ({why})")
                 outcome.merge(user)
             outcome.foreign = self._foreign_origin(outcome, box.venv)
+            outcome.installed = installed
             phases.update(box.phases)
         return outcome
 
@@ -222,13 +233,16 @@ class RefChecker:
         phases: dict[str, float] = {}
         try:
             resolved = self.resolve(ref)
+            planned = artifacts.plan(resolved, releases=self.releases, pin_git=self.results is not None)
+            resolved = dataclasses.replace(resolved, hashes=planned.hashes)  # uv verifies what it installs
             phases["resolve"] = round(time.monotonic() - start, 3)
-            key = self.results.key(resolved) if self.results else None
+            key = self.results.key(planned) if self.results else None
             cached = self.results.get(key) if self.results and key and self.reuse else None
             if cached is not None:
                 return cached.model_copy(update={"cached": True, "core_ref": redact(ref)})
             outcome = self.contracts.run(resolved, phases)
             phases["contracts"] = round(outcome.duration_s, 3)
+            verified, artifact = artifacts.verify(planned, outcome.installed, redact=redact)
             run = classify(
                 resolved,
                 outcome,
@@ -236,9 +250,13 @@ class RefChecker:
                 self.policy,
                 duration_s=time.monotonic() - start,
                 phases=phases,
+                artifact=artifact,
             )
             if self.results and key and run.exit_code in (ExitCode.OK, ExitCode.BROKEN):
-                self.results.put(key, run)
+                if verified:
+                    self.results.put(key, run)
+                else:  # uv installed something other than what the key names: the next run checks again
+                    log.info("not caching %s: the installed Core is not the artifact its key names", resolved.display)
             return run
         except UsageError:
             raise

@@ -62,6 +62,8 @@ class ResolvedRef:
     version: Version | None = None  # known up front for index refs
     git_url: str | None = None  # for git refs: the repository (without "git+") and the revision, as given
     git_rev: str | None = None
+    # the SHA-256 of every file uv may install for it (artifacts.plan), which uv is told to verify; () if unknown
+    hashes: tuple[str, ...] = ()
 
     @property
     def display(self) -> str:

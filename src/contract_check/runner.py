@@ -13,14 +13,17 @@ import tomllib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract_check import events, fsread, golden_replace, proc
 from contract_check import golden as golden_io
 from contract_check import suite as suite_mod
 from contract_check.errors import CommandTimeout, UsageError
-from contract_check.models import Check
+from contract_check.models import Check, Layer
 from contract_check.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from contract_check.artifacts import Installed
 
 PLUGIN_MODULE = "contract_check_plugin"
 MAX_RESTARTS = 3
@@ -52,6 +55,7 @@ class Outcome:
     unrun: list[str] = field(default_factory=list)  # set by the host: user contracts that did not run, and why
     # user contracts (check id) that failed on a ModuleNotFoundError, and which module (never a built-in's)
     missing_modules: dict[str, events.MissingModule] = field(default_factory=dict)
+    installed: Installed | None = None  # set by the host: Core as uv installed it (RECORD, direct_url.json)
 
     def merge(self, other: Outcome) -> None:
         """Add another pytest session's results (the user contracts' run) to this one."""
@@ -306,7 +310,7 @@ def _run(
             elif kind == "result":
                 crashed = None
                 finished.add(event["nodeid"])
-                outcome.checks.append(events.check_from_result(event, strict))
+                outcome.checks.append(_as_session(events.check_from_result(event, strict), event, mode))
             elif kind == "collect_error":
                 finished.add(event["nodeid"])
                 outcome.checks.append(events.collect_error(event))
@@ -333,11 +337,20 @@ def _run(
             outcome.notes.append(f"{died}" + (f":\n{tail}" if tail else ""))
             return outcome
         finished.add(crashed["nodeid"])
-        outcome.checks.append(events.check_from_result({**crashed, "outcome": "error", "message": died}, strict))
+        row = events.check_from_result({**crashed, "outcome": "error", "message": died}, strict)
+        outcome.checks.append(_as_session(row, crashed, mode))
         if timed_out:
             outcome.timed_out_ids.append(outcome.checks[-1].id)
     outcome.notes.append(f"gave up after {MAX_RESTARTS} restarts; some contracts did not run")
     return outcome
+
+
+def _as_session(check: Check, event: dict[str, Any], mode: str) -> Check:
+    """A user contract is reported by its pytest node id, in the user layer, whatever its marker says: a user
+    contract can never stand in for a built-in check (its id, its place in the completeness map)."""
+    if mode != "--user":
+        return check
+    return check.model_copy(update={"id": str(event["nodeid"]), "layer": Layer.USER})
 
 
 def _session_options(layout: Layout, mode: str) -> list[str | Path]:

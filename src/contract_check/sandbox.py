@@ -310,6 +310,7 @@ class Sandbox:
         *,
         immutable: bool = False,
         reread: tuple[str, ...] = (),
+        pinned: tuple[str, tuple[str, ...]] | None = None,
     ) -> None:
         """Install *requirements* with *overrides* replacing any version the Store itself declares.
 
@@ -319,9 +320,17 @@ class Sandbox:
         keys a find-links wheel by its name alone).
         *immutable*: the overrides name artifacts that cannot change behind their name (an index release),
         so uv's cache may answer for them; a branch or a URL is always resolved online.
+        *pinned*: (requirement, SHA-256 hashes): uv installs that requirement only from a file with one of
+        those hashes (an answer from its cache that is another file fails, and is asked again online).
         """
         overrides_file = self.root / "overrides.txt"
         overrides_file.write_text("\n".join(overrides) + "\n", encoding="utf-8")
+        hashed: list[str] = []
+        if pinned is not None and pinned[1]:
+            hashes_file = self.root / "hashes.txt"
+            line = " ".join([pinned[0], *(f"--hash=sha256:{h}" for h in pinned[1])])
+            hashes_file.write_text(line + "\n", encoding="utf-8")
+            hashed = ["--requirements", str(hashes_file)]
         args = [
             "pip",
             "install",
@@ -334,6 +343,7 @@ class Sandbox:
             str(overrides_file),
             *self.index.uv_args(),
             *(arg for name in reread for arg in ("--reinstall-package", name)),
+            *hashed,
             *requirements,
         ]
         if immutable and self.cloned and not self.index.offline:

@@ -62,8 +62,8 @@ def _core_line(run: Run) -> str:
     if run.core_version and run.core_version != run.core_ref:
         line += f" → {code(run.core_version)}"
     details = []
-    if run.source:
-        details.append(f"from {run.source.value}")
+    if run.installed_from:
+        details.append(f"from {cell(run.installed_from)}")
     if run.requirement:
         details.append(f"installed as {code(run.requirement)}")
     if run.in_declared_range is False:

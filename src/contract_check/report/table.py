@@ -64,8 +64,8 @@ def core_block(run: Run) -> Table:
         line.append(f"  {run.requirement}", style="dim")
     if run.core_version:
         line.append(f"  resolved {run.core_version}")
-    if run.source:
-        line.append(f"  from {run.source.value}", style="dim")
+    if run.installed_from:
+        line.append(f"  from {run.installed_from}", style="dim")
     if run.cached:
         line.append("  (cached result)", style="cyan")
     lines = [line]
