@@ -170,7 +170,11 @@ ALLOWED = {
     ("baseenv.py", "locked", "os.open"): "the cache's lock file, opened non-blocking and checked to be regular",
     ("results.py", "put", "os.fdopen"): "writes a result-cache entry into a fresh mkstemp file",
     ("bump.py", "lock_files", ".open"): "bump's: reads at most MAX_FILE_BYTES of a requirements file after is_file()",
-    ("artifacts.py", "wheel_record", "zipfile.ZipFile"): "RECORD of a find-links/--core-ref wheel opened by fsread.open_regular, size-checked",
+    (
+        "artifacts.py",
+        "wheel_record",
+        "zipfile.ZipFile",
+    ): "RECORD of a find-links/--core-ref wheel opened by fsread.open_regular, size-checked",
     ("inplace.py", "open", "os.open"): "bump's in-place writer: O_NONBLOCK, checked regular with fstat",
     ("inplace.py", "_check", ".open"): "FileOps.open, the writer's own seam, not a path",
     ("report/github.py", "_append", ".open"): "appends to the file GitHub Actions names ($GITHUB_STEP_SUMMARY...)",
