@@ -386,3 +386,18 @@ def test_the_config_keys_install_the_test_dependency(run_cli, ws: Workspace, tmp
     assert result.code == 0, result.output
     assert result.report is not None
     assert ws.store.dependency_contract in {c["id"] for c in user_checks(result.report) if c["status"] == "passed"}
+
+
+def test_a_local_core_whose_path_needs_percent_encoding_is_built_from_a_copy(
+    run_cli, ws: Workspace, tmp_path: Path
+) -> None:
+    """Seen: a Core checkout under a directory with a space was installed from its file: URL as it stands, so
+    uv built it in place (build/, egg-info rewritten); the URL's path was never decoded back to the directory."""
+    spaced = make_core_repo(tmp_path / "my work" / "core", "1.60.0")
+    before = (spaced.status(), spaced.state())
+    result = run_cli(
+        "--core-ref", "./core", "--core-package", CORE_DIST, "--find-links", str(ws.links),
+        "--store", str(ws.store.root), cwd=spaced.root.parent,
+    )  # fmt: skip
+    assert result.code == 0, result.output
+    assert (spaced.status(), spaced.state()) == before

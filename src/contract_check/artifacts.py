@@ -26,8 +26,6 @@ import hashlib
 import io
 import json
 import re
-import urllib.parse
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,8 +93,8 @@ def plan(resolved: ResolvedRef, *, releases: Callable[[], list[Release]] | None,
             location=resolved.git_url,
         )
     target = resolved.requirement.split(" @ ", 1)[-1]
-    if resolved.source is Source.PATH and target.startswith("file://"):
-        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(target).path))  # as_uri() %-encodes
+    path = resolved.local_path
+    if path is not None:
         found = content_digest(path)
         local = (path,) if path.is_file() else ()
         digests = (found.removeprefix("file:"),) if found and local else ()

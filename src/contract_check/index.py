@@ -39,6 +39,11 @@ _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+h
 PAGE_LIMIT = 64 * fsread.MIB  # a project page of the largest projects on public indexes is a few MiB
 
 
+def file_url_path(url: str) -> Path:
+    """The local path a ``file:`` URL names, percent-decoded (``Path.as_uri()`` encodes a space as %20)."""
+    return Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+
+
 @dataclass(frozen=True)
 class ReleaseFile:
     """One file of a release, where the listing found it: what uv may install for that version."""
@@ -55,7 +60,7 @@ class ReleaseFile:
         if self.origin == "find-links directory":
             return Path(self.location)
         if self.origin == "find-links page" and self.location.startswith("file:"):
-            return Path(urllib.request.url2pathname(urllib.parse.urlsplit(self.location).path))
+            return file_url_path(self.location)
         return None
 
 
@@ -228,7 +233,7 @@ def _fetch(url: str, timeout: float) -> tuple[str, str] | None:
     """(content type, body) of *url*, or None when the index has no such project."""
     try:
         if url.startswith("file:"):
-            path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+            path = file_url_path(url)
             page = path / "index.html" if path.is_dir() else path
             if fsread.kind_of(page) is None:
                 return None
@@ -311,9 +316,7 @@ def _from_index(index_url: str, name: str, timeout: float) -> _Found:
 
 
 def _from_find_links(link: str, name: str, timeout: float) -> _Found:
-    path = (
-        Path(urllib.request.url2pathname(urllib.parse.urlsplit(link).path)) if link.startswith("file:") else Path(link)
-    )
+    path = file_url_path(link) if link.startswith("file:") else Path(link)
     try:
         if path.is_dir():
             listed = [(p.name, ReleaseFile(p.name, "find-links directory", str(p))) for p in path.iterdir()]

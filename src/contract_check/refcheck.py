@@ -57,10 +57,8 @@ def user_targets(contracts: tuple[Path, ...], store_project: Path | None) -> dic
 def core_requirement(resolved: refs.ResolvedRef, box: Sandbox, core_package: str) -> str:
     """What uv installs for Core: a local Core project is built from a copy in the sandbox (``core-src``), never
     in the user's tree (uv builds a directory in place)."""
-    if resolved.source is not Source.PATH:
-        return resolved.requirement
-    source = Path(resolved.requirement.split(" @ ", 1)[1].removeprefix("file://"))
-    if not source.is_dir():
+    source = resolved.local_path
+    if source is None or not source.is_dir():
         return resolved.requirement
     copy = box.root / "core-src"
     fingerprint.copy_project(source, copy)

@@ -69,6 +69,12 @@ class ResolvedRef:
     def display(self) -> str:
         return redact(self.requirement)
 
+    @property
+    def local_path(self) -> Path | None:
+        """The local file or directory a path ref installs (its ``file:`` URL decoded), else None."""
+        target = self.requirement.split(" @ ", 1)[-1]
+        return index.file_url_path(target) if self.source is Source.PATH and target.startswith("file:") else None
+
 
 def is_git_ref_name(name: str) -> bool:
     """Whether *name* is a valid git ref name (the rules of ``git check-ref-format --allow-onelevel``)."""
