@@ -1,0 +1,188 @@
+"""The cache root as the commands see it: made usable by a writer (created with its marker, an empty directory
+marked, an earlier release's cache adopted, anything else refused), summarised (``cache info``) and cleared
+(``cache clear``). The layout and the rules of what is the tool's are ``cachedir``'s; sizes and last uses are
+``cacheledger``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contract_check import cachedir, cacheledger
+from contract_check.cachedir import FOLDERS, TAG, Outcome
+from contract_check.config import cache_root
+from contract_check.errors import UsageError
+
+log = logging.getLogger("contract_check")
+
+_refused: set[Path] = set()
+
+
+def usable(root: Path | None = None) -> Path | None:
+    """The cache root, ready to write in: created with the marker when missing, marked when empty or when it is
+    an earlier release's cache (everything in it recognisably the tool's); None when it is someone else's
+    directory or cannot be made (said once per process), so that the caller runs without the cache."""
+    root = root or cache_root()
+    if cachedir.is_marked(root):
+        return root
+    why = "it is not a directory"
+    try:
+        if not os.path.lexists(root):
+            root.mkdir(parents=True, exist_ok=True)
+            cachedir.write_tag(root)
+            return root
+        if root.is_dir():
+            found = cachedir.foreign(root, first=True)
+            if not found:
+                return _adopt(root)
+            if cachedir.is_marked(root):  # another process marked it meanwhile
+                return root
+            why = f"it holds {found[0]}, which contract-check did not write"
+    except OSError as exc:
+        why = f"it cannot be used: {exc.strerror or exc}"
+    if root not in _refused:
+        _refused.add(root)
+        log.warning(
+            "%s is not a contract-check cache (%s): running without the cache; point CONTRACT_CHECK_CACHE_DIR "
+            "at a new or empty directory",
+            root,
+            why,
+        )
+    return None
+
+
+def _adopt(root: Path) -> Path:
+    """Mark *root*, which holds nothing but an earlier release's entries (or nothing at all); those entries
+    get what this release writes with them (a built wheel's marker, a line in the ledger)."""
+    entries = cachedir.scan(root, legacy=True).entries
+    for entry in entries:
+        if entry.kind == "wheel":
+            cachedir.mark_wheel_dir(root / entry.rel, "adopted")
+    cachedir.write_tag(root)
+    if entries:
+        cacheledger.adopt(root, entries)
+        log.info("adopted the cache of an earlier release in %s", root)
+    return root
+
+
+def marked_or_refuse(root: Path) -> bool:
+    """For ``cache clear`` and ``prune``: True for a marked cache (an earlier release's is adopted first), False
+    when there is nothing there (no directory, or an empty one: left unmarked); a UsageError for anything else."""
+    if cachedir.is_marked(root):
+        return True
+    if not os.path.lexists(root) or (root.is_dir() and not any(root.iterdir())):
+        return False
+    found = cachedir.foreign(root, first=True) if root.is_dir() else ["it is not a directory"]
+    if root.is_dir() and not found:
+        _adopt(root)
+        return True
+    what = f"it holds {found[0]}, which contract-check did not write" if found else "it has no marker"
+    raise UsageError(
+        f"{root} is not a contract-check cache (no {TAG} written by contract-check; {what}): nothing was removed",
+        tip="check CONTRACT_CHECK_CACHE_DIR (or XDG_CACHE_HOME): it must name a directory contract-check made",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- info
+
+
+@dataclass
+class Summary:
+    root: Path
+    state: str  # missing | foreign | marked
+    counts: Counter[str] = field(default_factory=Counter)  # result, base, wheel, other (by name)
+    size: int = 0  # of the entries the ledger knows
+    unknown: int = 0  # entries the ledger does not know (their size is not counted)
+    expired: int = 0
+    limit: cacheledger.Bound | None = None
+    plan: list[cacheledger.Eviction] = field(default_factory=list)
+
+
+def _kind_by_name(folder: str, name: str) -> str:
+    if folder == "results":
+        return "result" if cachedir._RESULT.fullmatch(name) else "other"
+    if cachedir._ENTRY[folder].fullmatch(name):
+        return "base" if folder == "envs" else "wheel"
+    if cachedir._LOCK[folder].fullmatch(name) or cachedir._PARTIAL[folder].fullmatch(name):
+        return "partial"
+    return "other"
+
+
+def summary(root: Path | None = None, limit: cacheledger.Bound | None = None) -> Summary:
+    """What ``cache info`` shows: from the names in the three folders and the ledger (no entry is walked or
+    read; an unmarked directory is not even listed)."""
+    root = root or cache_root()
+    if not os.path.lexists(root):
+        return Summary(root, "missing")
+    if not cachedir.is_marked(root):
+        return Summary(root, "foreign")
+    found = Summary(root, "marked", limit=limit)
+    records, _ = cacheledger.read(root)
+    now = time.time()
+    for folder in FOLDERS:
+        try:
+            names = os.listdir(root / folder) if not (root / folder).is_symlink() else []
+        except OSError:
+            continue
+        for name in names:
+            kind = _kind_by_name(folder, name)
+            found.counts[kind] += 1
+            record = records.get(f"{folder}/{name}")
+            if kind in ("result", "base", "wheel"):
+                if record is None:
+                    found.unknown += 1
+                else:
+                    found.size += record.size
+                    found.expired += record.expires is not None and record.expires <= now
+    present = [r for r in records.values() if os.path.lexists(root / r.path)]
+    found.plan = cacheledger.plan(present, limit, now) if limit else []
+    return found
+
+
+# --------------------------------------------------------------------------------------------------- clear
+
+
+@dataclass
+class Cleared:
+    root: Path
+    removed: Counter[str] = field(default_factory=Counter)
+    freed: int = 0
+    held: list[str] = field(default_factory=list)  # in use by a running check: kept
+    failed: list[str] = field(default_factory=list)  # the file system refused
+    foreign: list[str] = field(default_factory=list)  # not the tool's: never touched
+
+
+_ORDER = {"result": 0, "partial": 1, "base": 2, "wheel": 2, "lock": 3}
+
+
+def clear(root: Path | None = None) -> Cleared:
+    """Remove every entry of the cache at *root* that is recognisably the tool's and that no running check
+    holds; keep the marker and everything the tool did not write. The caller checked ``marked_or_refuse``."""
+    root = root or cache_root()
+    done = Cleared(root)
+    if not cachedir.is_marked(root):
+        return done
+    records, _ = cacheledger.read(root)
+    found = cachedir.scan(root)
+    done.foreign = found.foreign
+    gone: list[str] = []
+    for entry in sorted(found.entries, key=lambda e: (_ORDER[e.kind], e.rel)):
+        known = records.get(entry.rel)
+        size = known.size if known else cachedir.tree_size(root / entry.rel) if entry.kind != "lock" else 0
+        outcome = cachedir.remove(root, entry)
+        if outcome in (Outcome.HELD, Outcome.FAILED):
+            if entry.kind != "lock":
+                (done.held if outcome == Outcome.HELD else done.failed).append(entry.rel)
+            continue
+        gone.append(entry.rel)
+        if outcome == Outcome.REMOVED:
+            done.removed[entry.kind] += 1
+            done.freed += size
+    cacheledger.forget(root, [rel for rel in gone if rel in records])
+    cacheledger.compact(root)
+    return done
