@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from conftest import cli_env
-from contract_check import baseenv, fingerprint
+from contract_check import baseenv, cachedir, cacheledger, fingerprint
 from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
 from contract_check.sandbox import ClonedSandbox, FreshSandbox, SandboxSettings
-from fixturepkgs import CORE_DIST, PYDANTIC_REQUIREMENT, core_files, write_wheel
+from fixturepkgs import CORE_DIST, PYDANTIC_REQUIREMENT, build_store_wheel, core_files, write_store_project, write_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -166,7 +166,7 @@ def test_waits_for_the_clean_up():
 """
 
 
-@pytest.mark.parametrize("clean_up", ["cache clear", "rm -rf"])
+@pytest.mark.parametrize("clean_up", ["cache clear", "cache prune", "rm -rf"])
 def test_a_clean_up_of_the_cache_during_a_check_costs_it_exit_3_at_worst(
     run_cli: Any, links: Path, copied_python: Path, tmp_path: Path, clean_up: str
 ) -> None:
@@ -193,17 +193,97 @@ def test_a_clean_up_of_the_cache_during_a_check_costs_it_exit_3_at_worst(
         if clean_up == "rm -rf":
             shutil.rmtree(cache)
         else:
-            cleared = run_cli("cache", "clear", env=env, json_report=False, timeout=60)
-            assert cleared.code == 0, cleared.output
-            assert "kept 1 in use by a running check: envs/" in cleared.stdout, cleared.output
-            print(cleared.stdout)
+            command = ["cache", "clear"] if clean_up == "cache clear" else ["cache", "prune", "--max-size", "0"]
+            cleaned = run_cli(*command, env=env, json_report=False, timeout=60)
+            assert cleaned.code == 0, cleaned.output
+            assert "kept 1 in use by a running check: envs/" in cleaned.stdout, cleaned.output
         (gate / "go").touch()
         output, _ = check.communicate(timeout=300)
     finally:
         if check.poll() is None:
             check.kill()
-    print(output)
     assert site_packages(copied_python) == before == [], output
     # the base is in use (cache clear leaves it) or gone before the second ref clones it (rm -rf): that ref gets
     # a fresh environment; a clean-up that reaches a clone midway is exit 3 (the test above)
     assert check.returncode == 0, output
+
+
+# ------------------------------------------------------------------------------------ item 3: the bound
+
+
+def test_the_cache_stays_within_its_bound_across_store_states(run_cli: Any, links: Path, tmp_path: Path) -> None:
+    """Issue 18: a base environment per Store state, kept for ever. With a bound, the least recently used go."""
+    core_wheel(links, "9.4.0")
+    stores = [build_store_wheel(tmp_path / f"store-{n}", f"0.1.{n}") for n in range(3)]
+    cache = tmp_path / "cc"
+    env = cli_env(tmp_path / "tmp", CONTRACT_CHECK_CACHE_DIR=str(cache))
+    args = ["--core-ref", "9.4.0", "--core-package", CORE_DIST, "--find-links", links]
+    first = run_cli(*args, "--store", stores[0], env=env)
+    assert first.code == 0, first.output
+    (base,) = [p for p in (cache / "envs").iterdir() if p.is_dir()]
+    limit = int(cachedir.tree_size(base) * 1.5)  # room for one base, not two
+    env[cacheledger.SIZE.variable] = str(limit)
+    for store in stores[1:]:
+        later = run_cli(*args, "--store", store, env=env)
+        assert later.code == 0, later.output
+    bases = [p for p in (cache / "envs").iterdir() if p.is_dir()]
+    assert len(bases) == 1 and bases[0] != base, bases  # only the newest Store's
+    records, _ = cacheledger.read(cache)
+    assert sum(r.size for r in records.values()) <= limit
+    info = run_cli("cache", "info", env=env, json_report=False)
+    assert "environments     1 " in info.stdout and "prune would remove nothing" in info.stdout, info.output
+
+
+# ---------------------------------------------------------------------- item 4: a cache copied away and back
+
+
+def answers(report: dict[str, Any] | None) -> list[tuple[str, int, list[tuple[str, str]]]]:
+    assert report is not None
+    return [
+        (r["core_ref"], r["exit_code"], sorted((c["id"], c["status"]) for c in r["checks"])) for r in report["runs"]
+    ]
+
+
+def restore(cache: Path, away: Path, *, keep_mtimes: bool) -> None:
+    """What CI's cache action does between two jobs: the directory saved, removed, and put back."""
+    copy = shutil.copy2 if keep_mtimes else shutil.copy
+    shutil.copytree(cache, away, symlinks=True, copy_function=copy)
+    shutil.rmtree(cache)
+    shutil.copytree(away, cache, symlinks=True, copy_function=copy)
+    shutil.rmtree(away)
+
+
+@pytest.mark.parametrize("keep_mtimes", [True, False])
+def test_the_same_check_against_a_restored_cache_gives_the_same_answers(
+    run_cli: Any, links: Path, tmp_path: Path, keep_mtimes: bool
+) -> None:
+    """Every cached path (result, shared environment, built Store wheel) reused after a restore, or rebuilt when
+    the restore lost what it is verified by (mtimes, for an environment), and never a different answer."""
+    core_wheel(links, "9.5.0")
+    write_wheel(links, CORE_DIST, "9.5.1", core_files("queue_size_positive"), [PYDANTIC_REQUIREMENT])
+    core_wheel(links, "9.5.2")
+    project = write_store_project(tmp_path / "store")
+    cache = tmp_path / "cc"
+    env = cli_env(tmp_path / "tmp", CONTRACT_CHECK_CACHE_DIR=str(cache))
+    args = ["--core-package", CORE_DIST, "--find-links", links, "--store", project]
+    first = run_cli("--core-ref", "9.5.0,9.5.1", *args, env=env)
+    assert first.code == 1 and [r["exit_code"] for r in first.report["runs"]] == [0, 1], first.output
+    (base,) = [p for p in (cache / "envs").iterdir() if p.is_dir()]
+    (wheel_dir,) = [p for p in (cache / "wheels").iterdir() if p.is_dir()]
+    built = (wheel_dir / cachedir.WHEEL_MARKER).read_text()
+    created = json.loads((base / baseenv.COMPLETE).read_text())["created"]
+    restore(cache, tmp_path / "saved", keep_mtimes=keep_mtimes)
+
+    second = run_cli("--core-ref", "9.5.0,9.5.1", *args, env=env)
+    assert answers(second.report) == answers(first.report) and second.code == first.code, second.output
+    assert [r["cached"] for r in second.report["runs"]] == [True, True]
+    again = json.loads((base / baseenv.COMPLETE).read_text())["created"]
+    assert (again == created) == keep_mtimes  # a base whose mtimes were lost no longer matches its fingerprint
+    assert (wheel_dir / cachedir.WHEEL_MARKER).read_text() == built  # the Store wheel is not built again
+
+    new_ref = run_cli("--core-ref", "9.5.2", *args, env=env)  # not in the results: a run from the restored base
+    fresh = run_cli(
+        "--core-ref", "9.5.2", *args, env=cli_env(tmp_path / "tmp", CONTRACT_CHECK_CACHE_DIR=str(tmp_path / "new"))
+    )
+    assert new_ref.code == fresh.code == 0, new_ref.output
+    assert answers(new_ref.report) == answers(fresh.report)
