@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 
 from conftest import FakeContracts, compatible_outcome
-from contract_check import baseenv, cacheledger, cli
+from contract_check import baseenv, cachedir, cacheledger, cli
 from contract_check.cacheledger import Bound, Record
 from contract_check.errors import UsageError
 from fixturepkgs import CORE_DIST
@@ -154,3 +154,32 @@ def test_the_ledger_is_compacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     cacheledger.prune(root, Bound(None, None))
     records, lines = cacheledger.read(root)
     assert lines == len(records) == 3 and os.path.isdir(root / entry)
+
+
+def test_prune_sweeps_what_an_interrupted_removal_or_build_left_unless_it_is_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("CONTRACT_CHECK_CACHE_DIR", str(root))
+    write_tool_entries(root)
+    left, building = "1" * 32, "2" * 32
+    trash = cachedir.staging(root / "envs", f"{left}.trash")  # a removal stopped midway
+    fake_venv(trash / "entry")
+    staging = cachedir.staging(root / "envs", building)  # a build in progress: its builder holds the key's lock
+    with cachedir.locked(root / "envs" / f"{building}.lock", exclusive=True):
+        cacheledger.prune(root, Bound(None, None))
+        assert not trash.exists() and staging.is_dir()
+    cacheledger.prune(root, Bound(None, None))
+    assert not staging.exists()
+
+
+def test_an_interrupt_while_evicting_stops_it_and_changes_no_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("CONTRACT_CHECK_CACHE_DIR", str(root))
+    monkeypatch.setenv(cacheledger.SIZE.variable, "0")
+    write_tool_entries(root)
+    with mock.patch.object(cachedir, "remove", side_effect=KeyboardInterrupt):
+        cacheledger.end_of_command()  # returns: the command's own answer stands
+    assert len(cacheledger.read(root)[0]) == 3

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_check import baseenv, cachedir, cacheledger, cacheroot, cli, results, target
+from contract_check.config import cache_root
 from contract_check.index import IndexSettings
 from contract_check.models import Run, Status
 
@@ -314,3 +315,19 @@ def test_property_nothing_the_tool_did_not_write_disappears(
             assert not any(os.path.lexists(root / w) for w in written), output
         if not cachedir.is_marked(root):
             assert code == 2 or not mine, output
+
+
+def test_a_relative_cache_directory_is_the_current_directorys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wheel built from a Store checkout is installed by its file: URL, which must be absolute (on main a
+    relative CONTRACT_CHECK_CACHE_DIR made that an internal error)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONTRACT_CHECK_CACHE_DIR", "rel-cache")
+    assert cache_root() == tmp_path / "rel-cache"
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "setup.py").write_text("")
+    with mock.patch.object(target, "_build_wheel", _fake_build):
+        wheel = target._cached_wheel(
+            tmp_path / "store", settings=IndexSettings(), python=None, timeout=9, progress=print
+        )
+    cachedir.release_held()
+    assert wheel.as_uri().startswith(f"file://{tmp_path}/rel-cache/wheels/")

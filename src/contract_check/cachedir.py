@@ -51,13 +51,13 @@ FOLDERS = ("results", "envs", "wheels")
 TOP_LEVEL = {TAG, LEDGER, LEDGER_LOCK, *FOLDERS}
 RESULT_LIMIT = 16 * fsread.MIB
 
-_KEY = {"results": r"[0-9a-f]{32}", "envs": r"[0-9a-f]{32}", "wheels": r"[0-9a-f]{64}"}
-_RESULT = re.compile(r"([0-9a-f]{32})\.json")
-_RESULT_PARTIAL = re.compile(r"(?:[0-9a-f]{32}\.json\.|tmp)[A-Za-z0-9_]+\.tmp")  # (tmp: the second release's)
-_ENTRY = {f: re.compile(rf"({k})") for f, k in _KEY.items()}
-_LOCK = {f: re.compile(rf"({k})\.lock") for f, k in _KEY.items()}
-_PARTIAL = {f: re.compile(rf"({k})\.[A-Za-z0-9_.-]+") for f, k in _KEY.items()}
-_TOP_PARTIAL = re.compile(rf"\.(?:{re.escape(TAG)}|{re.escape(LEDGER)})\.[A-Za-z0-9_]+")  # being written
+_KEY = {"results": r"[0-9a-f]{32,64}", "envs": r"[0-9a-f]{32}", "wheels": r"[0-9a-f]{64}"}
+RESULT_NAME = re.compile(r"([0-9a-f]{32,64})\.json")
+RESULT_PARTIAL_NAME = re.compile(r"(?:[0-9a-f]{32,64}\.json\.|tmp)[A-Za-z0-9_]+\.tmp")  # (tmp: the second release's)
+ENTRY_NAME = {f: re.compile(rf"({k})") for f, k in _KEY.items()}
+LOCK_NAME = {f: re.compile(rf"({k})\.lock") for f, k in _KEY.items()}
+PARTIAL_NAME = {f: re.compile(rf"({k})\.[A-Za-z0-9_.-]+") for f, k in _KEY.items()}
+TOP_PARTIAL_NAME = re.compile(rf"\.(?:{re.escape(TAG)}|{re.escape(LEDGER)})\.[A-Za-z0-9_]+")  # being written
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def is_envelope(path: Path) -> bool:
     )
 
 
-def _is_real_dir(path: Path) -> bool:
+def is_real_dir(path: Path) -> bool:
     try:
         return stat.S_ISDIR(path.lstat().st_mode)
     except OSError:
@@ -140,13 +140,13 @@ def _is_real_dir(path: Path) -> bool:
 
 def _is_base(path: Path) -> bool:
     data = _json(path / BASE_MARKER, 64 * fsread.KIB)
-    return _is_real_dir(path) and isinstance(data, dict) and isinstance(data.get("fingerprint"), str)
+    return is_real_dir(path) and isinstance(data, dict) and isinstance(data.get("fingerprint"), str)
 
 
 def _is_wheel_dir(path: Path, *, legacy: bool = False) -> bool:
     """A built Store's directory: it holds the marker. *legacy* (judging an unmarked directory for adoption):
     the second release's layout, one or more wheel files and nothing else, counts too."""
-    if not _is_real_dir(path):
+    if not is_real_dir(path):
         return False
     if isinstance(_json(path / WHEEL_MARKER, 64 * fsread.KIB), dict):
         return True
@@ -164,7 +164,7 @@ def _is_wheel_dir(path: Path, *, legacy: bool = False) -> bool:
 
 
 def _is_partial(path: Path, folder: str, legacy: bool = False) -> bool:
-    if not _is_real_dir(path):
+    if not is_real_dir(path):
         return False
     try:
         if stat.S_ISREG((path / STAGING).lstat().st_mode):
@@ -190,17 +190,17 @@ def recognise(root: Path, rel: str, *, legacy: bool = False) -> Entry | None:
         return None
     path = root / folder / name
     if folder == "results":
-        if (m := _RESULT.fullmatch(name)) and is_envelope(path):
+        if (m := RESULT_NAME.fullmatch(name)) and is_envelope(path):
             return Entry(folder, name, "result", m[1])
-        if _RESULT_PARTIAL.fullmatch(name) and _starts_like_an_envelope(path):
+        if RESULT_PARTIAL_NAME.fullmatch(name) and _starts_like_an_envelope(path):
             return Entry(folder, name, "partial", name.split(".")[0])
         return None
-    if m := _ENTRY[folder].fullmatch(name):
+    if m := ENTRY_NAME[folder].fullmatch(name):
         ok = _is_base(path) if folder == "envs" else _is_wheel_dir(path, legacy=legacy)
         return Entry(folder, name, "base" if folder == "envs" else "wheel", m[1]) if ok else None
-    if m := _LOCK[folder].fullmatch(name):
+    if m := LOCK_NAME[folder].fullmatch(name):
         return Entry(folder, name, "lock", m[1]) if _is_lock(path) else None
-    if m := _PARTIAL[folder].fullmatch(name):
+    if m := PARTIAL_NAME[folder].fullmatch(name):
         return Entry(folder, name, "partial", m[1]) if _is_partial(path, folder, legacy) else None
     return None
 
@@ -215,60 +215,18 @@ def _starts_like_an_envelope(path: Path) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Scan:
-    entries: list[Entry]
-    foreign: list[str]  # relative names of what the tool did not write (never touched)
-
-
-def scan(root: Path, *, legacy: bool = False) -> Scan:
-    """The entries of the cache at *root* (one level inside each folder; an entry's own files are not walked
-    except to recognise it), and everything else there."""
-    entries: list[Entry] = []
-    others: list[str] = []
-    try:
-        top = sorted(os.listdir(root))
-    except OSError:
-        return Scan([], [])
-    for name in top:
-        if name not in TOP_LEVEL:
-            others.append(name)
-        elif name in FOLDERS:
-            if not _is_real_dir(root / name):
-                others.append(name)
-                continue
-            for child in sorted(os.listdir(root / name)):
-                found = recognise(root, f"{name}/{child}", legacy=legacy)
-                if found:
-                    entries.append(found)
-                else:
-                    others.append(f"{name}/{child}")
-    return Scan(entries, others)
-
-
-def foreign(root: Path, *, first: bool = False) -> list[str]:
-    """What in the unmarked directory *root* neither this nor an earlier release wrote (``first``: stop at the
-    first one found); nothing means it may be adopted."""
-    found: list[str] = []
-    try:
-        top = sorted(os.listdir(root))
-    except OSError as exc:
-        return [f"a directory that cannot be listed ({exc.strerror})"]
-    for name in top:
-        if _TOP_PARTIAL.fullmatch(name):
-            continue  # the marker or the ledger being written by another process right now
-        if name not in TOP_LEVEL or (name in FOLDERS and not _is_real_dir(root / name)):
-            found.append(name)
-        elif name in FOLDERS:
-            for child in sorted(os.listdir(root / name)):
-                if recognise(root, f"{name}/{child}", legacy=True) is None:
-                    found.append(f"{name}/{child}")
-                    if first:
-                        return found
-        elif name in (LEDGER, LEDGER_LOCK) and not stat.S_ISREG((root / name).lstat().st_mode):
-            found.append(name)
-        if first and found:
-            return found
+def partials(root: Path) -> list[Entry]:
+    """The staging and trash directories in ``envs/`` and ``wheels/`` (two listings, nothing walked)."""
+    found = []
+    for folder in ("envs", "wheels"):
+        try:
+            names = sorted(os.listdir(root / folder)) if is_real_dir(root / folder) else []
+        except OSError:
+            continue
+        for name in names:
+            entry = recognise(root, f"{folder}/{name}") if PARTIAL_NAME[folder].fullmatch(name) else None
+            if entry is not None and entry.kind == "partial":
+                found.append(entry)
     return found
 
 
@@ -367,7 +325,7 @@ def drop(path: Path) -> None:
     except OSError:
         return
     for child in children:
-        if _is_real_dir(child):
+        if is_real_dir(child):
             shutil.rmtree(child, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
@@ -381,7 +339,7 @@ def drop(path: Path) -> None:
 def discard_dir(path: Path, key: str) -> None:
     """Move the directory *path* into a fresh trash directory next to it and remove it from there (the caller
     holds its key's lock exclusively). A link in its place is never followed."""
-    if not _is_real_dir(path):
+    if not is_real_dir(path):
         return
     trash = staging(path.parent, f"{key}.trash")
     try:

@@ -273,13 +273,17 @@ def prune(root: Path, limit: Bound, now: float | None = None) -> Pruned:
             if outcome == Outcome.REMOVED:
                 done.removed.append(eviction.record)
     forget(root, dropped)
+    for leftover in cachedir.partials(root):  # a crashed build's staging, an interrupted removal's trash
+        cachedir.remove(root, leftover)  # (one in use is held by its builder or remover: skipped)
     if lines > 2 * (len(records) - len(dropped)) + 64:
         compact(root)
     return done
 
 
 def end_of_command() -> None:
-    """At the end of a command: release what it held, then evict once from each cache it wrote to or used."""
+    """At the end of a command: release what it held, then evict once from each cache it wrote to or used. An
+    interrupt stops the eviction between two removals (an entry is renamed into a marked trash directory before
+    it is deleted, and the next eviction removes what an interrupted one left) and never changes the exit code."""
     cachedir.release_held()
     roots = sorted(_touched)
     _touched.clear()
@@ -294,6 +298,9 @@ def end_of_command() -> None:
         except (OSError, ContractCheckError) as exc:
             log.info("the cache was not pruned: %s", exc)
             continue
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while evicting: the command's answer stands; stop here
+            log.info("pruning the cache was interrupted")
+            return
         if pruned.removed:
             log.info("pruned %d cache entries (%d bytes) from %s", len(pruned.removed), pruned.freed, root)
 

@@ -8,17 +8,76 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract_check import cachedir, cacheledger
-from contract_check.cachedir import FOLDERS, TAG, Outcome
+from contract_check.cachedir import FOLDERS, TAG, Entry, Outcome
 from contract_check.config import cache_root
 from contract_check.errors import UsageError
 
 log = logging.getLogger("contract_check")
+
+
+@dataclass(frozen=True)
+class Scan:
+    entries: list[Entry]
+    foreign: list[str]  # relative names of what the tool did not write (never touched)
+
+
+def scan(root: Path, *, legacy: bool = False) -> Scan:
+    """The entries of the cache at *root* (one level inside each folder; an entry's own files are not walked
+    except to recognise it), and everything else there."""
+    entries: list[Entry] = []
+    others: list[str] = []
+    try:
+        top = sorted(os.listdir(root))
+    except OSError:
+        return Scan([], [])
+    for name in top:
+        if name not in cachedir.TOP_LEVEL:
+            others.append(name)
+        elif name in FOLDERS:
+            if not cachedir.is_real_dir(root / name):
+                others.append(name)
+                continue
+            for child in sorted(os.listdir(root / name)):
+                found = cachedir.recognise(root, f"{name}/{child}", legacy=legacy)
+                if found:
+                    entries.append(found)
+                else:
+                    others.append(f"{name}/{child}")
+    return Scan(entries, others)
+
+
+def foreign(root: Path, *, first: bool = False) -> list[str]:
+    """What in the unmarked directory *root* neither this nor an earlier release wrote (``first``: stop at the
+    first one found); nothing means it may be adopted."""
+    found: list[str] = []
+    try:
+        top = sorted(os.listdir(root))
+    except OSError as exc:
+        return [f"a directory that cannot be listed ({exc.strerror})"]
+    for name in top:
+        if cachedir.TOP_PARTIAL_NAME.fullmatch(name):
+            continue  # the marker or the ledger being written by another process right now
+        if name not in cachedir.TOP_LEVEL or (name in FOLDERS and not cachedir.is_real_dir(root / name)):
+            found.append(name)
+        elif name in FOLDERS:
+            for child in sorted(os.listdir(root / name)):
+                if cachedir.recognise(root, f"{name}/{child}", legacy=True) is None:
+                    found.append(f"{name}/{child}")
+                    if first:
+                        return found
+        elif name in (cachedir.LEDGER, cachedir.LEDGER_LOCK) and not stat.S_ISREG((root / name).lstat().st_mode):
+            found.append(name)
+        if first and found:
+            return found
+    return found
+
 
 _refused: set[Path] = set()
 
@@ -37,7 +96,7 @@ def usable(root: Path | None = None) -> Path | None:
             cachedir.write_tag(root)
             return root
         if root.is_dir():
-            found = cachedir.foreign(root, first=True)
+            found = foreign(root, first=True)
             if not found:
                 return _adopt(root)
             if cachedir.is_marked(root):  # another process marked it meanwhile
@@ -59,7 +118,7 @@ def usable(root: Path | None = None) -> Path | None:
 def _adopt(root: Path) -> Path:
     """Mark *root*, which holds nothing but an earlier release's entries (or nothing at all); those entries
     get what this release writes with them (a built wheel's marker, a line in the ledger)."""
-    entries = cachedir.scan(root, legacy=True).entries
+    entries = scan(root, legacy=True).entries
     for entry in entries:
         if entry.kind == "wheel":
             cachedir.mark_wheel_dir(root / entry.rel, "adopted")
@@ -77,7 +136,7 @@ def marked_or_refuse(root: Path) -> bool:
         return True
     if not os.path.lexists(root) or (root.is_dir() and not any(root.iterdir())):
         return False
-    found = cachedir.foreign(root, first=True) if root.is_dir() else ["it is not a directory"]
+    found = foreign(root, first=True) if root.is_dir() else ["it is not a directory"]
     if root.is_dir() and not found:
         _adopt(root)
         return True
@@ -105,10 +164,10 @@ class Summary:
 
 def _kind_by_name(folder: str, name: str) -> str:
     if folder == "results":
-        return "result" if cachedir._RESULT.fullmatch(name) else "other"
-    if cachedir._ENTRY[folder].fullmatch(name):
+        return "result" if cachedir.RESULT_NAME.fullmatch(name) else "other"
+    if cachedir.ENTRY_NAME[folder].fullmatch(name):
         return "base" if folder == "envs" else "wheel"
-    if cachedir._LOCK[folder].fullmatch(name) or cachedir._PARTIAL[folder].fullmatch(name):
+    if cachedir.LOCK_NAME[folder].fullmatch(name) or cachedir.PARTIAL_NAME[folder].fullmatch(name):
         return "partial"
     return "other"
 
@@ -168,7 +227,7 @@ def clear(root: Path | None = None) -> Cleared:
     if not cachedir.is_marked(root):
         return done
     records, _ = cacheledger.read(root)
-    found = cachedir.scan(root)
+    found = scan(root)
     done.foreign = found.foreign
     gone: list[str] = []
     for entry in sorted(found.entries, key=lambda e: (_ORDER[e.kind], e.rel)):
