@@ -26,8 +26,10 @@ from hypothesis import strategies as st
 
 from contract_check import baseenv, cachedir, cacheledger, cacheroot, cli, results, target
 from contract_check.config import cache_root
+from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
 from contract_check.models import Run, Status
+from contract_check.sandbox import ClonedSandbox, SandboxSettings
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -331,3 +333,24 @@ def test_a_relative_cache_directory_is_the_current_directorys(tmp_path: Path, mo
         )
     cachedir.release_held()
     assert wheel.as_uri().startswith(f"file://{tmp_path}/rel-cache/wheels/")
+
+
+# ------------------------------------------------------------------ a sandbox cloned from a vanishing base
+
+
+@pytest.mark.parametrize("gone", ["the whole base", "its pyvenv.cfg"])
+def test_a_clone_of_a_base_being_removed_is_an_environment_error_for_that_ref(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gone: str
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    base = tmp_path / "base"
+    fake_venv(base)
+    if gone == "the whole base":
+        shutil.rmtree(base)
+    else:
+        (base / "pyvenv.cfg").unlink()
+    settings = SandboxSettings(python=None, index=IndexSettings(), timeout=10)
+    with pytest.raises(EnvironmentProblem) as caught, ClonedSandbox(settings, base):
+        pass
+    assert caught.value.exit_code == 3 and "cleaned up while the check ran" in caught.value.message
+    assert not list(tmp_path.glob("contract-check-*"))  # the half-made sandbox is gone too

@@ -44,7 +44,12 @@ def scan(root: Path, *, legacy: bool = False) -> Scan:
             if not cachedir.is_real_dir(root / name):
                 others.append(name)
                 continue
-            for child in sorted(os.listdir(root / name)):
+            try:
+                children = sorted(os.listdir(root / name))
+            except OSError:
+                others.append(name)
+                continue
+            for child in children:
                 found = cachedir.recognise(root, f"{name}/{child}", legacy=legacy)
                 if found:
                     entries.append(found)
@@ -67,12 +72,16 @@ def foreign(root: Path, *, first: bool = False) -> list[str]:
         if name not in cachedir.TOP_LEVEL or (name in FOLDERS and not cachedir.is_real_dir(root / name)):
             found.append(name)
         elif name in FOLDERS:
-            for child in sorted(os.listdir(root / name)):
+            try:
+                children = sorted(os.listdir(root / name))
+            except OSError as exc:
+                return [*found, f"{name}, which cannot be listed ({exc.strerror})"]
+            for child in children:
                 if cachedir.recognise(root, f"{name}/{child}", legacy=True) is None:
                     found.append(f"{name}/{child}")
                     if first:
                         return found
-        elif name in (cachedir.LEDGER, cachedir.LEDGER_LOCK) and not stat.S_ISREG((root / name).lstat().st_mode):
+        elif name in (cachedir.LEDGER, cachedir.LEDGER_LOCK) and not stat.S_ISREG(os.lstat(root / name).st_mode):
             found.append(name)
         if first and found:
             return found
@@ -89,7 +98,7 @@ def usable(root: Path | None = None) -> Path | None:
     root = root or cache_root()
     if cachedir.is_marked(root):
         return root
-    why = "it is not a directory"
+    problem = f"{root} is not a contract-check cache (it is not a directory)"
     try:
         if not os.path.lexists(root):
             root.mkdir(parents=True, exist_ok=True)
@@ -101,16 +110,13 @@ def usable(root: Path | None = None) -> Path | None:
                 return _adopt(root)
             if cachedir.is_marked(root):  # another process marked it meanwhile
                 return root
-            why = f"it holds {found[0]}, which contract-check did not write"
+            problem = f"{root} is not a contract-check cache (it holds {found[0]}, which contract-check did not write)"
     except OSError as exc:
-        why = f"it cannot be used: {exc.strerror or exc}"
+        problem = f"the cache directory {root} cannot be used ({exc.strerror or exc})"
     if root not in _refused:
         _refused.add(root)
         log.warning(
-            "%s is not a contract-check cache (%s): running without the cache; point CONTRACT_CHECK_CACHE_DIR "
-            "at a new or empty directory",
-            root,
-            why,
+            "%s: running without the cache; point CONTRACT_CHECK_CACHE_DIR at a new or empty directory", problem
         )
     return None
 
@@ -120,8 +126,11 @@ def _adopt(root: Path) -> Path:
     get what this release writes with them (a built wheel's marker, a line in the ledger)."""
     entries = scan(root, legacy=True).entries
     for entry in entries:
+        path = root / entry.rel
         if entry.kind == "wheel":
-            cachedir.mark_wheel_dir(root / entry.rel, "adopted")
+            cachedir.mark_wheel_dir(path, "adopted")
+        elif entry.kind == "partial" and path.is_dir() and not (path / cachedir.STAGING).exists():
+            (path / cachedir.STAGING).touch()  # a staging or trash directory the earlier release left
     cachedir.write_tag(root)
     if entries:
         cacheledger.adopt(root, entries)
@@ -164,7 +173,9 @@ class Summary:
 
 def _kind_by_name(folder: str, name: str) -> str:
     if folder == "results":
-        return "result" if cachedir.RESULT_NAME.fullmatch(name) else "other"
+        if cachedir.RESULT_NAME.fullmatch(name):
+            return "result"
+        return "partial" if cachedir.RESULT_PARTIAL_NAME.fullmatch(name) else "other"
     if cachedir.ENTRY_NAME[folder].fullmatch(name):
         return "base" if folder == "envs" else "wheel"
     if cachedir.LOCK_NAME[folder].fullmatch(name) or cachedir.PARTIAL_NAME[folder].fullmatch(name):

@@ -24,7 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from contract_check import proc, venvcheck
-from contract_check.errors import EnvironmentProblem
+from contract_check.errors import EnvironmentProblem, from_os_error
 from contract_check.index import IndexSettings
 
 # What reaches a child: the caller's environment minus everything that can change what gets installed or how
@@ -395,7 +395,11 @@ class ClonedSandbox(Sandbox):
 
     def _create(self) -> None:
         start = time.monotonic()
-        clone(self.base, self.venv)
+        try:
+            clone(self.base, self.venv)
+        except OSError as exc:  # the base went (or is going) while it was copied: this ref, not the whole command
+            why = from_os_error(exc).message  # a copy error lists every file: its count and the first
+            raise venvcheck.unusable(self.venv, f"could not be cloned from {self.base} ({why})") from None
         self.phases["clone"] = round(time.monotonic() - start, 3)
 
 

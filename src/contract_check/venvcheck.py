@@ -53,9 +53,13 @@ def verify(venv: Path, created: Identity | None) -> None:
     if created is not None and identity(venv) == created:
         return
     what = "has no pyvenv.cfg or no interpreter" if created is None else "is no longer the one it created"
-    raise EnvironmentProblem(
-        f"the sandbox's virtualenv {venv} {what}, so nothing was installed: uv would have installed into the "
-        "Python it was made from (was the cache directory cleaned up while the check ran?)",
+    raise unusable(venv, f"{what}, so nothing was installed: uv would have installed into the Python it was made from")
+
+
+def unusable(venv: Path, what: str) -> EnvironmentProblem:
+    """The error for a sandbox whose venv cannot be used (exit 3, this ref only)."""
+    return EnvironmentProblem(
+        f"the sandbox's virtualenv {venv} {what} (was the cache directory cleaned up while the check ran?)",
         tip="run the check again; contract-check cache clear and prune leave environments in use alone",
         kind="environment",
     )
