@@ -32,6 +32,7 @@ from contract_check.models import Run, Status
 from contract_check.sandbox import ClonedSandbox, SandboxSettings
 
 KEY = "0123456789abcdef0123456789abcdef"
+OTHER_KEY = "fedcba9876543210fedcba9876543210"
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
@@ -205,15 +206,24 @@ def test_an_earlier_releases_cache_is_adopted_only_when_everything_in_it_is_the_
     (old / "envs" / f"{KEY}.lock").touch()
     (old / "wheels" / (KEY * 2)).mkdir(parents=True)
     (old / "wheels" / (KEY * 2) / "store-1.0-py3-none-any.whl").write_bytes(b"PK")
+    discarded = old / "envs" / OTHER_KEY  # a base the second release discarded: it removed the marker
+    discarded.mkdir()
+    (discarded / "pyvenv.cfg").write_text("home = /usr/bin\nuv = 0.9.0\n")
     mixed = tmp_path / "mixed"
     shutil.copytree(old, mixed)
     (mixed / "wheels" / "mine.txt").write_text("mine")
     assert cacheroot.usable(mixed) is None and not cachedir.is_marked(mixed)
     assert cacheroot.usable(old) == old and cachedir.is_marked(old)
-    assert set(cacheledger.read(old)[0]) == {f"results/{KEY}.json", f"envs/{KEY}", f"wheels/{KEY * 2}"}
+    adopted = {f"results/{KEY}.json", f"envs/{KEY}", f"envs/{OTHER_KEY}", f"wheels/{KEY * 2}"}
+    assert set(cacheledger.read(old)[0]) == adopted
     code, output = run("cache", "clear", cache=mixed)
     assert code == 2 and "wheels/mine.txt" in output, output
     assert (mixed / "results" / f"{KEY}.json").exists()
+    code, output = run("cache", "clear", cache=old)
+    assert code == 0 and "removed 1 result, 2 shared environments and 1 built Store" in output, output
+    assert sorted(p.name for p in old.iterdir()) == sorted(
+        ["CACHEDIR.TAG", "envs", "ledger.jsonl", "ledger.lock", "results", "wheels"]
+    )
 
 
 def test_cache_info_shows_the_bound_and_what_prune_would_remove(
@@ -236,7 +246,6 @@ def test_cache_info_shows_the_bound_and_what_prune_would_remove(
 
 # ------------------------------------------------------------------- property: only the tool's entries go
 
-OTHER_KEY = "fedcba9876543210fedcba9876543210"
 NAMES = st.one_of(
     st.sampled_from(
         [
@@ -248,12 +257,14 @@ NAMES = st.one_of(
     ),
     st.text(st.sampled_from("abcxyz019._-"), min_size=1, max_size=10).filter(lambda n: n not in (".", "..")),
 )
+# Content is never one of the shapes the tool recognises as its own (docs/security.md): a result envelope or
+# a file starting as one, a base's or a wheel directory's marker, an empty lock file, a uv-made pyvenv.cfg.
 CONTENT = st.one_of(
-    st.binary(min_size=1, max_size=64),
+    st.binary(min_size=1, max_size=64).filter(lambda b: not b.startswith(b'{"format": ') and b"uv" not in b),
     st.sampled_from(
         [
             b"Signature: 8a477f597d28d172789f06886806bc55\n",  # another tool's cache tag
-            b'{"format": 1, "run": {}}',  # almost an envelope
+            b'{"run": {}, "format": 1}',  # almost an envelope
             b'{"path": "results/x.json"}\n',
             b"home = /usr/bin\n",
         ]

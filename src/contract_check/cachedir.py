@@ -138,9 +138,23 @@ def is_real_dir(path: Path) -> bool:
         return False
 
 
-def _is_base(path: Path) -> bool:
+def _is_base(path: Path, *, legacy: bool = False) -> bool:
+    """A base environment: it holds the completion marker. *legacy*: also a uv-made venv without it (the second
+    release removed the marker of a base it discarded)."""
+    if not is_real_dir(path):
+        return False
     data = _json(path / BASE_MARKER, 64 * fsread.KIB)
-    return is_real_dir(path) and isinstance(data, dict) and isinstance(data.get("fingerprint"), str)
+    if isinstance(data, dict) and isinstance(data.get("fingerprint"), str):
+        return True
+    if not legacy:
+        return False
+    try:
+        if not stat.S_ISREG((path / "pyvenv.cfg").lstat().st_mode):
+            return False
+    except OSError:
+        return False
+    cfg = (fsread.read_cached(path / "pyvenv.cfg", limit=64 * fsread.KIB) or b"").decode("utf-8", "replace")
+    return any(line.partition("=")[0].strip() == "uv" for line in cfg.splitlines())
 
 
 def _is_wheel_dir(path: Path, *, legacy: bool = False) -> bool:
@@ -171,7 +185,7 @@ def _is_partial(path: Path, folder: str, legacy: bool = False) -> bool:
             return True
     except OSError:
         pass
-    return _is_base(path) if folder == "envs" else _is_wheel_dir(path, legacy=legacy)  # a renamed entry
+    return _is_base(path, legacy=legacy) if folder == "envs" else _is_wheel_dir(path, legacy=legacy)  # renamed
 
 
 def _is_lock(path: Path) -> bool:
@@ -196,7 +210,7 @@ def recognise(root: Path, rel: str, *, legacy: bool = False) -> Entry | None:
             return Entry(folder, name, "partial", name.split(".")[0])
         return None
     if m := ENTRY_NAME[folder].fullmatch(name):
-        ok = _is_base(path) if folder == "envs" else _is_wheel_dir(path, legacy=legacy)
+        ok = _is_base(path, legacy=legacy) if folder == "envs" else _is_wheel_dir(path, legacy=legacy)
         return Entry(folder, name, "base" if folder == "envs" else "wheel", m[1]) if ok else None
     if m := LOCK_NAME[folder].fullmatch(name):
         return Entry(folder, name, "lock", m[1]) if _is_lock(path) else None

@@ -6,6 +6,7 @@ marked, an earlier release's cache adopted, anything else refused), summarised (
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
@@ -116,7 +117,9 @@ def usable(root: Path | None = None) -> Path | None:
     if root not in _refused:
         _refused.add(root)
         log.warning(
-            "%s: running without the cache; point CONTRACT_CHECK_CACHE_DIR at a new or empty directory", problem
+            "%s: running without the cache; point CONTRACT_CHECK_CACHE_DIR at a new or empty directory, or remove "
+            "from it what is not contract-check's",
+            problem,
         )
     return None
 
@@ -129,6 +132,8 @@ def _adopt(root: Path) -> Path:
         path = root / entry.rel
         if entry.kind == "wheel":
             cachedir.mark_wheel_dir(path, "adopted")
+        elif entry.kind == "base" and not (path / cachedir.BASE_MARKER).exists():  # discarded by the earlier release
+            (path / cachedir.BASE_MARKER).write_text(json.dumps({"discarded": time.time(), "fingerprint": ""}))
         elif entry.kind == "partial" and path.is_dir() and not (path / cachedir.STAGING).exists():
             (path / cachedir.STAGING).touch()  # a staging or trash directory the earlier release left
     cachedir.write_tag(root)
