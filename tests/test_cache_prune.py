@@ -16,7 +16,9 @@ from contract_check import baseenv, cachedir, cacheledger, cli
 from contract_check.cacheledger import Bound, Record
 from contract_check.errors import UsageError
 from fixturepkgs import CORE_DIST
-from test_cache_safety import fake_venv, run, snapshot, write_tool_entries
+from test_cache_safety import fake_venv, fresh_cache_state, run, snapshot, write_tool_entries
+
+__all__ = ["fresh_cache_state"]  # the autouse fixture, for this module too
 
 DAY = 86400.0
 

@@ -3,7 +3,7 @@
 Each test builds a real directory tree: a user's own files where ``CONTRACT_CHECK_CACHE_DIR`` points, mixed
 with what the tool writes (result envelopes, base environments with their completion marker, built wheels),
 and runs the ``cache`` commands in this process. Data-loss tests compare every file that was there before,
-byte for byte and with its mode.
+byte for byte, with its mode and owner.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -25,29 +26,43 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_check import baseenv, cachedir, cacheledger, cacheroot, cli, results, target
+from contract_check.cacheledger import Bound
 from contract_check.config import cache_root
-from contract_check.errors import EnvironmentProblem
+from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.index import IndexSettings
 from contract_check.models import Run, Status
 from contract_check.sandbox import ClonedSandbox, SandboxSettings
 
 KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache_state() -> Iterator[None]:
+    """Each test starts and ends with no cache this process used or holds (the end-of-command eviction prunes
+    every cache the process used since the last command)."""
+    cacheledger._touched.clear()
+    yield
+    cachedir.release_held()
+    cacheledger._touched.clear()
+
+
 OTHER_KEY = "fedcba9876543210fedcba9876543210"
 
 
-def snapshot(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
-    """Every path under *root*: its kind, its bytes (a link: its target) and its mode."""
-    found: dict[str, tuple[str, bytes | str, int]] = {}
+def snapshot(root: Path) -> dict[str, tuple[str, bytes | str, int, int, int]]:
+    """Every path under *root*: its kind, its bytes (a link: its target), its mode and its owner."""
+    found: dict[str, tuple[str, bytes | str, int, int, int]] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             path = Path(dirpath, name)
             st = path.lstat()
+            owner = (st.st_mode, st.st_uid, st.st_gid)
             if stat.S_ISLNK(st.st_mode):
-                found[str(path.relative_to(root))] = ("link", os.readlink(path), st.st_mode)
+                found[str(path.relative_to(root))] = ("link", os.readlink(path), *owner)
             elif stat.S_ISDIR(st.st_mode):
-                found[str(path.relative_to(root))] = ("dir", b"", st.st_mode)
+                found[str(path.relative_to(root))] = ("dir", b"", *owner)
             else:
-                found[str(path.relative_to(root))] = ("file", path.read_bytes(), st.st_mode)
+                found[str(path.relative_to(root))] = ("file", path.read_bytes(), *owner)
     return found
 
 
@@ -280,6 +295,20 @@ USER_ENTRY = st.tuples(
 )
 
 
+_TEMPLATE: list[tuple[Path, list[str]]] = []
+
+
+def copy_tool_entries(root: Path) -> list[str]:
+    """A copy of a cache the tool's writers made once per process (to keep each example cheap)."""
+    if not _TEMPLATE:
+        made = Path(tempfile.mkdtemp(prefix="cache-template-")) / "cache"
+        _TEMPLATE.append((made, write_tool_entries(made)))
+        cacheledger._touched.clear()
+    made, written = _TEMPLATE[0]
+    shutil.copytree(made, root, symlinks=True)
+    return written
+
+
 def place_user_entries(root: Path, victim: Path, entries: list[tuple[str, str, str, bytes, str]]) -> None:
     for folder, name, kind, content, inner in entries:
         parent = root / folder
@@ -300,7 +329,7 @@ def place_user_entries(root: Path, victim: Path, entries: list[tuple[str, str, s
 
 
 @given(entries=st.lists(USER_ENTRY, max_size=12), marked=st.booleans(), command=st.sampled_from(["clear", "prune"]))
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_property_nothing_the_tool_did_not_write_disappears(
     entries: list[tuple[str, str, str, bytes, str]], marked: bool, command: str
 ) -> None:
@@ -308,7 +337,7 @@ def test_property_nothing_the_tool_did_not_write_disappears(
         root, victim = Path(tmp) / "cache", Path(tmp) / "victim"
         victim.mkdir()
         (victim / "precious").write_bytes(b"do not touch")
-        written = write_tool_entries(root) if marked else []
+        written = copy_tool_entries(root) if marked else []
         place_user_entries(root, victim, entries)
         if marked and (root / cachedir.LEDGER).is_file():  # a ledger edited to name the user's files
             with (root / cachedir.LEDGER).open("a") as fh:
@@ -317,8 +346,12 @@ def test_property_nothing_the_tool_did_not_write_disappears(
                         fh.write(json.dumps({"path": rel, "kind": "result", "size": 1, "used": 0.0}) + "\n")
         mine = {k: v for k, v in snapshot(root).items() if not tools(k, written)}
         before_victim = snapshot(victim)
-        with mock.patch.dict(os.environ, {cacheledger.SIZE.variable: "0"}):
-            code, output = run("cache", command, cache=root)
+        try:  # what `cache clear` and `cache prune --max-size 0` do, without the command line around them
+            if cacheroot.marked_or_refuse(root):
+                done = cacheroot.clear(root) if command == "clear" else cacheledger.prune(root, Bound(0, None))
+            code, output = 0, repr(locals().get("done"))
+        except UsageError as exc:
+            code, output = 2, exc.message
         after = snapshot(root)
         assert code in (0, 2), output
         assert snapshot(victim) == before_victim
