@@ -40,7 +40,8 @@ def size_text(n: int | float) -> str:
 
 
 def _shown(name: str) -> str:
-    """A name as printed: one the tool did not write may hold anything, escapes and controls included."""
+    """A name as printed: a path or a name the tool did not write may hold anything, escapes and controls
+    included (shown as Python escapes)."""
     return name if name.isprintable() else ascii(name)
 
 
@@ -65,7 +66,7 @@ def cache_info_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
     limit = cacheledger.bound()
     found = cacheroot.summary(cache_root(), limit)
     out = report.console()
-    lines = [f"cache directory  {found.root}"]
+    lines = [f"cache directory  {_shown(str(found.root))}"]
     if found.state == "missing":
         lines.append("empty            it does not exist yet; the first check creates it")
     elif found.state == "foreign":
@@ -105,13 +106,14 @@ def cache_clear_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int
     root = cache_root()
     out = report.console()
     if not cacheroot.marked_or_refuse(root):
-        out.print(f"nothing to clear: {root} does not exist or is empty", markup=False)
+        out.print(f"nothing to clear: {_shown(str(root))} does not exist or is empty", markup=False)
         return 0
     done = cacheroot.clear(root)
     r = done.removed
     parts = [_plural(r["result"], "result"), _plural(r["base"], "shared environment")]
     parts.append(_plural(r["wheel"], "built Store"))
-    out.print(f"removed {', '.join(parts[:-1])} and {parts[-1]} ({size_text(done.freed)}) from {root}", markup=False)
+    where = _shown(str(root))
+    out.print(f"removed {', '.join(parts[:-1])} and {parts[-1]} ({size_text(done.freed)}) from {where}", markup=False)
     if done.held:
         out.print(f"kept {len(done.held)} in use by a running check: {_names(done.held)}", markup=False)
     if done.failed:
@@ -131,11 +133,12 @@ def cache_prune_command(
     root = cache_root()
     out = report.console()
     if not cacheroot.marked_or_refuse(root):
-        out.print(f"nothing to prune: {root} does not exist or is empty", markup=False)
+        out.print(f"nothing to prune: {_shown(str(root))} does not exist or is empty", markup=False)
         return 0
     done = cacheledger.prune(root, limit)
     what = _plural(len(done.removed), "entry", "entries")
-    out.print(f"removed {what} ({size_text(done.freed)}) from {root}; bound {_bound_text(limit)}", markup=False)
+    where = _shown(str(root))
+    out.print(f"removed {what} ({size_text(done.freed)}) from {where}; bound {_bound_text(limit)}", markup=False)
     if done.held:
         held = [r.path for r in done.held]
         out.print(f"kept {len(held)} in use by a running check: {_names(held)}", markup=False)
