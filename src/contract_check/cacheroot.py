@@ -176,21 +176,27 @@ class Summary:
     plan: list[cacheledger.Eviction] = field(default_factory=list)
 
 
-def _kind_by_name(folder: str, name: str) -> str:
+def _kind_of(root: Path, folder: str, name: str) -> str:
+    """An entry's kind from its name (and, for a base or a wheel directory, its marker's presence: one stat)."""
     if folder == "results":
         if cachedir.RESULT_NAME.fullmatch(name):
             return "result"
         return "partial" if cachedir.RESULT_PARTIAL_NAME.fullmatch(name) else "other"
     if cachedir.ENTRY_NAME[folder].fullmatch(name):
-        return "base" if folder == "envs" else "wheel"
+        marker = root / folder / name / (cachedir.BASE_MARKER if folder == "envs" else cachedir.WHEEL_MARKER)
+        try:
+            ours = stat.S_ISREG(marker.lstat().st_mode) and cachedir.is_real_dir(marker.parent)
+        except OSError:
+            ours = False
+        return ("base" if folder == "envs" else "wheel") if ours else "other"
     if cachedir.LOCK_NAME[folder].fullmatch(name) or cachedir.PARTIAL_NAME[folder].fullmatch(name):
         return "partial"
     return "other"
 
 
 def summary(root: Path | None = None, limit: cacheledger.Bound | None = None) -> Summary:
-    """What ``cache info`` shows: from the names in the three folders and the ledger (no entry is walked or
-    read; an unmarked directory is not even listed)."""
+    """What ``cache info`` shows: from the names in the three folders, the markers' presence and the ledger (no
+    entry is walked or read; an unmarked directory is not even listed)."""
     root = root or cache_root()
     if not os.path.lexists(root):
         return Summary(root, "missing")
@@ -205,7 +211,7 @@ def summary(root: Path | None = None, limit: cacheledger.Bound | None = None) ->
         except OSError:
             continue
         for name in names:
-            kind = _kind_by_name(folder, name)
+            kind = _kind_of(root, folder, name)
             found.counts[kind] += 1
             record = records.get(f"{folder}/{name}")
             if kind in ("result", "base", "wheel"):

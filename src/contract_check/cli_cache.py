@@ -16,6 +16,7 @@ MaxSizeOpt = Annotated[
     str | None,
     opt(
         "--max-size",
+        metavar="SIZE",
         help=f"Prune to this size (e.g. 1GiB, 500M, none); default ${cacheledger.SIZE.variable}, "
         f"else {cacheledger.SIZE.default}.",
     ),
@@ -24,6 +25,7 @@ MaxAgeOpt = Annotated[
     str | None,
     opt(
         "--max-age",
+        metavar="AGE",
         help=f"Remove entries unused for longer (e.g. 7d, 36h, none); default ${cacheledger.AGE.variable}, "
         f"else {cacheledger.AGE.default}.",
     ),
@@ -70,11 +72,11 @@ def cache_info_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
     if found.state == "missing":
         lines.append("empty            it does not exist yet; the first check creates it")
     elif found.state == "foreign":
-        lines.append(
-            "not a contract-check cache: it holds no CACHEDIR.TAG written by contract-check, so nothing is cached "
-            "there and cache clear and prune leave it alone (an earlier release's cache is adopted by the next "
-            "check when everything in it is contract-check's)"
-        )
+        lines += [
+            "not a contract-check cache: it holds no CACHEDIR.TAG written by contract-check",
+            "                 nothing is cached there, and cache clear and prune leave it alone",
+            "                 (an earlier release's cache is adopted by the next check when all in it is its own)",
+        ]
     else:
         c = found.counts
         unknown = f" (and {_plural(found.unknown, 'entry', 'entries')} the ledger does not know)"
