@@ -454,7 +454,9 @@ def test_cache_info_and_clear(run_cli, links, tmp_path) -> None:
     assert info.code == 0 and f"cache directory  {cache}" in info.stdout, info.output
     assert "results          1 (0 expired" in info.stdout and "environments     1 " in info.stdout
     cleared = run_cli("cache", "clear", env=env, json_report=False)
-    assert cleared.code == 0 and "removed 1 results and 1 environments" in cleared.stdout, cleared.output
+    assert cleared.code == 0 and "removed 1 result, 1 shared environment and 0 built Stores" in cleared.stdout, (
+        cleared.output
+    )
     assert not list((cache / "results").glob("*.json")) if (cache / "results").exists() else True
     assert "results          0 (0 expired" in run_cli("cache", "info", env=env, json_report=False).stdout
 

@@ -20,7 +20,6 @@ import importlib.metadata
 import json
 import os
 import shutil
-import stat
 import tempfile
 import threading
 import time
@@ -29,14 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contract_check import fsread
-from contract_check.config import cache_root
-from contract_check.errors import UsageError
+from contract_check import cachedir, cacheledger, cacheroot, fsread, venvcheck
+from contract_check.cachedir import locked
 from contract_check.fingerprint import digest, stat_digest
 from contract_check.sandbox import ClonedSandbox, FreshSandbox, Sandbox, SandboxSettings
 
 BASE_TTL = 24 * 3600.0
-COMPLETE = "contract-check-base.json"
+COMPLETE = cachedir.BASE_MARKER
 
 
 def installed_identity(venv: Path) -> str:
@@ -71,31 +69,12 @@ class Base:
         return not self.discarded and stat_digest(self.path, skip=COMPLETE) == self.fingerprint
 
     def discard(self) -> None:
-        """Stop using this base; a persistent one is rebuilt by the next invocation that needs it."""
+        """Stop using this base; a persistent one is rebuilt by the next invocation that needs it. Its marker
+        is rewritten, not removed, so that the base stays recognisably the tool's (``cache clear`` removes it)."""
         self.discarded = True
         if self.marker is not None:
             with contextlib.suppress(OSError):
-                self.marker.unlink()
-
-
-@contextlib.contextmanager
-def locked(path: Path, exclusive: bool) -> Iterator[None]:
-    import fcntl  # POSIX only: imported here so that the CLI can say so on other platforms instead of failing
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)  # a FIFO must not block
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UsageError(
-                f"the cache lock {path} is not a regular file", tip="remove it (contract-check cache clear)"
-            )
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+                _write_marker(self.marker.parent, {"discarded": time.time(), "fingerprint": ""})
 
 
 def _marker(base: Path) -> dict[str, Any] | None:
@@ -109,17 +88,29 @@ def _marker(base: Path) -> dict[str, Any] | None:
     # too old, in the future, nan or inf; or damaged since it was built (a file changed, went or was added)
     if not (0 <= time.time() - created < BASE_TTL) or stat_digest(base, skip=COMPLETE) != fingerprint:
         return None
-    return {"fingerprint": fingerprint, "identity": identity}
+    if not venvcheck.whole(base):  # sealed after a clean-up emptied it while it was being built
+        return None
+    return {"fingerprint": fingerprint, "identity": identity, "created": created}
+
+
+def _write_marker(venv: Path, info: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=venv, prefix=f".{COMPLETE}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(info, fh)
+    os.replace(tmp, venv / COMPLETE)
 
 
 def _seal(venv: Path) -> dict[str, Any]:
-    """Write the completion marker of a freshly built base; return its fingerprint and identity."""
+    """Write the completion marker of a freshly built base; return its fingerprint, identity and size."""
+    if not venvcheck.whole(venv):
+        raise OSError(f"the shared environment {venv} lost its pyvenv.cfg or interpreter while it was built")
     info = {
         "created": time.time(),
         "fingerprint": stat_digest(venv, skip=COMPLETE),
         "identity": installed_identity(venv),
+        "size": cachedir.tree_size(venv),
     }
-    (venv / COMPLETE).write_text(json.dumps(info))
+    _write_marker(venv, info)
     return info
 
 
@@ -130,29 +121,36 @@ Builder = Callable[[Path], None]
 def persistent_base(key: str, build: Builder) -> Iterator[Base]:
     """A cached base env for *key*: reused when fresh and intact, else rebuilt by ``build(path)`` under a lock.
 
-    Held under a shared lock while the caller clones it, so a concurrent rebuild never removes it midway.
+    Built in a staging directory under the key's exclusive lock (a clean-up removes staging directories only
+    when it can take that lock), then held under a shared lock while the caller clones it, so that neither a
+    concurrent rebuild nor ``cache clear``/``prune`` removes it midway. Without a usable cache directory (one
+    that is not contract-check's), the base lives for this invocation only.
     """
-    envs = cache_root() / "envs"
-    base, lock = envs / key, envs / f"{key}.lock"
+    root = cacheroot.usable()
+    if root is None:
+        with transient_base(build) as once:
+            yield once
+        return
+    envs = root / "envs"
+    base, lock, rel = envs / key, envs / f"{key}.lock", f"envs/{key}"
     if _marker(base) is None:
         with locked(lock, exclusive=True):
             if _marker(base) is None:
-                staging = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=envs))
+                staging = cachedir.staging(envs, key)
                 try:
                     build(staging / "venv")
-                    _seal(staging / "venv")
-                    if base.exists():
-                        trash = envs / f"{key}.old.{os.getpid()}"
-                        base.rename(trash)
-                        shutil.rmtree(trash, ignore_errors=True)
+                    info = _seal(staging / "venv")
+                    cachedir.discard_dir(base, key)  # an expired or damaged base of this key
                     (staging / "venv").rename(base)
+                    cacheledger.record(root, rel, "base", int(info["size"]), expires=info["created"] + BASE_TTL)
                 finally:
-                    shutil.rmtree(staging, ignore_errors=True)
+                    cachedir.drop(staging)
     with locked(lock, exclusive=False):
-        info = _marker(base)
-        if info is None:  # changed between the check and the lock: never hand out a damaged base
+        found = _marker(base)
+        if found is None:  # changed between the check and the lock: never hand out a damaged base
             raise OSError(f"the shared environment {base} changed while it was being prepared")
-        yield Base(base, info["fingerprint"], info["identity"], marker=base / COMPLETE)
+        cacheledger.touch(root, rel)
+        yield Base(base, found["fingerprint"], found["identity"], marker=base / COMPLETE)
 
 
 @contextlib.contextmanager

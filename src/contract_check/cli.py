@@ -16,7 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from contract_check import __version__, config, pipeline, proc, report, terminal
+from contract_check import __version__, cacheledger, config, pipeline, proc, report, terminal
+from contract_check.cli_cache import cache_app
 from contract_check.cli_options import (
     EXIT_CODES,
     AcceptOpt,
@@ -321,44 +322,7 @@ def plan_command(
     return 0
 
 
-cache_app = typer.Typer(help="Inspect or empty the cache of shared environments, built Stores and results.")
 app.add_typer(cache_app, name="cache")
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
-@cache_app.command("info")
-def cache_info_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
-    """Where the cache is and what it holds."""
-    from contract_check import results
-
-    found = results.info()
-    out = report.console()
-    out.print(f"cache directory  {escape(str(found.root))}")
-    out.print(f"results          {found.results} ({found.expired} expired or unusable; kept for 7 days)")
-    out.print(f"environments     {found.bases} shared base environments (kept for a day)")
-    out.print(f"size             {_size(found.size_bytes)}")
-    return 0
-
-
-@cache_app.command("clear")
-def cache_clear_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
-    """Remove every cached result, shared environment and built Store."""
-    from contract_check import results
-
-    before = results.clear()
-    report.console().print(
-        f"removed {before.results} results and {before.bases} environments ({_size(before.size_bytes)}) "
-        f"from {escape(str(before.root))}"
-    )
-    return 0
 
 
 def _version_callback(value: bool) -> None:
@@ -435,6 +399,7 @@ def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) 
         return ExitCode.INTERNAL
     finally:
         proc.sweep_all()
+        cacheledger.end_of_command()  # at most one eviction per command, after its work
         for sig, previous in handled.items():
             signal.signal(sig, previous)
         signal.signal(signal.SIGINT, previous_int)

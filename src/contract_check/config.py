@@ -87,12 +87,14 @@ _REF_SELECTION = ("core_refs", "core_range", "since_pin")
 
 def cache_root() -> Path:
     """Where shared environments, built Store wheels and results are kept: ``$CONTRACT_CHECK_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/contract-check``, else ``~/.cache/contract-check``."""
+    ``$XDG_CACHE_HOME/contract-check``, else ``~/.cache/contract-check``; absolute (a relative value means the
+    current directory's: children run elsewhere, and a wheel's ``file:`` URL must be absolute), ``~`` expanded.
+    What the tool may write and delete there: ``cachedir``."""
     explicit = os.environ.get("CONTRACT_CHECK_CACHE_DIR")
     if explicit:
-        return Path(explicit)
+        return Path(os.path.abspath(os.path.expanduser(explicit)))
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "contract-check"
+    return Path(os.path.abspath(os.path.expanduser(xdg) if xdg else Path.home() / ".cache")) / "contract-check"
 
 
 @dataclass(frozen=True)

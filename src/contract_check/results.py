@@ -19,17 +19,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contract_check import fsread, suite, verdicts
+from contract_check import cacheledger, cacheroot, fsread, suite, verdicts
 from contract_check.artifacts import Plan
-from contract_check.baseenv import COMPLETE, locked
 from contract_check.config import cache_root
 from contract_check.fingerprint import digest
 from contract_check.models import ExitCode, Run
@@ -93,58 +90,23 @@ class ResultCache:
         return judged
 
     def put(self, key: str, run: Run) -> None:
+        root = cacheroot.usable(self.root.parent)  # None: not contract-check's directory, nothing is written
+        if root is None:
+            return
+        tmp = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f"{key}.json.", suffix=".tmp")
+            stored = time.time()
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"format": _FORMAT, "stored": time.time(), "run": run.model_dump(mode="json")}, fh)
+                json.dump({"format": _FORMAT, "stored": stored, "run": run.model_dump(mode="json")}, fh)
+            size = os.path.getsize(tmp)
             os.replace(tmp, self.root / f"{key}.json")
+            tmp = None
+            cacheledger.record(root, f"results/{key}.json", "result", size, expires=stored + RESULT_TTL)
         except OSError:
             pass  # a cache that cannot be written only costs speed
-
-
-@dataclass(frozen=True)
-class CacheInfo:
-    root: Path
-    results: int
-    expired: int
-    bases: int
-    size_bytes: int
-
-
-def info(root: Path | None = None) -> CacheInfo:
-    """What the cache directory holds (``contract-check cache info``)."""
-    root = root or cache_root()
-    store = ResultCache((), declared=[], root=root)
-    results = expired = size = 0
-    now = time.time()
-    for path in sorted((root / "results").glob("*.json")):
-        results += 1
-        if store._read(path.stem, now) is None:
-            expired += 1
-    envs = root / "envs"
-    bases = sum(1 for p in envs.iterdir() if (p / COMPLETE).is_file()) if envs.is_dir() else 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            with contextlib.suppress(OSError):
-                size += os.lstat(os.path.join(dirpath, name)).st_size
-    return CacheInfo(root, results, expired, bases, size)
-
-
-def clear(root: Path | None = None) -> CacheInfo:
-    """Remove every cached result, base environment and built Store wheel; return what was there. Each base is
-    removed under its exclusive lock, so a check that is cloning it right now finishes first."""
-    root = root or cache_root()
-    before = info(root)
-    shutil.rmtree(root / "results", ignore_errors=True)
-    shutil.rmtree(root / "wheels", ignore_errors=True)
-    envs = root / "envs"
-    if envs.is_dir():
-        for path in sorted(envs.iterdir()):
-            if path.is_dir():
-                with locked(envs / f"{path.name}.lock", exclusive=True):
-                    shutil.rmtree(path, ignore_errors=True)
-        for lock in envs.glob("*.lock"):
-            with contextlib.suppress(OSError):
-                lock.unlink()
-    return before
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)

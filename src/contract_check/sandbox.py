@@ -23,8 +23,8 @@ from types import TracebackType
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from contract_check import proc
-from contract_check.errors import EnvironmentProblem
+from contract_check import proc, venvcheck
+from contract_check.errors import EnvironmentProblem, from_os_error
 from contract_check.index import IndexSettings
 
 # What reaches a child: the caller's environment minus everything that can change what gets installed or how
@@ -219,6 +219,7 @@ class Sandbox:
         self.root = Path()
         self.phases: dict[str, float] = {}
         self.install_log = ""
+        self._pyvenv: venvcheck.Identity | None = None  # the venv as created
 
     @property
     def venv(self) -> Path:
@@ -226,7 +227,7 @@ class Sandbox:
 
     @property
     def interpreter(self) -> Path:
-        return self.venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        return venvcheck.interpreter(self.venv)
 
     def _create(self) -> None:
         raise NotImplementedError
@@ -251,6 +252,8 @@ class Sandbox:
             ) from None
         try:
             self._create()
+            self._pyvenv = venvcheck.identity(self.venv)
+            self.verify_venv()
         except BaseException:
             self.close()
             raise
@@ -267,8 +270,13 @@ class Sandbox:
         if not self.keep and self.root != Path() and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def verify_venv(self) -> None:
+        """EnvironmentProblem unless the venv is still the one this sandbox created (``venvcheck``)."""
+        venvcheck.verify(self.venv, self._pyvenv)
+
     def warm(self, modules: list[str]) -> None:
         """Import *modules* once with bytecode writing on, so clones of this venv start with it compiled."""
+        self.verify_venv()
         code = "import importlib, sys\nfor m in sys.argv[1:]:\n    try:\n        importlib.import_module(m)\n"
         code += "    except Exception:\n        pass\n"
         env = scrubbed_env()
@@ -285,14 +293,19 @@ class Sandbox:
         return self._raise_for(phase, self._run_uv(phase, args, what))
 
     def _run_uv(self, phase: str, args: list[str], what: str = "") -> proc.Completed:
+        into_venv = args[0] == "pip"  # installs or uninstalls: only ever into this sandbox's venv
+        if into_venv:
+            self.verify_venv()
         done = proc.run(
             [self.uv, *args],
-            env=scrubbed_env(),
+            env=scrubbed_env({"VIRTUAL_ENV": str(self.venv)} if into_venv else None),
             cwd=self.root,
             timeout=self.timeout,
             what=what or f"uv {phase}",
         )
         self.phases[phase] = round(self.phases.get(phase, 0.0) + done.duration_s, 3)
+        if into_venv:
+            self.verify_venv()
         return done
 
     def _raise_for(self, phase: str, done: proc.Completed, core: Collection[str] | None = None) -> proc.Completed:
@@ -392,7 +405,11 @@ class ClonedSandbox(Sandbox):
 
     def _create(self) -> None:
         start = time.monotonic()
-        clone(self.base, self.venv)
+        try:
+            clone(self.base, self.venv)
+        except OSError as exc:  # the base went (or is going) while it was copied: this ref, not the whole command
+            why = from_os_error(exc).message  # a copy error lists every file: its count and the first
+            raise venvcheck.unusable(self.venv, f"could not be cloned from {self.base} ({why})") from None
         self.phases["clone"] = round(time.monotonic() - start, 3)
 
 

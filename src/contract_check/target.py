@@ -13,7 +13,7 @@ read.
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import dataclasses
 import shutil
 import tempfile
@@ -31,7 +31,18 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from contract_check import config, fingerprint, fsread, index, proc, project_root, refs
+from contract_check import (
+    cachedir,
+    cacheledger,
+    cacheroot,
+    config,
+    fingerprint,
+    fsread,
+    index,
+    proc,
+    project_root,
+    refs,
+)
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.index import IndexSettings
 from contract_check.proc import redact
@@ -194,22 +205,58 @@ def install_requirement(
     assert target.path is not None
     if target.project is None:  # a wheel or an sdist as given
         return target, f"{_with_extras(target.name or 'store', target.extras)} @ {target.path.as_uri()}"
-    digest = fingerprint.tree_digest(target.project)
-    folder = config.cache_root() / "wheels" / digest
-    wheels = sorted(folder.glob("*.whl")) if folder.is_dir() else []
-    if not wheels:
-        progress(f"building the Store from a clean copy of {target.project}")
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{digest}.", dir=folder.parent))
-        try:
-            _build_wheel(target.project, settings, python, timeout, staging)
-            with contextlib.suppress(OSError):  # another invocation built it first: use theirs
-                staging.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        wheels = sorted(folder.glob("*.whl"))
-    wheel = wheels[0]
+    wheel = _cached_wheel(target.project, settings=settings, python=python, timeout=timeout, progress=progress)
     name = str(parse_wheel_filename(wheel.name)[0])
     if target.name and canonicalize_name(target.name) != canonicalize_name(name):
         name = target.name
     return dataclasses.replace(target, name=name), f"{_with_extras(name, target.extras)} @ {wheel.as_uri()}"
+
+
+def _wheels_in(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.whl")) if folder.is_dir() else []
+
+
+def _cached_wheel(
+    project: Path, *, settings: IndexSettings, python: str | None, timeout: float, progress: Progress
+) -> Path:
+    """The wheel built from a clean copy of *project*, kept in the cache as ``wheels/<tree digest>/``.
+
+    It is built in a staging directory under the digest's exclusive lock, then held (a shared lock) until the
+    command ends, so that no ``cache clear`` or prune removes it while refs install it. Without a usable cache
+    directory it is built into a temporary directory that lives as long as this process.
+    """
+    digest = fingerprint.tree_digest(project)
+    root = cacheroot.usable()
+    if root is None:
+        out = Path(tempfile.mkdtemp(prefix="contract-check-store-"))
+        atexit.register(shutil.rmtree, out, ignore_errors=True)
+        progress(f"building the Store from a clean copy of {project}")
+        return _build_wheel(project, settings, python, timeout, out)
+    wheels = root / "wheels"
+    folder, lock, rel = wheels / digest, wheels / f"{digest}.lock", f"wheels/{digest}"
+    for _attempt in range(2):
+        cachedir.hold(lock)
+        found = _wheels_in(folder)
+        if found:
+            cacheledger.touch(root, rel)
+            return found[0]
+        cachedir.release(lock)  # building takes the lock exclusively
+        with cachedir.locked(lock, exclusive=True):
+            if _wheels_in(folder):
+                continue  # another invocation built it meanwhile
+            progress(f"building the Store from a clean copy of {project}")
+            staging = cachedir.staging(wheels, digest)
+            try:
+                out = staging / "wheel"
+                out.mkdir()
+                built = _build_wheel(project, settings, python, timeout, out)
+                cachedir.mark_wheel_dir(out, built.name)
+                cachedir.discard_dir(folder, digest)  # one without a wheel in it
+                out.rename(folder)
+                cacheledger.record(root, rel, "wheel", cachedir.tree_size(folder))
+            finally:
+                cachedir.drop(staging)
+    raise EnvironmentProblem(
+        f"the Store wheel built from {project} was removed from the cache ({folder}) as soon as it was built",
+        tip="run again when no clean-up of the cache directory is running",
+    )
