@@ -167,7 +167,15 @@ def test_a_base_environment_pyvenv_cfg_that_is_a_fifo(tmp_path: Path) -> None:
 ALLOWED = {
     ("golden_replace.py", "_write_new", "os.open"): "writes a new file (O_EXCL) into its own staging directory",
     ("golden_replace.py", "_write_new", "os.fdopen"): "the same file, written",
-    ("baseenv.py", "locked", "os.open"): "the cache's lock file, opened non-blocking and checked to be regular",
+    (
+        "baseenv.py",
+        "_write_marker",
+        "os.fdopen",
+    ): "the tool's own: a base's completion marker, written to a fresh mkstemp file",
+    ("cachedir.py", "write_tag", "os.fdopen"): "the tool's own: CACHEDIR.TAG, written to a fresh mkstemp file",
+    ("cachedir.py", "_acquire", "os.open"): "the tool's own lock files: O_NONBLOCK, checked regular with fstat",
+    ("cacheledger.py", "_append", "os.open"): "the tool's own ledger: appended, O_NOFOLLOW, never read here",
+    ("cacheledger.py", "compact", "os.fdopen"): "the tool's own ledger: compacted into a fresh mkstemp file",
     ("results.py", "put", "os.fdopen"): "writes a result-cache entry into a fresh mkstemp file",
     ("bump.py", "lock_files", ".open"): "bump's: reads at most MAX_FILE_BYTES of a requirements file after is_file()",
     (

@@ -4,6 +4,7 @@ eviction at most once per command and at its end, `cache prune`, and nothing a r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 
 from conftest import FakeContracts, compatible_outcome
 from contract_check import baseenv, cachedir, cacheledger, cli
+from contract_check.artifacts import Installed
 from contract_check.cacheledger import Bound, Record
 from contract_check.errors import UsageError
+from contract_check.runner import Outcome
 from fixturepkgs import CORE_DIST
 from test_cache_safety import fake_venv, fresh_cache_state, run, snapshot, write_tool_entries
 
@@ -117,8 +120,11 @@ def test_eviction_runs_once_at_the_end_of_a_command_from_the_ledger(
     monkeypatch.setenv("CONTRACT_CHECK_CACHE_DIR", str(root))
     monkeypatch.setenv(cacheledger.SIZE.variable, "0")
     monkeypatch.chdir(tmp_path)
-    argv = ["--core-ref", "1.0.0,1.0.1", "--core-package", CORE_DIST, "--find-links", str(tmp_path / "links")]
-    argv += ["--offline", "--index-url", "file:///nonexistent/simple", "--store", "pkg==1.0", "-q"]
+    for version in ("1.0.0", "1.0.1"):  # local sdists: a run is cached once uv is seen to install that version
+        (tmp_path / f"core-{version}.tar.gz").write_bytes(version.encode())
+    argv = ["--core-ref", "./core-1.0.0.tar.gz,./core-1.0.1.tar.gz", "--core-package", CORE_DIST]
+    argv += ["--find-links", str(tmp_path / "links"), "--offline", "--index-url", "file:///nonexistent/simple"]
+    argv += ["--store", "pkg==1.0", "-q"]
     pruned: list[Path] = []
     real = cacheledger.prune
 
@@ -127,8 +133,11 @@ def test_eviction_runs_once_at_the_end_of_a_command_from_the_ledger(
         with mock.patch("os.walk", side_effect=AssertionError("eviction walked the cache")):
             return real(where, limit, now)
 
+    def installed() -> Outcome:
+        return dataclasses.replace(compatible_outcome(), installed=Installed("1.0.0", {}, None))
+
     with mock.patch.object(cacheledger, "prune", counted):
-        assert cli.run(argv, contracts=FakeContracts.factory(compatible_outcome)) == 0
+        assert cli.run(argv, contracts=FakeContracts.factory(installed)) == 0
         assert pruned == [root]  # once, for the two results the command wrote
         assert not list((root / "results").glob("*.json"))  # a bound of 0: evicted at the end
         assert cli.run(["list"]) == 0

@@ -43,8 +43,8 @@ def size_text(n: int | float) -> str:
 
 
 def _names(names: list[str], limit: int = 5) -> str:
-    shown = ", ".join(shown(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    listed = ", ".join(shown(n) for n in names[:limit])
+    return listed + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _bound_text(limit: cacheledger.Bound) -> str:
