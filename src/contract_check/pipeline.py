@@ -137,6 +137,9 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
     python = index.python_version(options.python)  # the sandbox's: hints name only releases it can install
     for ref in options.core_refs:  # every ref is validated before anything is installed (a mistyped version too)
         refs.parse(ref, core_package=options.core_package, cwd=cwd, releases=releases, python=python)
+    if options.against and options.against != "pin":  # "pni" is a typo, not a git branch to fetch
+        refs.parse(options.against, core_package=options.core_package, cwd=cwd, releases=releases, python=python,
+                   flag="--against", keywords=(*refs.KEYWORDS, "pin"))  # fmt: skip
     if options.python is None:  # the sandbox runs this Python: its grammar is the contracts' grammar
         runner.check_user_contracts(options.contracts)
     suite = suites.load(options.suite) if options.suite else suites.builtin()
