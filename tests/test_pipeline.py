@@ -143,6 +143,18 @@ def test_a_store_version_that_does_not_exist_is_named_as_the_stores(run_cli, fix
     assert "tip: cc-fixture-store has no such version" in result.stdout and "--core-ref latest" not in result.stdout
 
 
+def test_a_store_that_does_not_exist_is_not_found_not_a_conflict(run_cli, fixture_world):
+    common = ["--core-package", CORE_DIST, "--find-links", fixture_world.find_links]
+    result = run_cli("--core-ref", "1.0.0", *common, "--store", "nope-pkg-xyz")
+    assert result.code == 3, result.output
+    run = only_run(result)
+    assert run["error_kind"] == "package-not-found"
+    assert run["error"].startswith(
+        "uv install failed (nope-pkg-xyz was not found on the package index or in --find-links)"
+    )
+    assert "tip: check the name nope-pkg-xyz" in result.stdout and "conflict" not in result.stdout
+
+
 @pytest.mark.parametrize("ref", ["--core-ref=-rf", "--core-ref=1.0 ; rm -rf /", "--core-ref=a..b", "--core-ref=x\ty"])
 def test_malformed_refs_are_usage_errors(run_cli, fx, ref):
     result = run_cli(ref, *fx)
