@@ -224,6 +224,8 @@ def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environmen
                 guard = baseenv.BaseGuard(stack.enter_context(baseenv.persistent_base(key, build)))
             else:
                 guard = baseenv.BaseGuard(stack.enter_context(baseenv.transient_base(build)))
+        except UsageError:  # a --python that is not installed: no ref can be checked either
+            raise
         except (ContractCheckError, OSError) as exc:
             message = getattr(exc, "message", str(exc))
             log.info("no shared environment (each ref installs from scratch): %s", proc.redact(message.splitlines()[0]))

@@ -23,9 +23,10 @@ from types import TracebackType
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from contract_check import proc
+from contract_check import proc, pythons
 from contract_check.errors import EnvironmentProblem
 from contract_check.index import IndexSettings
+from contract_check.pythons import NO_DOWNLOADS
 
 # What reaches a child: the caller's environment minus everything that can change what gets installed or how
 # the contracts run. Dropped, and why:
@@ -391,8 +392,13 @@ class FreshSandbox(Sandbox):
         self.relocatable = relocatable
 
     def _create(self) -> None:
-        args = ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)]
-        self._uv("venv", [*args, "--relocatable"] if self.relocatable else args)
+        args = ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, NO_DOWNLOADS, str(self.venv)]
+        done = self._run_uv("venv", [*args, "--relocatable"] if self.relocatable else args)
+        if not done.ok and self.settings.python:  # a --python that is not installed is the user's to fix
+            missing = pythons.not_installed(self.python, done.stderr + done.stdout, uv=self.uv, env=scrubbed_env())
+            if missing is not None:
+                raise missing
+        self._raise_for("venv", done)
 
 
 class ClonedSandbox(Sandbox):
