@@ -67,6 +67,23 @@ def test_explicit_refs_come_first_and_duplicates_drop():
     assert _expand(options) == ["1.4.2", "git:main", "2.0.0"]
 
 
+def test_refs_that_install_the_same_release_are_checked_once(caplog):
+    """Seen: '--since-pin --core-ref latest' checked 1.4.61 twice (once as 'latest', once from the range)."""
+    caplog.set_level("INFO", logger="contract_check")
+    assert _expand(_options(core_refs=("latest",), since_pin=True), declared=">=1.4.2,<2") == ["latest", "1.4.2"]
+    assert "2.0.0 installs the same release as latest (2.0.0): checked once" in caplog.text
+    assert _expand(_options(core_refs=("v1.4.2", "1.4.2", "git:main", "V1.4.2.0"))) == ["v1.4.2", "git:main"]
+    assert _expand(_options(core_refs=("1.4.2", "latest"), core_range=">=1.4.2")) == ["1.4.2", "latest"]
+
+
+def test_without_a_listing_latest_is_only_itself():
+    def offline() -> list[Release]:
+        raise EnvironmentProblem("could not reach the package index", kind="network")
+
+    options = _options(core_refs=("latest", "2.0.0", "v2.0.0"))
+    assert matrix.expand_refs(options, declared=None, releases=offline) == ["latest", "2.0.0"]
+
+
 def test_since_pin_uses_the_declared_lower_bound():
     options = _options(since_pin=True)
     # from the pinned lower bound up to the newest release, even past the declared upper bound
