@@ -181,6 +181,31 @@ def test_result_cache_hits_misses_and_no_cache(run_cli, fixture_world, tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("many", [["--core-range", ">=1.0,<1.4"], ["--core-ref", "1.0.0,1.1.0,1.3.0"]])
+def test_a_single_ref_reuses_what_a_matrix_cached(run_cli, fixture_world, tmp_path, monkeypatch, many):
+    """Seen: a single-ref run did not reuse the result a multi-ref run had cached. A range run built no shared
+    environment (the Store's own Core range installs nothing here) and a single ref built one with its Core:
+    the environment, and with it the result key, depended on which refs an invocation had."""
+    monkeypatch.setenv("CONTRACT_CHECK_CACHE_DIR", str(tmp_path / "cache"))
+    matrix_run = run_cli(*many, *_flags(fixture_world))
+    assert [(r["core_ref"], r["cached"]) for r in matrix_run.report["runs"]] == [
+        ("1.0.0", False), ("1.1.0", False), ("1.3.0", False)
+    ], matrix_run.output  # fmt: skip
+    for ref in ("1.1.0", "1.3.0"):  # a compatible one and a broken one
+        single = run_cli("--core-ref", ref, *_flags(fixture_world))
+        assert only_cached(single), (ref, single.output)
+        assert _verdicts(single.report)[ref] == _verdicts(matrix_run.report)[ref]
+    again = run_cli(*many, *_flags(fixture_world))  # and the other way round
+    assert [r["cached"] for r in again.report["runs"]] == [True, True, True], again.output
+    assert _verdicts(again.report) == _verdicts(matrix_run.report)
+
+
+def only_cached(result) -> bool:
+    (run,) = result.report["runs"]
+    return run["cached"] is True
+
+
+@pytest.mark.slow
 def test_since_pin_on_a_store_project(run_cli, fixture_world, tmp_path):
     v = fixture_world.variant_versions
     newest = sorted(v.values(), key=Version)[-4:]

@@ -197,20 +197,30 @@ def _build_base(session: Session, venv: Path, override: refs.ResolvedRef | None)
 @contextlib.contextmanager
 def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environments]:
     """Sandboxes for the refs: clones of a shared base when several refs share it or it is kept (the Store
-    is pinned), else fresh venvs. A base that cannot be built only costs speed."""
+    is pinned), else fresh venvs. A base that cannot be built only costs speed.
+
+    The base is the same whichever refs an invocation has (its contents are part of every result's key, so a
+    single ref reuses what a matrix cached): the Store with the Core its own range installs, then Core
+    removed; only when that range installs nothing here is the first ref's Core used (``_fallback_core``)."""
     options = session.options
     identity = None if options.no_cache else session.store.identity()
     if not (many or identity) or options.keep_venv:
         yield baseenv.Environments(session.settings)
         return
-    override = None
-    if options.core_refs and not options.since_pin:
-        with contextlib.suppress(ContractCheckError):
-            no_run = session.checker(session.contracts(baseenv.Environments(session.settings)))
-            override = no_run.resolve(options.core_refs[0])
 
     def build(venv: Path) -> None:
-        _build_base(session, venv, override)
+        try:
+            _build_base(session, venv, None)
+        except UsageError:
+            raise
+        except ContractCheckError as exc:
+            override = _fallback_core(session)
+            if override is None:
+                raise
+            why = proc.redact(exc.message.splitlines()[0])
+            log.info("the Store's own Core range does not install (%s); the shared environment uses %s", why,
+                     override.display)  # fmt: skip
+            _build_base(session, venv, override)
 
     session.progress("preparing the shared environment (Store, dependencies, pytest)")
     with contextlib.ExitStack() as stack:
@@ -219,7 +229,7 @@ def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environmen
             if identity:
                 key = fingerprint.digest(
                     "base", identity, options.python or sys.executable, sys.version, __version__,
-                    options.core_package, options.index, options.with_, override is None,
+                    options.core_package, options.index, options.with_,
                 )  # fmt: skip
                 guard = baseenv.BaseGuard(stack.enter_context(baseenv.persistent_base(key, build)))
             else:
@@ -230,6 +240,21 @@ def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environmen
             message = getattr(exc, "message", str(exc))
             log.info("no shared environment (each ref installs from scratch): %s", proc.redact(message.splitlines()[0]))
         yield baseenv.Environments(session.settings, guard)
+
+
+def _fallback_core(session: Session) -> refs.ResolvedRef | None:
+    """The Core a base is built with when the Store's own range installs none: the first ref this invocation
+    checks (for ``--since-pin`` only when the Store's range is known without a base); None without one."""
+    options = session.options
+    try:
+        first = options.core_refs[0] if options.core_refs else None
+        if first is None and (session.store.declared_core is not None or not options.since_pin):
+            first = matrix.expand_refs(options, declared=session.store.declared_core, releases=session.releases)[0]
+        if first is None:
+            return None
+        return session.checker(session.contracts(baseenv.Environments(session.settings))).resolve(first)
+    except ContractCheckError:
+        return None
 
 
 def result_cache(session: Session, envs: baseenv.Environments) -> ResultCache | None:
