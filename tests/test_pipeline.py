@@ -92,6 +92,24 @@ def test_git_refs(run_cli, fx, fixture_world, ref, code):
         assert "FIELD_REMOVED" in result.rules()
 
 
+def test_a_branch_shows_the_commit_it_resolved_to(run_cli, fx, fixture_world, tmp_path):
+    """Seen: a branch ref did not show the commit it resolved to (in the header, the table or the report)."""
+    branch, tag = fixture_world.git_shas["feature/next"], fixture_world.git_shas["v1.0.0"]
+    one = run_cli("--core-ref", "feature/next", *fx)
+    assert only_run(one)["core_commit"] == branch, one.output
+    core_line = next(line for line in one.stdout.splitlines() if line.startswith("Core "))
+    assert f"commit {branch[:7]}" in core_line and branch[:8] not in core_line, core_line
+    markdown = tmp_path / "report.md"
+    both = run_cli("--core-ref", "git:feature/next,v1.1.0,git:v1.0.0", *fx, "--markdown", markdown)
+    assert [r.get("core_commit") for r in both.report["runs"]] == [branch, None, tag], both.output
+    rows = [line for line in both.stdout.splitlines() if line.lstrip().startswith(("git:", "v1.1.0"))]
+    assert f" {branch[:7]} " in rows[0] and f" {tag[:7]} " in rows[2] and "1.1.0 " in rows[1], rows
+    grid = [line for line in markdown.read_text().splitlines() if line.startswith("| `git:")]
+    version = fixture_world.git_refs["feature/next"][0]
+    assert f"| {version} {branch[:7]} |" in grid[0] and f"| 1.0.0 {tag[:7]} |" in grid[1], grid
+    assert f"(commit `{branch[:7]}`, from git" in markdown.read_text()
+
+
 def test_git_sha_bare_and_prefixed(run_cli, fx, fixture_world):
     sha = fixture_world.git_shas["v1.0.0"]
     for ref in (sha, f"git:{sha[:12]}"):

@@ -146,6 +146,7 @@ class Run(_Frozen):
     core_version: str | None = None
     source: Source | None = None
     in_declared_range: bool | None = None
+    core_commit: str | None = None  # a Core from git: the commit installed (its direct_url.json), full SHA
     status: Status
     exit_code: int
     duration_s: float = 0.0

@@ -7,7 +7,10 @@ through the constructor. It is safe to call from several threads (``--jobs``).
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import logging
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -64,6 +67,22 @@ def core_requirement(resolved: refs.ResolvedRef, box: Sandbox, core_package: str
     copy = box.root / "core-src"
     fingerprint.copy_project(source, copy)
     return f"{core_package} @ {copy.as_uri()}"
+
+
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")
+
+
+def installed_commit(venv: Path, package: str) -> str | None:
+    """The commit *package* was installed from in *venv*, when it came from a VCS (PEP 610 ``direct_url.json``,
+    written by uv: what was really installed, a branch's commit at that moment); None otherwise."""
+    site = [str(p) for p in venv.glob("lib*/python*/site-packages")]
+    dist = next(iter(importlib.metadata.distributions(name=package, path=site)), None)
+    try:
+        data = json.loads(dist.read_text("direct_url.json") or "{}") if dist is not None else {}
+    except (ValueError, OSError, RecursionError):
+        return None
+    commit = (data.get("vcs_info") or {}).get("commit_id") if isinstance(data, dict) else None
+    return commit if isinstance(commit, str) and _COMMIT.fullmatch(commit) else None
 
 
 class Contracts(Protocol):
@@ -158,6 +177,7 @@ class SandboxContracts:
                     outcome.unrun.append(f"the contracts in {where} did not run ({why})")
                 outcome.merge(user)
             outcome.foreign = self._foreign_origin(outcome, box.venv)
+            outcome.core_commit = installed_commit(box.venv, options.core_package)
             phases.update(box.phases)
         return outcome
 
@@ -237,6 +257,8 @@ class RefChecker:
                 duration_s=time.monotonic() - start,
                 phases=phases,
             )
+            if outcome.core_commit:  # a branch shows the commit it resolved to
+                run = run.model_copy(update={"core_commit": outcome.core_commit})
             if self.results and key and run.exit_code in (ExitCode.OK, ExitCode.BROKEN):
                 self.results.put(key, run)
             return run

@@ -47,6 +47,7 @@ class Outcome:
     timed_out: bool = False  # a pytest process was killed at --timeout
     timed_out_ids: list[str] = field(default_factory=list)  # the contracts that were running then
     foreign: str | None = None  # set by the host: Core or the Store came from outside the sandbox
+    core_commit: str | None = None  # set by the host: the commit a Core from git was installed from
     unrun: list[str] = field(default_factory=list)  # set by the host: user contracts that did not run, and why
     # user contracts (check id) that failed on a ModuleNotFoundError, and which module (never a built-in's)
     missing_modules: dict[str, events.MissingModule] = field(default_factory=dict)

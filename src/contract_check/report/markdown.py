@@ -57,7 +57,7 @@ def _core_line(run: Run) -> str:
     line = f"**Core:** {code(run.core_ref)}"
     if run.core_version and run.core_version != run.core_ref:
         line += f" → {code(run.core_version)}"
-    details = []
+    details = [f"commit {code(run.core_commit[:7])}"] if run.core_commit else []
     if run.source:
         details.append(f"from {run.source.value}")
     if run.requirement:
@@ -113,8 +113,9 @@ def _grid(report: Report) -> list[str]:
         warned = sum(c.word == "warn" for c in run.checks)
         in_range = {True: "yes", False: "no", None: "?"}[run.in_declared_range]
         time = "cached" if run.cached else f"{run.duration_s:.1f}s"
+        version = " ".join(x for x in (run.core_version or "-", (run.core_commit or "")[:7]) if x)
         rows.append(
-            f"| {code(run.core_ref)} | {cell(run.core_version or '-')} | {in_range} | {passed} | {failed} "
+            f"| {code(run.core_ref)} | {cell(version)} | {in_range} | {passed} | {failed} "
             f"| {warned} | **{verdict(run.exit_code)}** | {time} |"
         )
     return [*rows, ""]

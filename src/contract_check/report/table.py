@@ -26,6 +26,7 @@ KIND_STYLE = {
     "SKIP": "yellow",
     "INFO": "dim",
 }
+SHORT_SHA = 7  # a git commit as the header and the table show it (the JSON report has it whole)
 CAUSES_PER_RUN = 8  # in a matrix; the rest are counted, and every one is in the JSON and Markdown reports
 
 
@@ -60,6 +61,8 @@ def core_block(run: Run) -> Table:
         line.append(f"  {run.requirement}", style="dim")
     if run.core_version:
         line.append(f"  resolved {run.core_version}")
+    if run.core_commit:
+        line.append(f"  commit {run.core_commit[:SHORT_SHA]}")
     if run.source:
         line.append(f"  from {run.source.value}", style="dim")
     if run.cached:
@@ -185,7 +188,7 @@ def matrix_table(report: Report, width: int) -> Table:
         counts = [str(passed), str(failed), str(warned)] if wide else [f"{passed}/{failed}/{warned}"]
         table.add_row(
             run.core_ref,
-            run.core_version or "-",
+            " ".join(x for x in (run.core_version or "-", (run.core_commit or "")[:SHORT_SHA]) if x),
             {True: "yes", False: "no", None: "?"}[run.in_declared_range],
             *counts,
             *[_subject_cell(run, s) for s in subjects],
