@@ -250,14 +250,19 @@ def test_an_interrupted_matrix_reports_what_finished(fixture_world, tmp_path: Pa
     refs = ",".join([fixture_world.variant_versions["baseline"], second, "1.0.0"])
     argv = [sys.executable, "-m", "contract_check", "--core-ref", refs, "--jobs", "1", "--contracts", str(mine)]
     argv += [*map(str, flags(fixture_world)), "--no-cache", "--json", str(report)]
+    started = time.monotonic()
     child = subprocess.Popen(argv, env=cli_env(tmpdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not marker.exists() and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.1)
     assert marker.exists(), child.communicate()
     child.send_signal(signal.SIGINT)
+    waited = time.monotonic() - started
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130, out + err
+    # the verdict line's time is the command's, from its start (seen: the finished runs' time only)
+    said = float(out.rsplit(" in ", 1)[1].split("s")[0])
+    assert said >= waited - 0.1, (said, waited, out)
     data = json.loads(report.read_text())
     statuses = [(r["core_ref"], r["exit_code"]) for r in data["runs"]]
     assert statuses[0] == (fixture_world.variant_versions["baseline"], 0)

@@ -13,15 +13,16 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from contract_check import (
@@ -29,6 +30,7 @@ from contract_check import (
     accept,
     baseenv,
     compatible_range,
+    config,
     fingerprint,
     fsread,
     index,
@@ -38,6 +40,7 @@ from contract_check import (
     runner,
 )
 from contract_check import suite as suites
+from contract_check.basebuild import environments
 from contract_check.classify import Baseline, Policy
 from contract_check.config import Options, declared_specifier
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
@@ -47,12 +50,11 @@ from contract_check.refcheck import (
     Progress,
     RefChecker,
     SandboxContracts,
-    core_requirement,
     quiet,
     user_targets,
 )
 from contract_check.results import ResultCache
-from contract_check.sandbox import FreshSandbox, SandboxSettings, find_uv, verdict_environment
+from contract_check.sandbox import SandboxSettings, find_uv, verdict_environment
 from contract_check.schema_layer import load_golden
 from contract_check.target import StoreTarget, install_requirement, pin_newest, resolve_store
 
@@ -175,88 +177,6 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
     return Session(options, cwd, suite, store, install, golden_dir, baseline, policy, releases, progress)
 
 
-def _warm_modules(suite: suites.Suite) -> list[str]:
-    """What the base environment imports once so that its clones start with bytecode: pytest and the
-    subjects' modules (Core's bytecode goes with Core, which the base does not keep)."""
-    modules = [target.partition(":")[0] for target in suite.subjects.values()]
-    return ["pytest", "_pytest.python", "_pytest.fixtures", *dict.fromkeys(modules)]
-
-
-def _build_base(session: Session, venv: Path, override: refs.ResolvedRef | None) -> None:
-    """Store + dependencies + pytest, bytecode warmed, then Core removed: what every ref's sandbox starts from."""
-    options = session.options
-    with FreshSandbox(session.settings, relocatable=True) as box:
-        reread = (session.store.name,) if session.store.path is not None and session.store.name else ()
-        core = [core_requirement(override, box, options.core_package)] if override else []  # a local Core: a copy
-        box.install([session.store_install, "pytest", *options.with_], core, reread=reread)
-        box.warm(_warm_modules(session.suite))
-        box.uninstall(options.core_package)
-        shutil.move(str(box.venv), str(venv))
-
-
-@contextlib.contextmanager
-def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environments]:
-    """Sandboxes for the refs: clones of a shared base when several refs share it or it is kept (the Store
-    is pinned), else fresh venvs. A base that cannot be built only costs speed.
-
-    The base is the same whichever refs an invocation has (its contents are part of every result's key, so a
-    single ref reuses what a matrix cached): the Store with the Core its own range installs, then Core
-    removed; only when that range installs nothing here is the first ref's Core used (``_fallback_core``)."""
-    options = session.options
-    identity = None if options.no_cache else session.store.identity()
-    if not (many or identity) or options.keep_venv:
-        yield baseenv.Environments(session.settings)
-        return
-
-    def build(venv: Path) -> None:
-        try:
-            _build_base(session, venv, None)
-        except UsageError:
-            raise
-        except ContractCheckError as exc:
-            override = _fallback_core(session)
-            if override is None:
-                raise
-            why = proc.redact(exc.message.splitlines()[0])
-            log.info("the Store's own Core range does not install (%s); the shared environment uses %s", why,
-                     override.display)  # fmt: skip
-            _build_base(session, venv, override)
-
-    session.progress("preparing the shared environment (Store, dependencies, pytest)")
-    with contextlib.ExitStack() as stack:
-        guard = None
-        try:
-            if identity:
-                key = fingerprint.digest(
-                    "base", identity, options.python or sys.executable, sys.version, __version__,
-                    options.core_package, options.index, options.with_,
-                )  # fmt: skip
-                guard = baseenv.BaseGuard(stack.enter_context(baseenv.persistent_base(key, build)))
-            else:
-                guard = baseenv.BaseGuard(stack.enter_context(baseenv.transient_base(build)))
-        except UsageError:  # a --python that is not installed: no ref can be checked either
-            raise
-        except (ContractCheckError, OSError) as exc:
-            message = getattr(exc, "message", str(exc))
-            log.info("no shared environment (each ref installs from scratch): %s", proc.redact(message.splitlines()[0]))
-        yield baseenv.Environments(session.settings, guard)
-
-
-def _fallback_core(session: Session) -> refs.ResolvedRef | None:
-    """The Core a base is built with when the Store's own range installs none: the first ref this invocation
-    checks (for ``--since-pin`` only when the Store's range is known without a base); None without one."""
-    options = session.options
-    try:
-        first = options.core_refs[0] if options.core_refs else None
-        if first is None and (session.store.declared_core is not None or not options.since_pin):
-            first = matrix.expand_refs(options, declared=session.store.declared_core, releases=session.releases)[0]
-        if first is None:
-            return None
-        return session.checker(session.contracts(baseenv.Environments(session.settings))).resolve(first)
-    except ContractCheckError:
-        return None
-
-
 def result_cache(session: Session, envs: baseenv.Environments) -> ResultCache | None:
     """The result cache, when the Store is pinned (a result about an unpinned Store means nothing later)."""
     options = session.options
@@ -307,15 +227,36 @@ def _user_config_digest(root: Path, targets: list[Path]) -> str:
 
 
 def store_info(session: Session, runs: list[Run]) -> StoreInfo:
-    """The Store as the report shows it: what was asked for, and what the runs learnt (combined once)."""
+    """The Store as the report shows it: what was asked for, and what the runs learnt (combined once); the
+    version as installed, else as the spec, wheel or project states it (a run stopped early installed none)."""
     store = session.store
     return StoreInfo(
         spec=proc.redact(store.spec),
         name=store.name,
-        version=next((r.store_version for r in runs if r.store_version), None),
+        version=next((r.store_version for r in runs if r.store_version), None) or stated_version(store),
         declared_core=next((r.declared_core for r in runs if r.declared_core), store.declared_core),
         origin=store.origin,
     )
+
+
+def stated_version(store: StoreTarget) -> str | None:
+    """The Store's version before anything is installed: an exact pin (``name==0.6.73``), a wheel's or sdist's
+    file name, a project's static ``[project] version``; None when nothing states one."""
+    try:
+        if store.requirement is not None:
+            pins = [s.version for s in Requirement(store.requirement).specifier if s.operator in ("==", "===")]
+            return pins[0] if len(pins) == 1 and "*" not in pins[0] else None
+        if store.path is not None and store.path.name.endswith(".whl"):
+            return str(parse_wheel_filename(store.path.name)[1])
+        if store.project is not None:
+            project = (config.read_pyproject(store.project) or {}).get("project") or {}
+            version = project.get("version")
+            return version if isinstance(version, str) and "version" not in (project.get("dynamic") or []) else None
+        if store.path is not None:
+            return str(parse_sdist_filename(store.path.name)[1])
+    except (ValueError, ContractCheckError):  # InvalidRequirement, a file name that is no wheel or sdist
+        return None
+    return None
 
 
 def _versions(runs: list[Run], code: int) -> list[Version]:
@@ -440,7 +381,7 @@ def check(
     try:
         session = open_session(options, cwd, progress, need_baseline=not options.against)
     except EnvironmentProblem as exc:  # the Store could not be built, ...: every ref could not be checked
-        return _unchecked(options, exc)
+        return _unchecked(options, cwd, exc)
     make = contracts or Session.contracts
     many = len(options.core_refs) > 1 or options.core_range is not None or options.since_pin
     # a base environment serves real sandboxes; a runner given by the caller (a test's fake) needs none
@@ -472,7 +413,7 @@ def check(
     return build_report(store_info(session, runs), runs, strict=options.strict, extras=extras)
 
 
-def _unchecked(options: Options, problem: EnvironmentProblem) -> Report:
+def _unchecked(options: Options, cwd: Path, problem: EnvironmentProblem) -> Report:
     """The report when nothing could be checked at all (the Store did not build, say): one error run per ref."""
     message = problem.message + (f"\ntip: {problem.tip}" if problem.tip else "")
     asked = list(options.core_refs) or [options.core_range or "since-pin"]
@@ -487,6 +428,9 @@ def _unchecked(options: Options, problem: EnvironmentProblem) -> Report:
         for ref in asked
     ]
     store = StoreInfo(spec=proc.redact(options.store or options.store_package or "."), origin="")
+    with contextlib.suppress(ContractCheckError, OSError):  # what the spec says, if it can be read at all
+        target = resolve_store(options.store, cwd, core_package=options.core_package, default_package=None)
+        store = store.model_copy(update={"name": target.name, "version": stated_version(target)})
     return build_report(store, runs, strict=options.strict)
 
 

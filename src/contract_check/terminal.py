@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,6 +38,33 @@ def normalise_argv(argv: list[str]) -> list[str]:
         leading.append(args.pop(0))
     command = args.pop(0) if args and args[0] in COMMANDS else "check"
     return [command, *leading, *args]
+
+
+_started: list[float] = []  # time.monotonic() when the command started (``mark_start``)
+
+
+def process_started() -> float | None:
+    """``time.monotonic()`` at the moment this process started (Linux: from /proc, so the interpreter's
+    start-up and the imports count too); None where that cannot be told."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: start time, in clock ticks since boot
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.monotonic() - age if 0 <= age < 3600 else None
+
+
+def mark_start(at: float | None = None) -> None:
+    """The command starts now (or at *at*, a ``time.monotonic()`` value): what ``elapsed`` counts from."""
+    _started[:] = [time.monotonic() if at is None else at]
+
+
+def elapsed() -> float:
+    """Wall time since the command started (``mark_start``), as the verdict line reports it."""
+    return time.monotonic() - (_started[0] if _started else time.monotonic())
 
 
 def summary_wanted(flag: bool | None, environ: Mapping[str, str]) -> bool:

@@ -46,6 +46,8 @@ def _store_line(report: Report) -> str:
     store = report.store
     name = " ".join(p for p in (store.name, store.version) if p) or store.spec
     extra = [f"spec {code(store.spec)}"] if store.spec and store.spec != name else []
+    if not store.version:
+        extra.insert(0, "version unknown")
     if store.origin:
         extra.append(f"from {cell(store.origin)}")
     if store.declared_core:

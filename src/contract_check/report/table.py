@@ -46,7 +46,7 @@ def _labelled(label: str, *lines: Text) -> Table:
 
 def store_block(report: Report) -> Table:
     store = report.store
-    line = Text(" ".join(x for x in (store.name or store.spec, store.version) if x))
+    line = Text(f"{store.name or store.spec} {store.version or 'version unknown'}")
     if store.origin:
         line.append(f"  ({store.origin})", style="dim")
     lines = [line]
