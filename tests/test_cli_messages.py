@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import re
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import FakeContracts, compatible_outcome
+from contract_check import cli_options, terminal
 from contract_check.errors import EnvironmentProblem
 from contract_check.models import ExitCode
+from contract_check.terminal import _WORD
 from fixturepkgs import CORE_DIST, build_store_wheel
 from test_hardening import call
 
@@ -112,3 +117,66 @@ def test_a_store_project_that_states_its_version(tmp_path: Path, offline) -> Non
         '[project]\nname = "acme-store"\ndynamic = ["version"]\nversion = "2.3.4"\n', encoding="utf-8"
     )
     assert pipeline.stated_version(target) is None  # dynamic: the build decides
+
+
+# ------------------------------------------------------------------------------------------ error lines
+
+
+def test_errors_wrap_to_the_terminal_with_a_hanging_indent(tmp_path: Path, offline) -> None:
+    """Seen: error lines were not wrapped at 80 columns (the terminal broke them mid-path)."""
+    missing = tmp_path / ("a-directory-with-a-long-name-" * 2) / "contracts" / "test_the_store_contracts.py"
+    ran = call(["--core-ref", "1.0.0", "--contracts", missing, *offline], tmp_path, env={"COLUMNS": "80"})
+    assert ran.code == ExitCode.USAGE, ran.output
+    lines = ran.stderr.splitlines()
+    assert lines[0].startswith("error: --contracts path does not exist:") and len(lines) >= 2, ran.stderr
+    for line in lines:
+        assert len(line) <= 80 or len(line.split()) == 1, line  # only a single word longer than the line
+    assert any(line.strip() == str(missing) for line in lines), lines  # the path whole, on a line of its own
+    error_lines = lines[: next(i for i, line in enumerate(lines) if line.startswith("tip: "))]
+    assert all(line.startswith(" " * 7) for line in error_lines[1:]), lines  # under "error: "
+    piped = call(["--core-ref", "1.0.0", "--contracts", missing, *offline], tmp_path)  # no COLUMNS, no terminal
+    assert piped.stderr.splitlines()[0] == f"error: --contracts path does not exist: {missing}"  # one log line
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    words=st.lists(
+        st.one_of(
+            st.from_regex(r"[a-z]{1,12}[:,.]?", fullmatch=True),
+            st.from_regex(r"(/[a-z0-9_.-]{1,20}){1,6}", fullmatch=True),
+            st.from_regex(r"https://[a-z]{1,10}\.example/[a-z/]{0,30}", fullmatch=True),
+            st.from_regex(r"'[a-z]{1,8} [a-z]{1,8}'", fullmatch=True),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    width=st.integers(min_value=20, max_value=120),
+)
+def test_hanging_breaks_only_between_words(words: list[str], width: int) -> None:
+    text = " ".join(words)
+    out = terminal.hanging(text, width, 7).split("\n")
+    assert " ".join(" ".join(out).split()) == text  # nothing lost, nothing split
+    for number, line in enumerate(out):
+        if number:
+            assert line.startswith(" " * 7), out
+        body = line if number else " " * 7 + line
+        pieces = _WORD.findall(body)
+        assert len(body) <= width or len(pieces) == 1, (width, body)
+    for word in words:  # a path, a URL, a quoted value: on one line, whole
+        assert any(word in line for line in out), (word, out)
+
+
+# --------------------------------------------------------------------------------------------- help text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_points_at_the_docs_in_the_repository_not_at_a_folder_pip_does_not_install(tmp_path: Path) -> None:
+    """Seen: '-h' said 'Documentation: docs/ in the project', which a pip install does not have."""
+    ran = call(["-h"], tmp_path)
+    assert ran.code == 0, ran.output
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]
+    text = " ".join(ran.stdout.split())
+    assert "docs/ in the project" not in text
+    assert "Documentation: docs/cli.md in the project's repository" in text and urls["Repository"] in text
+    assert urls["Repository"] == cli_options.REPOSITORY and (ROOT / "docs" / "cli.md").is_file()

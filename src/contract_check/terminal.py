@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 
@@ -128,10 +130,52 @@ def setup_logging(verbose: bool) -> None:
 
 
 def error(message: str, tip: str | None = None) -> None:
-    """``error: ...`` and ``tip: ...`` on stderr; the text is escaped (it quotes refs and paths)."""
-    err.print(f"[bold red]error[/]: {escape(message)}", markup=True, highlight=False)
+    """``error: ...`` and ``tip: ...`` on stderr, wrapped to the terminal (``hanging``); the text is escaped
+    (it quotes refs and paths)."""
+    width = wrap_width()
+    err.print(f"[bold red]error[/]: {escape(hanging(message, width, len('error: ')))}", markup=True, highlight=False)
     if tip:
-        err.print(f"[bold]tip[/]: {escape(tip)}")
+        err.print(f"[bold]tip[/]: {escape(hanging(tip, width, len('tip: ')))}")
+
+
+def wrap_width(environ: Mapping[str, str] | None = None) -> int | None:
+    """The width error lines are wrapped to: ``COLUMNS``, else the terminal's; None when piped (a log line
+    per error, for grep and CI logs that wrap themselves)."""
+    columns = (os.environ if environ is None else environ).get("COLUMNS", "")
+    if columns.strip().isdigit() and int(columns) > 0:
+        return int(columns)
+    return err.size.width if err.is_terminal else None
+
+
+# a word, or a quoted value with spaces in it ('my dir/x', "NAME @ URL"): never split
+_WORD = re.compile(r"""(?<![^\s(])'[^'\n]*'(?=[\s:;,.)]|$)|(?<![^\s(])"[^"\n]*"(?=[\s:;,.)]|$)|\S+""")
+
+
+def hanging(text: str, width: int | None, indent: int) -> str:
+    """*text* wrapped to *width* after a prefix of *indent* columns, every further line indented as far (a
+    hanging indent; a line's own indentation is kept under it). Lines break only between words: a path, a
+    ref, a URL or a quoted value longer than the line stays whole. Lines that fit are kept as they are."""
+    if not width:
+        return text
+    out: list[str] = []
+    for number, line in enumerate(text.split("\n")):
+        lead = " " * (indent if number else 0)
+        if cell_len(line) + indent <= width:
+            out.append(lead + line)
+            continue
+        own = " " * (len(line) - len(line.lstrip(" ")))
+        current = lead + own
+        used = indent + len(own)
+        for word in _WORD.findall(line):
+            size = cell_len(word)
+            if current.strip() and used + 1 + size > width:
+                out.append(current)
+                current, used = " " * indent + own + word, indent + len(own) + size
+            else:
+                current += (" " if current.strip() else "") + word
+                used += (1 if used > indent + len(own) else 0) + size
+        out.append(current)
+    return "\n".join(out)
 
 
 def interrupted() -> None:
