@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeContracts, compatible_outcome
-from contract_check import cli_options, terminal
-from contract_check.errors import EnvironmentProblem
+from contract_check import cli_options, config, terminal
+from contract_check import suite as suites
+from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import ExitCode
 from contract_check.terminal import _WORD
 from fixturepkgs import CORE_DIST, build_store_wheel
@@ -180,3 +181,41 @@ def test_help_points_at_the_docs_in_the_repository_not_at_a_folder_pip_does_not_
     assert "docs/ in the project" not in text
     assert "Documentation: docs/cli.md in the project's repository" in text and urls["Repository"] in text
     assert urls["Repository"] == cli_options.REPOSITORY and (ROOT / "docs" / "cli.md").is_file()
+
+
+# ---------------------------------------------------------------------------------- acceptance examples
+
+ACME_SUITE = """
+[suite]
+name = "acme"
+core-package = "acme-core"
+store-package = "acme-app"
+
+[subjects]
+Order = "acme_core:Order"
+"""
+
+
+@pytest.mark.parametrize("where", ["--accept", "pyproject"])
+def test_an_acceptance_error_names_a_subject_of_the_active_suite(tmp_path: Path, where: str) -> None:
+    """Seen: the example in an acceptance error named the built-in suite's FeedbackEvent for any suite."""
+    suite_dir = tmp_path / "acme-suite"
+    suite_dir.mkdir()
+    (suite_dir / "suite.toml").write_text(ACME_SUITE, encoding="utf-8")
+    bad = '[[accept]]\ncheck = "schema.Order.*"\n'  # no reason, no until
+    project = tmp_path / "project"
+    project.mkdir()
+    flags: dict[str, Any] = {"suite": suite_dir}
+    if where == "--accept":
+        (tmp_path / "accept.toml").write_text(bad, encoding="utf-8")
+        flags["accept_file"] = tmp_path / "accept.toml"
+    else:
+        text = bad.replace("[[accept]]", "[tool.contract-check]\n[[tool.contract-check.accept]]")
+        (project / "pyproject.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError) as info:
+        config.build(flags, project, environ={})
+    assert 'check = "schema.Order.*"' in (info.value.tip or "") and "FeedbackEvent" not in (info.value.tip or "")
+    with pytest.raises(UsageError) as info:  # the built-in suite: one of its own subjects
+        config.build({k: v for k, v in flags.items() if k != "suite"}, project, environ={})
+    first = next(iter(suites.builtin().subjects))
+    assert f'check = "schema.{first}.*"' in (info.value.tip or "")

@@ -175,8 +175,11 @@ def _check_shape(data: dict[str, Any], path: Path) -> None:
         raise wrong("tool", "a table ([tool])", tool)
 
 
-def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
-    """``[tool.contract-check]``, validated, as Options keyword arguments, relative paths made absolute."""
+def tool_table(
+    pyproject: dict[str, Any] | None, where: Path, *, subjects: accept.Subjects | None = None
+) -> dict[str, Any]:
+    """``[tool.contract-check]``, validated, as Options keyword arguments, relative paths made absolute.
+    *subjects*: the active suite's, for the example an acceptance error shows."""
     tool = (pyproject or {}).get("tool") or {}
     table = tool.get("contract-check", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
@@ -190,7 +193,7 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
             )
         attr, types = _CONFIG_KEYS[key]
         if attr == "acceptances":  # tables, not strings: validated entry by entry, each named in a mistake
-            out[attr] = tuple(accept.parse_entries(value, accept.PYPROJECT_ORIGIN))
+            out[attr] = tuple(accept.parse_entries(value, accept.PYPROJECT_ORIGIN, subjects=subjects))
             continue
         ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
         if ok and isinstance(value, list):
@@ -364,6 +367,21 @@ def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
     return declared_specifier(((pyproject or {}).get("project") or {}).get("dependencies") or [], package)
 
 
+def _suite_subjects(flags: dict[str, Any], pyproject: dict[str, Any] | None, cwd: Path) -> accept.Subjects:
+    """The subjects of the suite this invocation uses (``--suite``, else the config's ``suite``, else the
+    built-in), read only when asked: an acceptance error's example names one of them."""
+
+    def subjects() -> list[str]:
+        table = ((pyproject or {}).get("tool") or {}).get("contract-check") or {}
+        given = flags.get("suite") or (table.get("suite") if isinstance(table, dict) else None)
+        if given is not None and not isinstance(given, str | Path):
+            return []
+        chosen = suites.load(_local_path(cwd, given, "--suite")) if given else suites.builtin()
+        return list(chosen.subjects)
+
+    return subjects
+
+
 def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None = None) -> Options:
     """Options from the flags the user gave (None = not given) over the config in the current project.
 
@@ -372,7 +390,9 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     as a whole: any of ``--core-ref``/``--core-range``/``--since-pin`` replaces ``core-ref``/``core-range``/
     ``since-pin`` of the config (a configured ``since-pin`` does not add to the refs given on the command line).
     """
-    merged: dict[str, Any] = tool_table(read_pyproject(cwd), cwd)
+    pyproject = read_pyproject(cwd)
+    subjects = _suite_subjects(flags, pyproject, cwd)
+    merged: dict[str, Any] = tool_table(pyproject, cwd, subjects=subjects)
     if any(flags.get(k) for k in _REF_SELECTION):  # flags win over the configured choice of refs as a whole
         for key in _REF_SELECTION:
             merged.pop(key, None)
@@ -407,7 +427,8 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
             merged[attr] = _local_path(cwd, merged[attr], names.get(attr, "--" + attr))
     if merged.get("accept_file") is not None:  # merged with the pyproject's entries, which come first
         merged["accept_file"] = _local_path(cwd, merged["accept_file"], "--accept")
-        merged["acceptances"] = (*merged.get("acceptances", ()), *accept.load_file(merged["accept_file"]))
+        from_file = accept.load_file(merged["accept_file"], subjects=subjects)
+        merged["acceptances"] = (*merged.get("acceptances", ()), *from_file)
     if merged.get("against") is not None:
         _no_option(merged["against"], names.get("against", "--against"))
     chosen = suites.load(merged["suite"]) if merged.get("suite") else suites.builtin()
