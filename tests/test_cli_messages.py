@@ -3,6 +3,7 @@ errors wrapped to the terminal, the help text. Driven in-process (``cli.run`` wi
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import tomllib
@@ -219,3 +220,34 @@ def test_an_acceptance_error_names_a_subject_of_the_active_suite(tmp_path: Path,
         config.build({k: v for k, v in flags.items() if k != "suite"}, project, environ={})
     first = next(iter(suites.builtin().subjects))
     assert f'check = "schema.{first}.*"' in (info.value.tip or "")
+
+
+# ------------------------------------------------------------------------------------------ a blank range
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_a_blank_range_means_no_range_whatever_its_whitespace(tmp_path: Path, blank: str) -> None:
+    """Seen: --core-range ' ' (a blank CI variable) meant every release, while '' meant none; now both mean no
+    range, and alone they are a usage error saying the range was blank."""
+    links = tmp_path / "links"
+    links.mkdir()
+    for version in ("1.0.0", "1.1.0"):
+        (links / f"{CORE_DIST.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"")
+    fx = ["--core-package", CORE_DIST, "--find-links", links, "--offline", "--no-cache", "--store", "pkg==1"]
+    report = tmp_path / "report.json"
+    compatible = FakeContracts.factory(compatible_outcome)
+    ran = call(["--core-range", blank, "--core-ref", "1.0.0", *fx, "--json", report], tmp_path, contracts=compatible)
+    assert ran.code == ExitCode.OK, ran.output
+    assert [r["core_ref"] for r in json.loads(report.read_text())["runs"]] == ["1.0.0"]
+    alone = call(["--core-range", blank, *fx], tmp_path, contracts=compatible)
+    assert alone.code == ExitCode.USAGE, alone.output
+    assert f"error: --core-range {blank!r} is blank, which means no range, and no other Core ref is given" in (
+        alone.stderr
+    )
+
+
+def test_a_blank_range_in_the_config_is_named_as_the_configs(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.contract-check]\ncore-range = "  "\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"^\[tool.contract-check\] core-range '  ' is blank"):
+        config.build({}, tmp_path, environ={})
+    assert config.build({"core_refs": ("1.4.61",)}, tmp_path, environ={}).core_range is None

@@ -343,6 +343,10 @@ def _seconds(value: float) -> float:
     return seconds
 
 
+def _blank(value: object) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
 def check_range(text: str) -> None:
     """UsageError unless *text* is a version specifier whose versions can be compared."""
     try:
@@ -393,6 +397,11 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     pyproject = read_pyproject(cwd)
     subjects = _suite_subjects(flags, pyproject, cwd)
     merged: dict[str, Any] = tool_table(pyproject, cwd, subjects=subjects)
+    # a blank range (an unset CI variable: --core-range "$RANGE") means no range, as '' always did
+    blank = [f"--core-range {flags['core_range']!r}"] if _blank(flags.get("core_range")) else []
+    flags = {**flags, "core_range": None} if blank else flags
+    if _blank(merged.get("core_range")):
+        blank.append(f"[tool.contract-check] core-range {merged.pop('core_range')!r}")
     if any(flags.get(k) for k in _REF_SELECTION):  # flags win over the configured choice of refs as a whole
         for key in _REF_SELECTION:
             merged.pop(key, None)
@@ -450,6 +459,12 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
         _no_option(link, names.get("find_links", "--find-links"))
     if options.core_range is not None:
         check_range(options.core_range)
+    if blank and not (options.core_refs or options.core_range or options.since_pin):
+        raise UsageError(
+            f"{blank[0]} is blank, which means no range, and no other Core ref is given",
+            tip="give a range (--core-range '>=1.4,<2'), --core-ref REF or --since-pin; is the variable that "
+            "should hold the range set?",
+        )
     for path in options.contracts:
         try:
             found = path.exists()
