@@ -251,3 +251,27 @@ def test_a_blank_range_in_the_config_is_named_as_the_configs(tmp_path: Path) -> 
     with pytest.raises(UsageError, match=r"^\[tool.contract-check\] core-range '  ' is blank"):
         config.build({}, tmp_path, environ={})
     assert config.build({"core_refs": ("1.4.61",)}, tmp_path, environ={}).core_range is None
+
+
+# ------------------------------------------------------------------------------------------ --against pin
+
+
+@pytest.mark.parametrize(("listed", "example"), [(("1.0.0", "1.1.0", "2.0.0rc1"), "--against 1.1.0"), ((), None)])
+def test_against_pin_without_a_lower_bound_names_a_real_release(tmp_path: Path, listed, example) -> None:
+    """Seen: the tip hard-coded '--against 1.4.55', whatever the index holds."""
+    links = tmp_path / "links"
+    links.mkdir()
+    for version in listed:
+        (links / f"{CORE_DIST.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"")
+    project = tmp_path / "store"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "acme-store"\nversion = "1.0"\ndependencies = ["{CORE_DIST}<3"]\n', encoding="utf-8"
+    )
+    fx = ["--core-package", CORE_DIST, "--find-links", links, "--offline", "--no-cache"]
+    ran = call(["--core-ref", "1.0.0", "--against", "pin", *fx], project,
+               contracts=FakeContracts.factory(compatible_outcome))  # fmt: skip
+    assert ran.code == ExitCode.USAGE, ran.output
+    assert "--against pin: the Store declares no lower bound" in ran.stderr
+    tip = " ".join(ran.stderr.split("tip: ", 1)[1].split())
+    assert "1.4.55" not in tip and (example in tip if example else "e.g." not in tip), tip

@@ -315,8 +315,10 @@ def live_baseline(session: Session, contracts: Contracts, workdir: Path, declare
     options = session.options
     ref = options.against or ""
     if ref == "pin":  # what the Store was last tested with: its declared lower bound
-        ref = str(matrix.required_lower_bound(declared, options.core_package, flag="--against pin",
-                                              tip="give the baseline's ref: --against 1.4.55"))  # fmt: skip
+        try:
+            ref = str(matrix.required_lower_bound(declared, options.core_package, flag="--against pin", tip=""))
+        except UsageError as exc:
+            raise UsageError(exc.message, tip=_against_tip(session)) from None
     resolved = session.checker(contracts).resolve(ref)
     session.progress(f"recording the baseline from {resolved.display}")
     outcome = contracts.run(resolved, {}, recording=True)
@@ -340,6 +342,17 @@ def live_baseline(session: Session, contracts: Contracts, workdir: Path, declare
     declared_checks = session.suite.declared_checks(runner.golden_payload_subjects(golden))
     policy = dataclasses.replace(session.policy, declared=tuple(declared_checks))
     return dataclasses.replace(session, golden=golden, baseline=baseline, policy=policy)
+
+
+def _against_tip(session: Session) -> str:
+    """What to give instead of ``--against pin``: a release the index really has (the newest the sandbox can
+    install), or no example when there is no listing."""
+    try:
+        newest = index.newest(session.releases(), python=index.python_version(session.options.python))
+    except ContractCheckError:
+        newest = None
+    example = f", e.g. --against {newest}" if newest else ""
+    return f"give the baseline's ref (the Core the Store was last known to work with){example}"
 
 
 class Interrupted(KeyboardInterrupt):
