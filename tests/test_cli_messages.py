@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from conftest import FakeContracts, compatible_outcome
 from contract_check import cli_options, config, terminal
@@ -124,9 +125,13 @@ def test_a_store_project_that_states_its_version(tmp_path: Path, offline) -> Non
 # ------------------------------------------------------------------------------------------ error lines
 
 
-def test_errors_wrap_to_the_terminal_with_a_hanging_indent(tmp_path: Path, offline) -> None:
+def test_errors_wrap_to_the_terminal_with_a_hanging_indent(tmp_path: Path, offline, monkeypatch) -> None:
     """Seen: error lines were not wrapped at 80 columns (the terminal broke them mid-path)."""
     missing = tmp_path / ("a-directory-with-a-long-name-" * 2) / "contracts" / "test_the_store_contracts.py"
+    piped = call(["--core-ref", "1.0.0", "--contracts", missing, *offline], tmp_path, env={"COLUMNS": "80"})
+    assert piped.stderr.splitlines()[0] == f"error: --contracts path does not exist: {missing}"  # one log line
+    tty = Console(stderr=True, force_terminal=True, color_system=None, highlight=False, soft_wrap=True)
+    monkeypatch.setattr(terminal, "err", tty)  # stderr is a terminal, 80 columns wide
     ran = call(["--core-ref", "1.0.0", "--contracts", missing, *offline], tmp_path, env={"COLUMNS": "80"})
     assert ran.code == ExitCode.USAGE, ran.output
     lines = ran.stderr.splitlines()
@@ -136,8 +141,6 @@ def test_errors_wrap_to_the_terminal_with_a_hanging_indent(tmp_path: Path, offli
     assert any(line.strip() == str(missing) for line in lines), lines  # the path whole, on a line of its own
     error_lines = lines[: next(i for i, line in enumerate(lines) if line.startswith("tip: "))]
     assert all(line.startswith(" " * 7) for line in error_lines[1:]), lines  # under "error: "
-    piped = call(["--core-ref", "1.0.0", "--contracts", missing, *offline], tmp_path)  # no COLUMNS, no terminal
-    assert piped.stderr.splitlines()[0] == f"error: --contracts path does not exist: {missing}"  # one log line
 
 
 @settings(max_examples=25, deadline=None)

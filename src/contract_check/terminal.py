@@ -139,12 +139,12 @@ def error(message: str, tip: str | None = None) -> None:
 
 
 def wrap_width(environ: Mapping[str, str] | None = None) -> int | None:
-    """The width error lines are wrapped to: ``COLUMNS``, else the terminal's; None when piped (a log line
-    per error, for grep and CI logs that wrap themselves)."""
+    """The width error lines are wrapped to on a terminal: ``COLUMNS``, else the terminal's; None when stderr
+    is no terminal (a log line per error, for grep and CI logs that wrap themselves)."""
+    if not err.is_terminal:
+        return None
     columns = (os.environ if environ is None else environ).get("COLUMNS", "")
-    if columns.strip().isdigit() and int(columns) > 0:
-        return int(columns)
-    return err.size.width if err.is_terminal else None
+    return int(columns) if columns.strip().isdigit() and int(columns) > 0 else err.size.width
 
 
 # a word, or a quoted value with spaces in it ('my dir/x', "NAME @ URL"): never split
