@@ -3,7 +3,8 @@ refs the invocation has (its contents are part of every result's key: a single r
 
 It holds the Store, its dependencies and pytest, with bytecode warmed; the Core its own range installs is
 installed to resolve them and removed again. Only when that range installs nothing here (a Store pinned to a
-Core the index does not have) is the first ref the invocation checks used instead (``_fallback_core``).
+Core the index does not have) is another Core used: the newest release, else the first ref the
+invocation checks (``_fallback_cores``).
 ``baseenv`` holds the mechanism (persistent and transient bases, the guard); this module the policy.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contract_check import __version__, baseenv, fingerprint, matrix, proc, refs
+from contract_check import __version__, baseenv, fingerprint, index, matrix, proc, refs
 from contract_check import suite as suites
 from contract_check.errors import ContractCheckError, UsageError
 from contract_check.refcheck import core_requirement
@@ -55,7 +56,7 @@ def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environmen
 
     The base is the same whichever refs an invocation has (its contents are part of every result's key, so a
     single ref reuses what a matrix cached): the Store with the Core its own range installs, then Core
-    removed; only when that range installs nothing here is the first ref's Core used (``_fallback_core``)."""
+    removed; only when that range installs nothing here another Core (``_fallback_cores``)."""
     options = session.options
     identity = None if options.no_cache else session.store.identity()
     if not (many or identity) or options.keep_venv:
@@ -65,16 +66,23 @@ def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environmen
     def build(venv: Path) -> None:
         try:
             _build_base(session, venv, None)
+            return
         except UsageError:
             raise
         except ContractCheckError as exc:
-            override = _fallback_core(session)
-            if override is None:
-                raise
-            why = proc.redact(exc.message.splitlines()[0])
+            failure = exc
+        for override in _fallback_cores(session):
+            why = proc.redact(failure.message.splitlines()[0])
             log.info("the Store's own Core range does not install (%s); the shared environment uses %s", why,
                      override.display)  # fmt: skip
-            _build_base(session, venv, override)
+            try:
+                _build_base(session, venv, override)
+                return
+            except UsageError:
+                raise
+            except ContractCheckError as exc:
+                failure = exc
+        raise failure
 
     session.progress("preparing the shared environment (Store, dependencies, pytest)")
     with contextlib.ExitStack() as stack:
@@ -96,16 +104,32 @@ def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environmen
         yield baseenv.Environments(session.settings, guard)
 
 
-def _fallback_core(session: Session) -> refs.ResolvedRef | None:
-    """The Core a base is built with when the Store's own range installs none: the first ref this invocation
-    checks (for ``--since-pin`` only when the Store's range is known without a base); None without one."""
+def _fallback_cores(session: Session) -> Iterator[refs.ResolvedRef]:
+    """The Cores a base is built with when the Store's own range installs none, in turn until one installs:
+    the newest release on the index (the same for every invocation), then the first ref this one checks (for
+    ``--since-pin`` only when the Store's range is known without a base)."""
+    tried: set[str] = set()
+    checker = session.checker(session.contracts(baseenv.Environments(session.settings)))
+    for pick in (_newest, _first_ref):
+        try:
+            ref = pick(session)
+            resolved = checker.resolve(ref) if ref is not None else None
+        except ContractCheckError:
+            continue
+        if resolved is not None and resolved.requirement not in tried:
+            tried.add(resolved.requirement)
+            yield resolved
+
+
+def _newest(session: Session) -> str | None:
+    newest = index.newest(session.releases(), python=index.python_version(session.options.python))
+    return str(newest) if newest is not None else None
+
+
+def _first_ref(session: Session) -> str | None:
     options = session.options
-    try:
-        first = options.core_refs[0] if options.core_refs else None
-        if first is None and (session.store.declared_core is not None or not options.since_pin):
-            first = matrix.expand_refs(options, declared=session.store.declared_core, releases=session.releases)[0]
-        if first is None:
-            return None
-        return session.checker(session.contracts(baseenv.Environments(session.settings))).resolve(first)
-    except ContractCheckError:
+    if options.core_refs:
+        return options.core_refs[0]
+    if session.store.declared_core is None and options.since_pin:
         return None
+    return matrix.expand_refs(options, declared=session.store.declared_core, releases=session.releases)[0]
