@@ -9,12 +9,14 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 
+from contract_check import fsread
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.proc import redact
 
@@ -48,12 +50,11 @@ _started: list[float] = []  # time.monotonic() when the command started (``mark_
 def process_started() -> float | None:
     """``time.monotonic()`` at the moment this process started (Linux: from /proc, so the interpreter's
     start-up and the imports count too); None where that cannot be told."""
+    stat = fsread.read_cached(Path("/proc/self/stat"), limit=4 * fsread.KIB)  # bounded, None when absent
+    uptime = fsread.read_cached(Path("/proc/uptime"), limit=fsread.KIB)
     try:
-        with open("/proc/self/stat", encoding="ascii") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: start time, in clock ticks since boot
-        with open("/proc/uptime", encoding="ascii") as fh:
-            uptime = float(fh.read().split()[0])
-        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+        ticks = int((stat or b"").rsplit(b")", 1)[1].split()[19])  # field 22: start time, clock ticks since boot
+        age = float((uptime or b"").split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
     return time.monotonic() - age if 0 <= age < 3600 else None
