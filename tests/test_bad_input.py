@@ -327,6 +327,50 @@ def test_a_missing_core_version_is_the_refs(core: str) -> None:
     assert sandbox.classify_install_failure(output) == "ref-not-found"  # who is Core unknown: as before
 
 
+# uv's words (uv 0.13) for a package that no source offers at all, recorded from real runs (uv wraps its lines)
+NO_SUCH_PACKAGE = [
+    (
+        "error: No solution found when resolving dependencies\n  cause: Because nope-pkg-xyz was not found in the "
+        "package registry and you\n         require nope-pkg-xyz, we can conclude that your requirements are\n"
+        "         unsatisfiable.",
+        "nope-pkg-xyz was not found on the package index or in --find-links",
+    ),
+    (
+        "error: No solution found when resolving dependencies\n  cause: Because nope-pkg-xyz was not found in the "
+        "cache and you require\n         nope-pkg-xyz, we can conclude that your requirements are unsatisfiable.\n\n"
+        "hint: Packages were unavailable because the network was disabled.",
+        "nope-pkg-xyz was not found in uv's cache or --find-links (--offline)",
+    ),
+    (
+        "error: No solution found when resolving dependencies\n  cause: Because nope-pkg-xyz was not found in the "
+        "provided package locations and you require nope-pkg-xyz, we can conclude that your requirements are "
+        "unsatisfiable.",
+        "nope-pkg-xyz was not found in --find-links",
+    ),
+    (  # a requirement of the Store, not the Store itself
+        "error: No solution found when resolving dependencies\n  cause: Because nope-dep-xyz was not found in the "
+        "package\n         registry and all versions of acme-store depend on nope-dep-xyz>=1, we can conclude that"
+        " all versions of acme-store cannot be used.",
+        "nope-dep-xyz was not found on the package index or in --find-links",
+    ),
+]
+
+
+@pytest.mark.parametrize(("output", "said"), NO_SUCH_PACKAGE)
+def test_a_package_that_does_not_exist_is_named_not_called_a_conflict(output: str, said: str) -> None:
+    """Seen: '--store nope-pkg-xyz' said the Store's requirements conflict with this Core."""
+    kind = sandbox.classify_install_failure(output, core=["market-data-core"])
+    assert kind == "package-not-found"
+    assert sandbox.unknown_package(output) == said
+    tip = sandbox.install_tip(kind, output)
+    assert f"check the name {said.split()[0]}" in tip and "conflict" not in tip and "no such version" not in tip
+
+
+def test_a_core_package_that_does_not_exist_is_the_refs() -> None:
+    output = NO_SUCH_PACKAGE[0][0].replace("nope-pkg-xyz", "market-data-core")
+    assert sandbox.classify_install_failure(output, core=["market-data-core"]) == "ref-not-found"
+
+
 def test_a_real_conflict_is_still_a_resolution_failure() -> None:
     out = "error: No solution found\n  Because store depends on core>=2 and you require core==1, we can conclude"
     assert sandbox.classify_install_failure(out) == "resolution"

@@ -67,6 +67,23 @@ def test_explicit_refs_come_first_and_duplicates_drop():
     assert _expand(options) == ["1.4.2", "git:main", "2.0.0"]
 
 
+def test_refs_that_install_the_same_release_are_checked_once(caplog):
+    """Seen: '--since-pin --core-ref latest' checked 1.4.61 twice (once as 'latest', once from the range)."""
+    caplog.set_level("INFO", logger="contract_check")
+    assert _expand(_options(core_refs=("latest",), since_pin=True), declared=">=1.4.2,<2") == ["latest", "1.4.2"]
+    assert "2.0.0 installs the same release as latest (2.0.0): checked once" in caplog.text
+    assert _expand(_options(core_refs=("v1.4.2", "1.4.2", "git:main", "V1.4.2.0"))) == ["v1.4.2", "git:main"]
+    assert _expand(_options(core_refs=("1.4.2", "latest"), core_range=">=1.4.2")) == ["1.4.2", "latest"]
+
+
+def test_without_a_listing_latest_is_only_itself():
+    def offline() -> list[Release]:
+        raise EnvironmentProblem("could not reach the package index", kind="network")
+
+    options = _options(core_refs=("latest", "2.0.0", "v2.0.0"))
+    assert matrix.expand_refs(options, declared=None, releases=offline) == ["latest", "2.0.0"]
+
+
 def test_since_pin_uses_the_declared_lower_bound():
     options = _options(since_pin=True)
     # from the pinned lower bound up to the newest release, even past the declared upper bound
@@ -161,6 +178,31 @@ def test_result_cache_hits_misses_and_no_cache(run_cli, fixture_world, tmp_path,
     assert third.code == 1 and [r["cached"] for r in third.report["runs"]] == [False, False]
     bypass = run_cli(*args, "--no-cache")
     assert [r["cached"] for r in bypass.report["runs"]] == [False, False] and bypass.code == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("many", [["--core-range", ">=1.0,<1.4"], ["--core-ref", "1.0.0,1.1.0,1.3.0"]])
+def test_a_single_ref_reuses_what_a_matrix_cached(run_cli, fixture_world, tmp_path, monkeypatch, many):
+    """Seen: a single-ref run did not reuse the result a multi-ref run had cached. A range run built no shared
+    environment (the Store's own Core range installs nothing here) and a single ref built one with its Core:
+    the environment, and with it the result key, depended on which refs an invocation had."""
+    monkeypatch.setenv("CONTRACT_CHECK_CACHE_DIR", str(tmp_path / "cache"))
+    matrix_run = run_cli(*many, *_flags(fixture_world))
+    assert [(r["core_ref"], r["cached"]) for r in matrix_run.report["runs"]] == [
+        ("1.0.0", False), ("1.1.0", False), ("1.3.0", False)
+    ], matrix_run.output  # fmt: skip
+    for ref in ("1.1.0", "1.3.0"):  # a compatible one and a broken one
+        single = run_cli("--core-ref", ref, *_flags(fixture_world))
+        assert only_cached(single), (ref, single.output)
+        assert _verdicts(single.report)[ref] == _verdicts(matrix_run.report)[ref]
+    again = run_cli(*many, *_flags(fixture_world))  # and the other way round
+    assert [r["cached"] for r in again.report["runs"]] == [True, True, True], again.output
+    assert _verdicts(again.report) == _verdicts(matrix_run.report)
+
+
+def only_cached(result) -> bool:
+    (run,) = result.report["runs"]
+    return run["cached"] is True
 
 
 @pytest.mark.slow

@@ -44,6 +44,25 @@ def test_versions_shas_and_names_are_not_mistyped(ref: str) -> None:
     assert refs.parse(ref, core_package=CORE).source in (Source.INDEX, Source.GIT)
 
 
+@pytest.mark.parametrize("ref", ["lastest", "latets", "lates", "latestt", "Latest", "LATEST"])
+def test_a_word_one_edit_from_latest_is_a_usage_error_naming_it(ref: str) -> None:
+    with pytest.raises(UsageError) as info:
+        refs.parse(ref, core_package=CORE)
+    assert info.value.message == f"invalid --core-ref {ref!r}: did you mean latest?"
+    assert f"git:{ref}" in (info.value.tip or "")  # a branch of that name is still reachable
+
+
+@pytest.mark.parametrize("ref", ["late", "lattes-x", "release", "main", "git:lastest"])
+def test_words_further_from_latest_are_git_refs(ref: str) -> None:
+    assert refs.parse(ref, core_package=CORE).source is Source.GIT
+
+
+def test_against_knows_pin_as_a_keyword_too() -> None:
+    with pytest.raises(UsageError, match=r"invalid --against 'pni': did you mean pin\?"):
+        refs.parse("pni", core_package=CORE, flag="--against", keywords=("latest", "pin"))
+    assert refs.parse("pni", core_package=CORE).source is Source.GIT  # --core-ref has no "pin"
+
+
 def test_a_directory_named_like_a_version_is_still_a_path(tmp_path: Path) -> None:
     project = tmp_path / "1.4.6l"
     project.mkdir()
@@ -177,6 +196,21 @@ def test_a_mistyped_version_is_a_usage_error_naming_what_was_meant(tmp_path: Pat
 
 
 @pytest.mark.parametrize(
+    ("flag", "value", "hint"),
+    [("--core-ref", "lastest", "did you mean latest?"), ("--against", "pni", "did you mean pin?")],
+)
+def test_a_near_keyword_stops_the_cli_before_anything_runs(
+    tmp_path: Path, simple: Path, flag: str, value: str, hint: str
+) -> None:
+    started = FakeContracts.started
+    args = [flag, value] if flag == "--core-ref" else ["--core-ref", "1.2.0", flag, value]
+    code, output, report = cli(tmp_path, simple, *args)
+    assert code == ExitCode.USAGE, output
+    assert f"invalid {flag} {value!r}: {hint}" in output and report is None
+    assert FakeContracts.started == started  # nothing ran, no git
+
+
+@pytest.mark.parametrize(
     ("python", "version"),
     [("3.12", "3.12"), ("python3.11", "3.11"), ("cpython@3.10", "3.10"), ("CPython-3.13.1", "3.13.1"), ("py3", "3")],
 )
@@ -244,8 +278,16 @@ def test_other_install_failures_keep_their_own_error() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ref", ["1.4.6l", "v1.4.61x", "1.4..61"])
-def test_a_mistyped_version_never_starts_git(tmp_path: Path, ref: str) -> None:
+@pytest.mark.parametrize(
+    ("ref", "hint"),
+    [
+        ("1.4.6l", "did you mean 1.4.61?"),
+        ("v1.4.61x", "did you mean 1.4.61?"),
+        ("1.4..61", "did you mean 1.4.61?"),
+        ("lastest", "did you mean latest?"),  # seen: 10 s trying a git host, and no hint
+    ],
+)
+def test_a_mistyped_version_never_starts_git(tmp_path: Path, ref: str, hint: str) -> None:
     """In a Store checkout (a git repository), with a ``git`` on PATH that records its calls and fails."""
     import subprocess
 
@@ -274,7 +316,7 @@ def test_a_mistyped_version_never_starts_git(tmp_path: Path, ref: str) -> None:
     done = subprocess.run(argv, cwd=repo.root, env=env, capture_output=True, text=True)
     elapsed = time.monotonic() - start
     assert done.returncode == ExitCode.USAGE, done.stdout + done.stderr
-    assert "did you mean 1.4.61?" in done.stderr
+    assert hint in done.stderr
     assert not calls.exists(), calls.read_text()  # no git subprocess started
     # about 1 s in all on an idle machine (under 0.5 s beyond starting up); the slack is for a loaded one
     assert elapsed < startup + 2.0, (elapsed, startup)

@@ -92,6 +92,25 @@ def test_git_refs(run_cli, fx, fixture_world, ref, code):
         assert "FIELD_REMOVED" in result.rules()
 
 
+def test_a_branch_shows_the_commit_it_resolved_to(run_cli, fx, fixture_world, tmp_path):
+    """Seen: a branch ref did not show the commit it resolved to (in the header, the table or the report)."""
+    branch, tag = fixture_world.git_shas["feature/next"], fixture_world.git_shas["v1.0.0"]
+    one = run_cli("--core-ref", "feature/next", *fx)
+    assert only_run(one)["artifact"]["digest"] == f"git:{branch}", one.output
+    core_line = next(line for line in one.stdout.splitlines() if line.startswith("Core "))
+    assert f"git commit {branch[:12]}" in core_line, core_line
+    markdown = tmp_path / "report.md"
+    both = run_cli("--core-ref", "git:feature/next,v1.1.0,git:v1.0.0", *fx, "--markdown", markdown)
+    digests = [(r["artifact"] or {}).get("digest") or "" for r in both.report["runs"]]
+    assert [d if d.startswith("git:") else None for d in digests] == [f"git:{branch}", None, f"git:{tag}"], digests
+    rows = [line for line in both.stdout.splitlines() if line.lstrip().startswith(("git:", "v1.1.0"))]
+    assert f" {branch[:7]} " in rows[0] and f" {tag[:7]} " in rows[2] and "1.1.0 " in rows[1], rows
+    grid = [line for line in markdown.read_text().splitlines() if line.startswith("| `git:")]
+    version = fixture_world.git_refs["feature/next"][0]
+    assert f"| {version} {branch[:7]} |" in grid[0] and f"| 1.0.0 {tag[:7]} |" in grid[1], grid
+    assert f"git commit {branch[:12]}" in markdown.read_text()
+
+
 def test_git_sha_bare_and_prefixed(run_cli, fx, fixture_world):
     sha = fixture_world.git_shas["v1.0.0"]
     for ref in (sha, f"git:{sha[:12]}"):
@@ -141,6 +160,18 @@ def test_a_store_version_that_does_not_exist_is_named_as_the_stores(run_cli, fix
     assert result.code == 3, result.output
     assert only_run(result)["error_kind"] == "package-not-found"
     assert "tip: cc-fixture-store has no such version" in result.stdout and "--core-ref latest" not in result.stdout
+
+
+def test_a_store_that_does_not_exist_is_not_found_not_a_conflict(run_cli, fixture_world):
+    common = ["--core-package", CORE_DIST, "--find-links", fixture_world.find_links]
+    result = run_cli("--core-ref", "1.0.0", *common, "--store", "nope-pkg-xyz")
+    assert result.code == 3, result.output
+    run = only_run(result)
+    assert run["error_kind"] == "package-not-found"
+    assert run["error"].startswith(
+        "uv install failed (nope-pkg-xyz was not found on the package index or in --find-links)"
+    )
+    assert "tip: check the name nope-pkg-xyz" in result.stdout and "conflict" not in result.stdout
 
 
 @pytest.mark.parametrize("ref", ["--core-ref=-rf", "--core-ref=1.0 ; rm -rf /", "--core-ref=a..b", "--core-ref=x\ty"])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,23 +48,45 @@ def test_against_a_live_core_finds_each_err_rule(run_cli, fixture_world) -> None
         assert run["exit_code"] == 1 and VARIANTS[name].expect in failing_rules, (name, failing_rules)
 
 
+def _answer(result) -> tuple:
+    """What a check concluded, independent of timing and of whether it came from the cache."""
+    assert result.report is not None, result.output
+    runs = [
+        (r["core_ref"], r["exit_code"], r["core_version"], r["baseline"],
+         sorted((c["id"], c["status"], c["rule"]) for c in r["checks"]))
+        for r in result.report["runs"]
+    ]  # fmt: skip
+    return result.code, runs, result.report["summary"]["exit_code"]
+
+
 def test_the_index_stores_range_survives_a_reused_shared_environment(run_cli, fixture_world, tmp_path) -> None:
     """Seen on the second run with a Store from the index: '--against pin: the Store declares no lower bound
     (nothing)'. Its range was read only while the shared environment was being built, so a reused one knew
-    nothing; now it is read from the environment's own metadata, whichever run built it."""
+    nothing; now it is read from the environment's own metadata, whichever run built it. Three runs in a row,
+    each on a cache restored the way a CI cache step restores it (saved after the run, the runner's copy gone,
+    copied back before the next), give the same answers."""
     base = fixture_world.variant_versions["baseline"]
     links = tmp_path / "links"
     build_store_wheel(links, version="0.3.0", core_range=f">={base},<2")
-    env = cli_env(tmp_path / "tmp", CONTRACT_CHECK_CACHE_DIR=str(tmp_path / "cache"))
+    cache, saved = tmp_path / "cache", tmp_path / "ci-cache"
+    env = cli_env(tmp_path / "tmp", CONTRACT_CHECK_CACHE_DIR=str(cache))
     common = ["--core-package", CORE_DIST, "--find-links", fixture_world.find_links, "--find-links", links]
     common += ["--store", "cc-fixture-store==0.3.0", "--offline"]
-    for attempt in ("builds the environment", "reuses it"):
+    answers = []
+    for attempt in ("builds the environment", "restored", "restored again"):
+        if saved.exists():  # the cache step restores what the last job saved
+            shutil.copytree(saved, cache, symlinks=True)
         since = run_cli("--since-pin", "--core-range", f"<={base}", *common, env=env)
         assert since.code == 0, (attempt, since.output)
         assert [r["core_ref"] for r in since.report["runs"]] == [base], attempt
         against = run_cli("--core-ref", base, "--against", "pin", *common, env=env)
         assert against.code == 0, (attempt, against.output)
         assert against.report["runs"][0]["baseline"] == f"against {base} ({base})", attempt
+        answers.append((_answer(since), _answer(against)))
+        shutil.rmtree(saved, ignore_errors=True)  # the job ends: its cache is saved, the runner's disk goes
+        shutil.copytree(cache, saved, symlinks=True)
+        shutil.rmtree(cache)
+    assert answers[0] == answers[1] == answers[2]
 
 
 def test_against_itself_finds_no_schema_change(run_cli, fixture_world) -> None:
@@ -259,14 +282,19 @@ def test_an_interrupted_matrix_reports_what_finished(fixture_world, tmp_path: Pa
     refs = ",".join([fixture_world.variant_versions["baseline"], second, "1.0.0"])
     argv = [sys.executable, "-m", "contract_check", "--core-ref", refs, "--jobs", "1", "--contracts", str(mine)]
     argv += [*map(str, flags(fixture_world)), "--no-cache", "--json", str(report)]
+    started = time.monotonic()
     child = subprocess.Popen(argv, env=cli_env(tmpdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not marker.exists() and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.1)
     assert marker.exists(), child.communicate()
     child.send_signal(signal.SIGINT)
+    waited = time.monotonic() - started
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130, out + err
+    # the verdict line's time is the command's, from its start (seen: the finished runs' time only)
+    said = float(out.rsplit(" in ", 1)[1].split("s")[0])
+    assert said >= waited - 0.1, (said, waited, out)
     data = json.loads(report.read_text())
     statuses = [(r["core_ref"], r["exit_code"]) for r in data["runs"]]
     assert statuses[0] == (fixture_world.variant_versions["baseline"], 0)

@@ -42,18 +42,28 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from contract_check import fsread
-from contract_check.errors import UsageError
+from contract_check.errors import ContractCheckError, UsageError
 
 PYPROJECT_ORIGIN = "pyproject.toml [[tool.contract-check.accept]]"
 MAX_FILE_BYTES = 1 << 20  # an accept file is a handful of entries; anything bigger is not one
 _KEYS = ("check", "reason", "until")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_EXAMPLE = 'e.g. check = "schema.FeedbackEvent.*", reason = "ticket 42", until = "2027-06-30"'
+Subjects = Callable[[], Sequence[str]]  # the active suite's subjects, asked only when an example is shown
+
+
+def example(subjects: Subjects | None = None) -> str:
+    """An entry to copy, naming a subject of the active suite (``schema.<Subject>.*``)."""
+    try:
+        names = list(subjects()) if subjects is not None else []
+    except ContractCheckError:  # the suite itself cannot be read: its own error comes later
+        names = []
+    check = f"schema.{names[0]}.*" if names else "CHECK-ID-OR-GLOB"
+    return f'e.g. check = "{check}", reason = "ticket 42", until = "2027-06-30"'
 
 
 @dataclass(frozen=True)
@@ -121,19 +131,19 @@ def utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def parse_entries(entries: object, origin: str) -> list[Acceptance]:
+def parse_entries(entries: object, origin: str, *, subjects: Subjects | None = None) -> list[Acceptance]:
     """Validate a list of accept tables; entry *i* (from 1) gets the origin ``f"{origin} #{i}"``."""
     if not isinstance(entries, list):
         raise UsageError(
             f"{origin} must be an array of tables, not {_kind(entries)}",
-            tip="write each entry as its own [[...]] table: " + _EXAMPLE,
+            tip="write each entry as its own [[...]] table: " + example(subjects),
         )
-    return [_parse_entry(entry, f"{origin} #{number}") for number, entry in enumerate(entries, start=1)]
+    return [_parse_entry(entry, f"{origin} #{number}", subjects) for number, entry in enumerate(entries, start=1)]
 
 
-def _parse_entry(entry: object, where: str) -> Acceptance:
+def _parse_entry(entry: object, where: str, subjects: Subjects | None = None) -> Acceptance:
     if not isinstance(entry, dict):
-        raise UsageError(f"{where} must be a table, not {_kind(entry)}", tip=_EXAMPLE)
+        raise UsageError(f"{where} must be a table, not {_kind(entry)}", tip=example(subjects))
     unknown = sorted(str(key) for key in entry if key not in _KEYS)
     if unknown:
         raise UsageError(
@@ -144,7 +154,7 @@ def _parse_entry(entry: object, where: str) -> Acceptance:
     if missing:
         raise UsageError(
             f"{where}: missing key {missing[0]!r}",
-            tip="every entry needs check (a check id or glob), reason and until (YYYY-MM-DD): " + _EXAMPLE,
+            tip="every entry needs check (a check id or glob), reason and until (YYYY-MM-DD): " + example(subjects),
         )
     check = _text(entry["check"], where, "check", "a check id or a glob over check ids")
     reason = _text(entry["reason"], where, "reason", "why this break is accepted (a ticket, a decision)")
@@ -180,7 +190,7 @@ def _kind(value: object) -> str:
     return names.get(type(value), f"a {type(value).__name__}")
 
 
-def load_file(path: Path) -> list[Acceptance]:
+def load_file(path: Path, *, subjects: Subjects | None = None) -> list[Acceptance]:
     """The entries of an ``--accept`` file: top-level ``[[accept]]`` tables and nothing else."""
     text = _read_regular(path)
     try:
@@ -199,7 +209,7 @@ def load_file(path: Path) -> list[Acceptance]:
         )
     if "accept" not in document:
         return []
-    return parse_entries(document["accept"], f"{path} [[accept]]")
+    return parse_entries(document["accept"], f"{path} [[accept]]", subjects=subjects)
 
 
 def _read_regular(path: Path) -> str:

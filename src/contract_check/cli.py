@@ -7,7 +7,6 @@ import io
 import os
 import signal
 import sys
-import time
 import traceback
 from pathlib import Path
 from types import FrameType
@@ -138,7 +137,6 @@ def check_command(
     quiet: QuietOpt = False,
 ) -> int:
     """Check the Store against one or more Core refs (the default command)."""
-    start = time.monotonic()
     summary_wanted(summary, os.environ)  # a bad CONTRACT_CHECK_SUMMARY is a usage error before anything runs
     files = _outputs(json_path, junit_xml, markdown)
     flags = {**locals(), "core_refs": config.split_refs(core_ref or []), "accept_file": accept}
@@ -151,14 +149,14 @@ def check_command(
     except pipeline.Interrupted as stopped:  # what finished, and the rest marked not run
         if status is not None:
             status.stop()
-        _emit(stopped.report, fmt=fmt, files=files, summary=summary, quiet=quiet, install_logs=install_logs)
+        _emit(stopped.report, fmt=fmt, files=files, summary=summary, quiet=quiet, install_logs=install_logs,
+              elapsed=terminal.elapsed())  # fmt: skip
         raise KeyboardInterrupt from None
     finally:
         if status is not None:
             status.stop()
-    elapsed = time.monotonic() - start
     shown = show_all or verbose > 0
-    return _emit(rep, fmt=fmt, files=files, summary=summary, quiet=quiet, elapsed=elapsed, show_all=shown,
+    return _emit(rep, fmt=fmt, files=files, summary=summary, quiet=quiet, elapsed=terminal.elapsed(), show_all=shown,
                  install_logs=install_logs)  # fmt: skip
 
 
@@ -344,11 +342,13 @@ def _on_stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) -> int:
+def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None, started: float | None = None) -> int:
     """Parse *argv*, run the command, and map every outcome to an exit code.
 
-    *contracts* makes what runs the contracts of a ref (default: real sandboxes); tests pass a fake.
+    *contracts* makes what runs the contracts of a ref (default: real sandboxes); tests pass a fake. *started*:
+    when the command started (``time.monotonic()``; default now), what the verdict line's time counts from.
     """
+    terminal.mark_start(started)
     args = terminal.normalise_argv(argv)
     verbose = any(a in ("-v", "--verbose", "-vv", "-vvv") for a in args)
     terminal.setup_logging(verbose)
@@ -406,4 +406,4 @@ def run(argv: list[str], *, contracts: pipeline.ContractsFactory | None = None) 
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(run(sys.argv[1:], started=terminal.process_started()))  # the user's wait includes start-up

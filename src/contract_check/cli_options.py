@@ -11,7 +11,10 @@ import typer
 
 from contract_check import terminal
 
-EXIT_CODES = """\b
+# the project's repository, as [project.urls] Repository in pyproject.toml says (a test keeps them equal): -h
+# points there, not at a docs/ folder that an installed package does not have
+REPOSITORY = "https://github.com/OWNER/contract-check"
+EXIT_CODES = f"""\b
 Other commands: snapshot, list, merge, plan, bump, cache (COMMAND -h).
 \b
 Exit codes:
@@ -21,7 +24,11 @@ Exit codes:
   3    could not check: ref not found, network, build, timeout, incomplete
   4    internal error (-v shows the traceback)
   130  interrupted
-With several refs the worst code wins. Documentation: docs/ in the project."""
+With several refs the worst code wins.
+\b
+Documentation: docs/cli.md in the project's repository (every option, the REF
+grammar, the config keys): {REPOSITORY}
+(OWNER: where the project is hosted; its README.md links every page)."""
 
 
 class Format(StrEnum):

@@ -177,8 +177,11 @@ def _check_shape(data: dict[str, Any], path: Path) -> None:
         raise wrong("tool", "a table ([tool])", tool)
 
 
-def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
-    """``[tool.contract-check]``, validated, as Options keyword arguments, relative paths made absolute."""
+def tool_table(
+    pyproject: dict[str, Any] | None, where: Path, *, subjects: accept.Subjects | None = None
+) -> dict[str, Any]:
+    """``[tool.contract-check]``, validated, as Options keyword arguments, relative paths made absolute.
+    *subjects*: the active suite's, for the example an acceptance error shows."""
     tool = (pyproject or {}).get("tool") or {}
     table = tool.get("contract-check", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
@@ -192,7 +195,7 @@ def tool_table(pyproject: dict[str, Any] | None, where: Path) -> dict[str, Any]:
             )
         attr, types = _CONFIG_KEYS[key]
         if attr == "acceptances":  # tables, not strings: validated entry by entry, each named in a mistake
-            out[attr] = tuple(accept.parse_entries(value, accept.PYPROJECT_ORIGIN))
+            out[attr] = tuple(accept.parse_entries(value, accept.PYPROJECT_ORIGIN, subjects=subjects))
             continue
         ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
         if ok and isinstance(value, list):
@@ -342,6 +345,10 @@ def _seconds(value: float) -> float:
     return seconds
 
 
+def _blank(value: object) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
 def check_range(text: str) -> None:
     """UsageError unless *text* is a version specifier whose versions can be compared."""
     try:
@@ -366,6 +373,21 @@ def depends_on(pyproject: dict[str, Any] | None, package: str) -> str | None:
     return declared_specifier(((pyproject or {}).get("project") or {}).get("dependencies") or [], package)
 
 
+def _suite_subjects(flags: dict[str, Any], pyproject: dict[str, Any] | None, cwd: Path) -> accept.Subjects:
+    """The subjects of the suite this invocation uses (``--suite``, else the config's ``suite``, else the
+    built-in), read only when asked: an acceptance error's example names one of them."""
+
+    def subjects() -> list[str]:
+        table = ((pyproject or {}).get("tool") or {}).get("contract-check") or {}
+        given = flags.get("suite") or (table.get("suite") if isinstance(table, dict) else None)
+        if given is not None and not isinstance(given, str | Path):
+            return []
+        chosen = suites.load(_local_path(cwd, given, "--suite")) if given else suites.builtin()
+        return list(chosen.subjects)
+
+    return subjects
+
+
 def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None = None) -> Options:
     """Options from the flags the user gave (None = not given) over the config of the project *cwd* is in
     (``project_root.enclosing``; its relative paths are relative to that project, the flags' to *cwd*).
@@ -377,12 +399,19 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
     """
     enclosing = project_root.enclosing(cwd)
     project = enclosing or cwd
-    merged: dict[str, Any] = tool_table(read_pyproject(project), project)
+    pyproject = read_pyproject(project)
+    subjects = _suite_subjects(flags, pyproject, project)
+    merged: dict[str, Any] = tool_table(pyproject, project, subjects=subjects)
     if enclosing is not None and enclosing != cwd.resolve() and "core_refs" in merged:  # a relative path: in it
         merged["core_refs"] = tuple(
             project_root.relative(project / r, cwd) if refs.looks_like_path(r) and r[0] not in "/~" else r
             for r in merged["core_refs"]
         )
+    # a blank range (an unset CI variable: --core-range "$RANGE") means no range, as '' always did
+    blank = [f"--core-range {flags['core_range']!r}"] if _blank(flags.get("core_range")) else []
+    flags = {**flags, "core_range": None} if blank else flags
+    if _blank(merged.get("core_range")):
+        blank.append(f"[tool.contract-check] core-range {merged.pop('core_range')!r}")
     if any(flags.get(k) for k in _REF_SELECTION):  # flags win over the configured choice of refs as a whole
         for key in _REF_SELECTION:
             merged.pop(key, None)
@@ -417,7 +446,8 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
             merged[attr] = _local_path(cwd, merged[attr], names.get(attr, "--" + attr))
     if merged.get("accept_file") is not None:  # merged with the pyproject's entries, which come first
         merged["accept_file"] = _local_path(cwd, merged["accept_file"], "--accept")
-        merged["acceptances"] = (*merged.get("acceptances", ()), *accept.load_file(merged["accept_file"]))
+        from_file = accept.load_file(merged["accept_file"], subjects=subjects)
+        merged["acceptances"] = (*merged.get("acceptances", ()), *from_file)
     if merged.get("against") is not None:
         _no_option(merged["against"], names.get("against", "--against"))
     chosen = suites.load(merged["suite"]) if merged.get("suite") else suites.builtin()
@@ -439,6 +469,12 @@ def build(flags: dict[str, Any], cwd: Path, *, environ: Mapping[str, str] | None
         _no_option(link, names.get("find_links", "--find-links"))
     if options.core_range is not None:
         check_range(options.core_range)
+    if blank and not (options.core_refs or options.core_range or options.since_pin):
+        raise UsageError(
+            f"{blank[0]} is blank, which means no range, and no other Core ref is given",
+            tip="give a range (--core-range '>=1.4,<2'), --core-ref REF or --since-pin; is the variable that "
+            "should hold the range set?",
+        )
     for path in options.contracts:
         try:
             found = path.exists()

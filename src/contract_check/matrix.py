@@ -5,17 +5,19 @@ Nothing here knows how one ref is checked: ``run_all`` takes a function from a r
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
-from contract_check import proc
+from contract_check import index, proc
 from contract_check.config import Options
-from contract_check.errors import EnvironmentProblem, UsageError
+from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.index import Release
 from contract_check.models import Run
 
@@ -32,8 +34,9 @@ def lower_bound(declared: str | None) -> Version | None:
 
 
 def expand_refs(options: Options, *, declared: str | None, releases: Callable[[], list[Release]]) -> list[str]:
-    """Every ref to check, in order, duplicates dropped: ``--core-ref`` values, then ``--core-range`` and
-    ``--since-pin`` (from *declared*, the Store's declared Core range) expanded against the index."""
+    """Every ref to check, in order: ``--core-ref`` values, then ``--core-range`` and ``--since-pin`` (from
+    *declared*, the Store's declared Core range) expanded against the index; a ref that installs the same
+    release as an earlier one is dropped (``distinct``)."""
     wanted = list(options.core_refs)
     spec: SpecifierSet | None = None
     if options.core_range:
@@ -65,7 +68,37 @@ def expand_refs(options: Options, *, declared: str | None, releases: Callable[[]
         wanted += chosen
     if not wanted:
         raise UsageError("no Core ref given", tip="use --core-ref REF, --core-range SPEC or --since-pin")
-    return list(dict.fromkeys(wanted))
+    return distinct(wanted, releases=releases, python=index.python_version(options.python))
+
+
+_VERSION_TEXT = re.compile(r"[vV]?\d[0-9A-Za-z.!+_-]*")  # what the REF grammar reads as an index version first
+
+
+def distinct(wanted: list[str], *, releases: Callable[[], list[Release]], python: Version | None) -> list[str]:
+    """*wanted* without refs that install the same index release as an earlier one (``v1.4.61`` and
+    ``1.4.61``; ``latest`` and the release it is), each kept where it first appears, as the user wrote it."""
+    newest: list[Version | None] = []
+
+    def release(ref: str) -> Version | str:  # versions compare as versions: 1.4.2.0 is 1.4.2
+        if ref == "latest":
+            if not newest:
+                try:
+                    newest.append(index.newest(releases(), python=python))
+                except ContractCheckError:  # no listing: "latest" is only itself (resolving it will say why)
+                    newest.append(None)
+            return newest[0] if newest[0] is not None else ref
+        if _VERSION_TEXT.fullmatch(ref):
+            with contextlib.suppress(InvalidVersion, ValueError):
+                return Version(ref)
+        return ref
+
+    seen: dict[Version | str, str] = {}
+    for ref in wanted:
+        same = release(ref) if len(wanted) > 1 else ref
+        if same in seen and seen[same] != ref:
+            log.info("%s installs the same release as %s (%s): checked once", proc.redact(ref), seen[same], same)
+        seen.setdefault(same, ref)
+    return list(seen.values())
 
 
 def required_lower_bound(declared: str | None, core_package: str, *, flag: str, tip: str) -> Version:

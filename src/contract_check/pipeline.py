@@ -13,15 +13,16 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from contract_check import (
@@ -29,6 +30,7 @@ from contract_check import (
     accept,
     baseenv,
     compatible_range,
+    config,
     fingerprint,
     fsread,
     golden_replace,
@@ -40,6 +42,7 @@ from contract_check import (
 )
 from contract_check import golden as golden_io
 from contract_check import suite as suites
+from contract_check.basebuild import environments
 from contract_check.classify import Baseline, Policy
 from contract_check.config import Options, declared_specifier
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
@@ -49,12 +52,11 @@ from contract_check.refcheck import (
     Progress,
     RefChecker,
     SandboxContracts,
-    core_requirement,
     quiet,
     user_targets,
 )
 from contract_check.results import ResultCache
-from contract_check.sandbox import FreshSandbox, SandboxSettings, find_uv, verdict_environment
+from contract_check.sandbox import SandboxSettings, find_uv, verdict_environment
 from contract_check.target import StoreTarget, install_requirement, pin_newest, resolve_store
 
 log = logging.getLogger("contract_check")
@@ -139,6 +141,9 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
     python = index.python_version(options.python)  # the sandbox's: hints name only releases it can install
     for ref in options.core_refs:  # every ref is validated before anything is installed (a mistyped version too)
         refs.parse(ref, core_package=options.core_package, cwd=cwd, releases=releases, python=python)
+    if options.against and options.against != "pin":  # "pni" is a typo, not a git branch to fetch
+        refs.parse(options.against, core_package=options.core_package, cwd=cwd, releases=releases, python=python,
+                   flag="--against", keywords=(*refs.KEYWORDS, "pin"))  # fmt: skip
     if options.python is None:  # the sandbox runs this Python: its grammar is the contracts' grammar
         runner.check_user_contracts(options.contracts)
     suite = suites.load(options.suite) if options.suite else suites.builtin()
@@ -172,61 +177,6 @@ def open_session(options: Options, cwd: Path, progress: Progress = quiet, *, nee
     baseline = Baseline(snapshot, golden_label(golden_dir, cwd))
     notes = loaded.notes if loaded else ()
     return Session(options, cwd, suite, store, install, golden_dir, baseline, policy, releases, progress, notes)
-
-
-def _warm_modules(suite: suites.Suite) -> list[str]:
-    """What the base environment imports once so that its clones start with bytecode: pytest and the
-    subjects' modules (Core's bytecode goes with Core, which the base does not keep)."""
-    modules = [target.partition(":")[0] for target in suite.subjects.values()]
-    return ["pytest", "_pytest.python", "_pytest.fixtures", *dict.fromkeys(modules)]
-
-
-def _build_base(session: Session, venv: Path, override: refs.ResolvedRef | None) -> None:
-    """Store + dependencies + pytest, bytecode warmed, then Core removed: what every ref's sandbox starts from."""
-    options = session.options
-    with FreshSandbox(session.settings, relocatable=True) as box:
-        reread = (session.store.name,) if session.store.path is not None and session.store.name else ()
-        core = [core_requirement(override, box, options.core_package)] if override else []  # a local Core: a copy
-        box.install([session.store_install, "pytest", *options.with_], core, reread=reread)
-        box.warm(_warm_modules(session.suite))
-        box.uninstall(options.core_package)
-        shutil.move(str(box.venv), str(venv))
-
-
-@contextlib.contextmanager
-def environments(session: Session, *, many: bool) -> Iterator[baseenv.Environments]:
-    """Sandboxes for the refs: clones of a shared base when several refs share it or it is kept (the Store
-    is pinned), else fresh venvs. A base that cannot be built only costs speed."""
-    options = session.options
-    identity = None if options.no_cache else session.store.identity()
-    if not (many or identity) or options.keep_venv:
-        yield baseenv.Environments(session.settings)
-        return
-    override = None
-    if options.core_refs and not options.since_pin:
-        with contextlib.suppress(ContractCheckError):
-            no_run = session.checker(session.contracts(baseenv.Environments(session.settings)))
-            override = no_run.resolve(options.core_refs[0])
-
-    def build(venv: Path) -> None:
-        _build_base(session, venv, override)
-
-    session.progress("preparing the shared environment (Store, dependencies, pytest)")
-    with contextlib.ExitStack() as stack:
-        guard = None
-        try:
-            if identity:
-                key = fingerprint.digest(
-                    "base", identity, options.python or sys.executable, sys.version, __version__,
-                    options.core_package, options.index, options.with_, override is None,
-                )  # fmt: skip
-                guard = baseenv.BaseGuard(stack.enter_context(baseenv.persistent_base(key, build)))
-            else:
-                guard = baseenv.BaseGuard(stack.enter_context(baseenv.transient_base(build)))
-        except (ContractCheckError, OSError) as exc:
-            message = getattr(exc, "message", str(exc))
-            log.info("no shared environment (each ref installs from scratch): %s", proc.redact(message.splitlines()[0]))
-        yield baseenv.Environments(session.settings, guard)
 
 
 def result_cache(session: Session, envs: baseenv.Environments) -> ResultCache | None:
@@ -277,15 +227,36 @@ def _user_config_digest(root: Path, targets: list[Path]) -> str:
 
 
 def store_info(session: Session, runs: list[Run]) -> StoreInfo:
-    """The Store as the report shows it: what was asked for, and what the runs learnt (combined once)."""
+    """The Store as the report shows it: what was asked for, and what the runs learnt (combined once); the
+    version as installed, else as the spec, wheel or project states it (a run stopped early installed none)."""
     store = session.store
     return StoreInfo(
         spec=proc.redact(store.spec),
         name=store.name,
-        version=next((r.store_version for r in runs if r.store_version), None),
+        version=next((r.store_version for r in runs if r.store_version), None) or stated_version(store),
         declared_core=next((r.declared_core for r in runs if r.declared_core), store.declared_core),
         origin=store.origin,
     )
+
+
+def stated_version(store: StoreTarget) -> str | None:
+    """The Store's version before anything is installed: an exact pin (``name==0.6.73``), a wheel's or sdist's
+    file name, a project's static ``[project] version``; None when nothing states one."""
+    try:
+        if store.requirement is not None:
+            pins = [s.version for s in Requirement(store.requirement).specifier if s.operator in ("==", "===")]
+            return pins[0] if len(pins) == 1 and "*" not in pins[0] else None
+        if store.path is not None and store.path.name.endswith(".whl"):
+            return str(parse_wheel_filename(store.path.name)[1])
+        if store.project is not None:
+            project = (config.read_pyproject(store.project) or {}).get("project") or {}
+            version = project.get("version")
+            return version if isinstance(version, str) and "version" not in (project.get("dynamic") or []) else None
+        if store.path is not None:
+            return str(parse_sdist_filename(store.path.name)[1])
+    except (ValueError, ContractCheckError):  # InvalidRequirement, a file name that is no wheel or sdist
+        return None
+    return None
 
 
 def _versions(runs: list[Run], code: int) -> list[Version]:
@@ -352,8 +323,10 @@ def live_baseline(session: Session, contracts: Contracts, workdir: Path, declare
     options = session.options
     ref = options.against or ""
     if ref == "pin":  # what the Store was last tested with: its declared lower bound
-        ref = str(matrix.required_lower_bound(declared, options.core_package, flag="--against pin",
-                                              tip="give the baseline's ref: --against 1.4.55"))  # fmt: skip
+        try:
+            ref = str(matrix.required_lower_bound(declared, options.core_package, flag="--against pin", tip=""))
+        except UsageError as exc:
+            raise UsageError(exc.message, tip=_against_tip(session)) from None
     resolved = session.checker(contracts).resolve(ref)
     session.progress(f"recording the baseline from {resolved.display}")
     outcome = contracts.run(resolved, {}, recording=True)
@@ -384,6 +357,17 @@ def live_baseline(session: Session, contracts: Contracts, workdir: Path, declare
     declared_checks = session.suite.declared_checks(golden.payload_subjects)
     policy = dataclasses.replace(session.policy, declared=tuple(declared_checks))
     return dataclasses.replace(session, golden=written, baseline=baseline, policy=policy)
+
+
+def _against_tip(session: Session) -> str:
+    """What to give instead of ``--against pin``: a release the index really has (the newest the sandbox can
+    install), or no example when there is no listing."""
+    try:
+        newest = index.newest(session.releases(), python=index.python_version(session.options.python))
+    except ContractCheckError:
+        newest = None
+    example = f", e.g. --against {newest}" if newest else ""
+    return f"give the baseline's ref (the Core the Store was last known to work with){example}"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -425,7 +409,7 @@ def check(
     try:
         session = open_session(options, cwd, progress, need_baseline=not options.against)
     except EnvironmentProblem as exc:  # the Store could not be built, ...: every ref could not be checked
-        return _unchecked(options, exc)
+        return _unchecked(options, cwd, exc)
     make = contracts or Session.contracts
     many = len(options.core_refs) > 1 or options.core_range is not None or options.since_pin
     # a base environment serves real sandboxes; a runner given by the caller (a test's fake) needs none
@@ -469,7 +453,7 @@ def _listing(session: Session) -> list[Version] | None:
         return None
 
 
-def _unchecked(options: Options, problem: EnvironmentProblem) -> Report:
+def _unchecked(options: Options, cwd: Path, problem: EnvironmentProblem) -> Report:
     """The report when nothing could be checked at all (the Store did not build, say): one error run per ref."""
     message = problem.message + (f"\ntip: {problem.tip}" if problem.tip else "")
     asked = list(options.core_refs) or [options.core_range or "since-pin"]
@@ -484,6 +468,9 @@ def _unchecked(options: Options, problem: EnvironmentProblem) -> Report:
         for ref in asked
     ]
     store = StoreInfo(spec=proc.redact(options.store or options.store_package or "."), origin="")
+    with contextlib.suppress(ContractCheckError, OSError):  # what the spec says, if it can be read at all
+        target = resolve_store(options.store, cwd, core_package=options.core_package, default_package=None)
+        store = store.model_copy(update={"name": target.name, "version": stated_version(target)})
     return build_report(store, runs, strict=options.strict)
 
 

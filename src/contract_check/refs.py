@@ -5,7 +5,9 @@ exist, ``latest`` must be looked up). Nothing here reaches a shell: the result i
 
 A ref that starts like a version but is none (``1.4.6l``, ``v1.4.61x``, ``1.4..61``) and is no hex SHA is a
 usage error answered before anything else runs (git above all), with the versions it most likely meant when
-an index listing is at hand. ``git_failure`` turns git's output, as uv relays it, into one line.
+an index listing is at hand; so is a word one edit away from a keyword (``lastest``, ``Latest``: "did you mean
+latest?"), which would otherwise be fetched as a git branch. ``git_failure`` turns git's output, as uv relays
+it, into one line.
 """
 
 from __future__ import annotations
@@ -85,10 +87,38 @@ def is_git_ref_name(name: str) -> bool:
     return all(part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/"))
 
 
-def _usage(ref: str, why: str) -> UsageError:
+def _usage(ref: str, why: str, flag: str = "--core-ref") -> UsageError:
     shown = redact(ref)
     shown = shown if len(shown) <= 200 else shown[:200] + "..."
-    return UsageError(f"invalid --core-ref {shown!r}: {why}", tip=ACCEPTED_FORMS)
+    return UsageError(f"invalid {flag} {shown!r}: {why}", tip=ACCEPTED_FORMS)
+
+
+KEYWORDS = ("latest",)  # the words of the grammar; --against adds "pin"
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether *a* becomes *b* by one insertion, deletion, substitution or swap of two neighbours."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diff) == 1:
+            return True
+        i = diff[0]
+        return len(diff) == 2 and diff[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = next((i for i, (x, y) in enumerate(zip(short, long, strict=False)) if x != y), len(short))
+    return short[i:] == long[i + 1 :]
+
+
+def near_keyword(ref: str, keywords: tuple[str, ...] = KEYWORDS) -> str | None:
+    """The keyword *ref* most likely meant (``lastest``, ``latets``, ``Latest`` -> ``latest``); None for the
+    keyword itself and for anything further away."""
+    folded = ref.casefold()
+    for word in keywords:
+        if ref != word and (folded == word or one_edit_apart(folded, word)):
+            return word
+    return None
 
 
 def invisible(text: str) -> str | None:
@@ -104,7 +134,7 @@ def invisible(text: str) -> str | None:
     return None
 
 
-def _as_version(ref: str, text: str) -> Version | None:
+def _as_version(ref: str, text: str, flag: str = "--core-ref") -> Version | None:
     if not re.fullmatch(r"[vV]?\d[0-9A-Za-z.!+_-]*", text):
         return None
     try:
@@ -112,7 +142,7 @@ def _as_version(ref: str, text: str) -> Version | None:
     except InvalidVersion:
         return None
     except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        raise _usage(ref, "a number in this version is too long (Python reads at most 4,300 digits)") from None
+        raise _usage(ref, "a number in this version is too long (Python reads at most 4,300 digits)", flag) from None
 
 
 _VERSIONISH = re.compile(r"[vV]?\d")
@@ -131,7 +161,9 @@ def looks_mistyped(ref: str) -> bool:
     return False
 
 
-def mistyped(ref: str, *, releases: ReleaseLister | None = None, python: Version | None = None) -> UsageError:
+def mistyped(
+    ref: str, *, releases: ReleaseLister | None = None, python: Version | None = None, flag: str = "--core-ref"
+) -> UsageError:
     """The error for a ref that looks like a mistyped version, naming the index versions it most likely meant
     (when *releases* can list them; a listing that fails only loses the hint)."""
     near: list[Version] = []
@@ -145,7 +177,7 @@ def mistyped(ref: str, *, releases: ReleaseLister | None = None, python: Version
     tip = "versions look like 1.4.61, v1.4.61 or 1.5.0rc1"
     if is_git_ref_name(ref):
         tip += f"; a git branch or tag that starts with a digit is written git:{shown}"
-    return UsageError(f"invalid --core-ref {shown!r}: it starts like a version but is not one{hint}", tip=tip)
+    return UsageError(f"invalid {flag} {shown!r}: it starts like a version but is not one{hint}", tip=tip)
 
 
 _EXTRAS = re.compile(r"^(?P<base>.+?)\[(?P<extras>[A-Za-z0-9._,\s-]*)\]$")
@@ -175,30 +207,33 @@ def parse(
     cwd: Path | None = None,
     releases: ReleaseLister | None = None,
     python: Version | None = None,
+    flag: str = "--core-ref",
+    keywords: tuple[str, ...] = KEYWORDS,
 ) -> ParsedRef:
     """Classify *ref*; raise UsageError (exit 2) with the accepted forms when it is none of them. *releases*
-    and *python* only serve the hint for a mistyped version (``mistyped``)."""
+    and *python* only serve the hint for a mistyped version (``mistyped``); *flag* names the option in errors,
+    *keywords* the words a near miss is checked against (``--against`` also takes ``pin``)."""
     if not ref:
-        raise _usage(ref, "it is empty")
+        raise _usage(ref, "it is empty", flag)
     if ref.startswith("-"):
-        raise _usage(ref, "it starts with '-'")
+        raise _usage(ref, "it starts with '-'", flag)
     hidden = invisible(ref)
     if hidden:
-        raise _usage(ref, f"it holds whitespace or control characters, some invisible: {hidden}")
+        raise _usage(ref, f"it holds whitespace or control characters, some invisible: {hidden}", flag)
     if ref.strip() != ref or _CONTROL.search(ref) or (" " in ref and " @ " not in ref):
-        raise _usage(ref, "it holds whitespace or control characters")
+        raise _usage(ref, "it holds whitespace or control characters", flag)
     if ref == "latest":
         return ParsedRef(ref, Source.INDEX, "latest", latest=True)
     if ref.startswith("git:"):
         name = ref[4:]
         if not is_git_ref_name(name):
-            raise _usage(ref, f"{name!r} is not a valid git ref name")
+            raise _usage(ref, f"{name!r} is not a valid git ref name", flag)
         return ParsedRef(ref, Source.GIT, name)
     if "@" in ref and not ref.startswith("@"):
-        direct = _direct_reference(ref, core_package)
+        direct = _direct_reference(ref, core_package, flag)
         if direct is not None:
             return direct
-    version = _as_version(ref, ref)
+    version = _as_version(ref, ref, flag)
     if version is not None:
         return ParsedRef(ref, Source.INDEX, str(version))
     try:
@@ -207,15 +242,22 @@ def parse(
         given = Path(ref)
     path = (cwd or Path.cwd()) / given
     if path_exists(path) or looks_like_path(ref):
-        return _local(ref, path)
+        return _local(ref, path, flag)
     if looks_mistyped(ref):
-        raise mistyped(ref, releases=releases, python=python)
+        raise mistyped(ref, releases=releases, python=python, flag=flag)
+    meant = near_keyword(ref, keywords)
+    if meant is not None:  # a git branch of that name is still reachable as git:REF
+        raise UsageError(
+            f"invalid {flag} {redact(ref)!r}: did you mean {meant}?",
+            tip=f"{flag} {meant}"
+            + (f"; a git branch or tag of that name is written git:{ref}" if is_git_ref_name(ref) else ""),
+        )
     if is_git_ref_name(ref):
         return ParsedRef(ref, Source.GIT, ref)
-    raise _usage(ref, "it is not a version, a path, a direct reference or a valid git ref name")
+    raise _usage(ref, "it is not a version, a path, a direct reference or a valid git ref name", flag)
 
 
-def _direct_reference(ref: str, core_package: str) -> ParsedRef | None:
+def _direct_reference(ref: str, core_package: str, flag: str) -> ParsedRef | None:
     try:
         req = Requirement(ref)
     except InvalidRequirement:
@@ -223,9 +265,10 @@ def _direct_reference(ref: str, core_package: str) -> ParsedRef | None:
     if not req.url or "://" not in req.url:
         return None  # "feature@x" is a git ref name, not a requirement with the URL "x"
     if canonicalize_name(req.name) != canonicalize_name(core_package):
-        raise _usage(ref, f"it names {req.name!r}, but the Core package is {core_package!r} (see --core-package)")
+        raise _usage(ref, f"it names {req.name!r}, but the Core package is {core_package!r} (see --core-package)", flag)
     if req.marker is not None:  # a marker could exclude the sandbox's Python: no Core would be installed at all
-        raise _usage(ref, f"it carries an environment marker ({req.marker}); a Core ref is installed unconditionally")
+        why = f"it carries an environment marker ({req.marker}); a Core ref is installed unconditionally"
+        raise _usage(ref, why, flag)
     return ParsedRef(ref, Source.URL, str(req))
 
 
@@ -236,16 +279,16 @@ def path_exists(path: Path) -> bool:
         return False
 
 
-def _local(ref: str, path: Path) -> ParsedRef:
+def _local(ref: str, path: Path, flag: str = "--core-ref") -> ParsedRef:
     if not path_exists(path):
-        raise _usage(ref, f"no such file or directory: {path}")
-    fsread.check_regular_or_dir(path, "--core-ref")  # a FIFO or a device would hang uv
+        raise _usage(ref, f"no such file or directory: {path}", flag)
+    fsread.check_regular_or_dir(path, flag)  # a FIFO or a device would hang uv
     path = path.resolve()
     if path.is_dir():
         if not (path / "pyproject.toml").is_file() and not (path / "setup.py").is_file():
-            raise _usage(ref, f"{path} is a directory but not a Python project (no pyproject.toml or setup.py)")
+            raise _usage(ref, f"{path} is a directory but not a Python project (no pyproject.toml or setup.py)", flag)
     elif not path.name.endswith(_ARCHIVES):
-        raise _usage(ref, f"{path} is a file but not a wheel (.whl) or sdist (.tar.gz, .zip)")
+        raise _usage(ref, f"{path} is a file but not a wheel (.whl) or sdist (.tar.gz, .zip)", flag)
     return ParsedRef(ref, Source.PATH, str(path))
 
 

@@ -23,9 +23,10 @@ from types import TracebackType
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from contract_check import proc, venvcheck
+from contract_check import proc, pythons, venvcheck
 from contract_check.errors import EnvironmentProblem, from_os_error
 from contract_check.index import IndexSettings
+from contract_check.pythons import NO_DOWNLOADS
 
 # What reaches a child: the caller's environment minus everything that can change what gets installed or how
 # the contracts run. Dropped, and why:
@@ -116,8 +117,18 @@ def find_uv() -> str:
     return found
 
 
+# uv's words for a package no index, find-links directory or cache offers at all (uv wraps its own lines)
+_NO_PACKAGE = re.compile(
+    r"(\S+) was\s+not\s+found\s+in\s+the\s+(package\s+registry|cache|provided\s+package\s+locations)", re.I
+)
+_NOWHERE = {  # where uv looked, in the tool's words
+    "package registry": "on the package index or in --find-links",
+    "cache": "in uv's cache or --find-links (--offline)",
+    "provided package locations": "in --find-links",
+}
 _NOT_FOUND = (
     re.compile(r"there is no version of (\S+)", re.I),
+    _NO_PACKAGE,
     re.compile(r"(?:couldn't find remote ref|did not match any|not a valid object|unknown revision)", re.I),
     re.compile(r"failed to (?:find|resolve) (?:commit|reference|ref|branch|tag)", re.I),
 )
@@ -161,10 +172,21 @@ def classify_install_failure(output: str, core: Collection[str] | None = None) -
 
 
 def missing_package(output: str) -> str | None:
-    """The package uv says has no such version ("there is no version of acme-store==9.9.9" -> "acme-store")."""
-    found = _NOT_FOUND[0].search(output)
-    name = re.match(r"[A-Za-z0-9._-]+", found[1]) if found else None
+    """The package uv says has no such version ("there is no version of acme-store==9.9.9" -> "acme-store") or
+    does not know at all ("nope-pkg was not found in the package registry" -> "nope-pkg")."""
+    found = _NOT_FOUND[0].search(output) or _NO_PACKAGE.search(output)
+    name = re.match(r"[A-Za-z0-9._-]+", found[1].strip("`'\"")) if found else None
     return name[0].rstrip(".") if name else None
+
+
+def unknown_package(output: str) -> str | None:
+    """What uv says in the tool's words when no source offers a package at all (not merely the version asked
+    for): 'nope-pkg was not found on the package index or in --find-links'; None otherwise."""
+    found = _NO_PACKAGE.search(output)
+    name = missing_package(output) if found else None
+    if found is None or name is None:
+        return None
+    return f"{name} was not found {_NOWHERE[' '.join(found[2].lower().split())]}"
 
 
 _TIPS = {
@@ -182,6 +204,8 @@ def install_tip(kind: str, output: str = "") -> str:
     """What to do about an install failure of this kind (``classify_install_failure``) and this uv output."""
     if kind == "package-not-found":
         name = missing_package(output) or "a package"
+        if unknown_package(output):
+            return f"check the name {name}: given in --store or --with, or a requirement of the Store"
         return (
             f"{name} has no such version on the index or --find-links: check the version given in --store, "
             "--with or the Store's own requirements"
@@ -312,7 +336,8 @@ class Sandbox:
         if not done.ok:
             output = done.stderr + done.stdout
             kind = "uv" if phase == "venv" else classify_install_failure(output, core)
-            message = f"uv {phase} failed ({kind.replace('-', ' ')}):\n{done.tail()}"
+            nowhere = unknown_package(output) if kind == "package-not-found" else None
+            message = f"uv {phase} failed ({nowhere or kind.replace('-', ' ')}):\n{done.tail()}"
             raise EnvironmentProblem(message, tip=install_tip(kind, output), kind=kind)
         return done
 
@@ -390,8 +415,13 @@ class FreshSandbox(Sandbox):
         self.relocatable = relocatable
 
     def _create(self) -> None:
-        args = ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, str(self.venv)]
-        self._uv("venv", [*args, "--relocatable"] if self.relocatable else args)
+        args = ["venv", "--quiet", "--no-config", "--no-project", "--python", self.python, NO_DOWNLOADS, str(self.venv)]
+        done = self._run_uv("venv", [*args, "--relocatable"] if self.relocatable else args)
+        if not done.ok and self.settings.python:  # a --python that is not installed is the user's to fix
+            missing = pythons.not_installed(self.python, done.stderr + done.stdout, uv=self.uv, env=scrubbed_env())
+            if missing is not None:
+                raise missing
+        self._raise_for("venv", done)
 
 
 class ClonedSandbox(Sandbox):

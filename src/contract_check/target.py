@@ -41,6 +41,7 @@ from contract_check import (
     index,
     proc,
     project_root,
+    pythons,
     refs,
 )
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
@@ -169,10 +170,13 @@ def _build_wheel(project: Path, settings: IndexSettings, python: str | None, tim
         source = Path(tmp) / "src"
         fingerprint.copy_project(project, source)
         argv = [find_uv(), "build", "--wheel", "--no-config", "--out-dir", str(out), *settings.uv_args()]
-        argv += ["--python", python] if python else []
+        argv += ["--python", python, pythons.NO_DOWNLOADS] if python else []
         done = proc.run([*argv, str(source)], env=scrubbed_env(), cwd=Path(tmp), timeout=timeout, what="uv build")
         if not done.ok:
             output = done.stderr + done.stdout
+            missing = pythons.not_installed(python, output, uv=argv[0], env=scrubbed_env()) if python else None
+            if missing is not None:
+                raise missing
             kind = classify_install_failure(output, core=())  # no Core ref is installed to build the Store
             raise EnvironmentProblem(
                 f"the Store project {project} failed to build ({kind.replace('-', ' ')}):\n{done.tail()}",

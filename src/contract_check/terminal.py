@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 
-from contract_check import printable
+from contract_check import fsread, printable
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.proc import redact
 
@@ -44,6 +48,32 @@ def normalise_argv(argv: list[str]) -> list[str]:
         leading.append(args.pop(0))
     command = args.pop(0) if args and args[0] in COMMANDS else "check"
     return [command, *leading, *args]
+
+
+_started: list[float] = []  # time.monotonic() when the command started (``mark_start``)
+
+
+def process_started() -> float | None:
+    """``time.monotonic()`` at the moment this process started (Linux: from /proc, so the interpreter's
+    start-up and the imports count too); None where that cannot be told."""
+    stat = fsread.read_cached(Path("/proc/self/stat"), limit=4 * fsread.KIB)  # bounded, None when absent
+    uptime = fsread.read_cached(Path("/proc/uptime"), limit=fsread.KIB)
+    try:
+        ticks = int((stat or b"").rsplit(b")", 1)[1].split()[19])  # field 22: start time, clock ticks since boot
+        age = float((uptime or b"").split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.monotonic() - age if 0 <= age < 3600 else None
+
+
+def mark_start(at: float | None = None) -> None:
+    """The command starts now (or at *at*, a ``time.monotonic()`` value): what ``elapsed`` counts from."""
+    _started[:] = [time.monotonic() if at is None else at]
+
+
+def elapsed() -> float:
+    """Wall time since the command started (``mark_start``), as the verdict line reports it."""
+    return time.monotonic() - (_started[0] if _started else time.monotonic())
 
 
 def summary_wanted(flag: bool | None, environ: Mapping[str, str]) -> bool:
@@ -109,11 +139,54 @@ def setup_logging(verbose: bool) -> None:
 
 
 def error(message: str, tip: str | None = None) -> None:
-    """``error: ...`` and ``tip: ...`` on stderr; the text is escaped (it quotes refs, paths and what a child
-    process said): neither rich markup nor control characters (``printable``)."""
-    err.print(f"[bold red]error[/]: {escape(printable.text(message))}", markup=True, highlight=False)
+    """``error: ...`` and ``tip: ...`` on stderr, wrapped to the terminal (``hanging``); the text is escaped
+    (it quotes refs, paths and what a child process said): neither rich markup nor control characters
+    (``printable``)."""
+    width = wrap_width()
+    shown = escape(hanging(printable.text(message), width, len("error: ")))
+    err.print(f"[bold red]error[/]: {shown}", markup=True, highlight=False)
     if tip:
-        err.print(f"[bold]tip[/]: {escape(printable.text(tip))}")
+        err.print(f"[bold]tip[/]: {escape(hanging(printable.text(tip), width, len('tip: ')))}")
+
+
+def wrap_width(environ: Mapping[str, str] | None = None) -> int | None:
+    """The width error lines are wrapped to on a terminal: ``COLUMNS``, else the terminal's; None when stderr
+    is no terminal (a log line per error, for grep and CI logs that wrap themselves)."""
+    if not err.is_terminal:
+        return None
+    columns = (os.environ if environ is None else environ).get("COLUMNS", "")
+    return int(columns) if columns.strip().isdigit() and int(columns) > 0 else err.size.width
+
+
+# a word, or a quoted value with spaces in it ('my dir/x', "NAME @ URL"): never split
+_WORD = re.compile(r"""(?<![^\s(])'[^'\n]*'(?=[\s:;,.)]|$)|(?<![^\s(])"[^"\n]*"(?=[\s:;,.)]|$)|\S+""")
+
+
+def hanging(text: str, width: int | None, indent: int) -> str:
+    """*text* wrapped to *width* after a prefix of *indent* columns, every further line indented as far (a
+    hanging indent; a line's own indentation is kept under it). Lines break only between words: a path, a
+    ref, a URL or a quoted value longer than the line stays whole. Lines that fit are kept as they are."""
+    if not width:
+        return text
+    out: list[str] = []
+    for number, line in enumerate(text.split("\n")):
+        lead = " " * (indent if number else 0)
+        if cell_len(line) + indent <= width:
+            out.append(lead + line)
+            continue
+        own = " " * (len(line) - len(line.lstrip(" ")))
+        current = lead + own
+        used = indent + len(own)
+        for word in _WORD.findall(line):
+            size = cell_len(word)
+            if current.strip() and used + 1 + size > width:
+                out.append(current)
+                current, used = " " * indent + own + word, indent + len(own) + size
+            else:
+                current += (" " if current.strip() else "") + word
+                used += (1 if used > indent + len(own) else 0) + size
+        out.append(current)
+    return "\n".join(out)
 
 
 def interrupted() -> None:

@@ -17,6 +17,7 @@ import re
 from contract_check import printable
 from contract_check.models import Report, Run, Status, Summary, verdict
 from contract_check.report.causes import Cause, group, not_run, shortened, summary_counts, unrun_line
+from contract_check.report.table import short_commit
 from contract_check.report.tally import LAYER_TITLES, LAYERS, Tally, by_subject, tally
 
 CELL_LIMIT = 200  # message cells in tables; the JSON report carries the full text
@@ -50,6 +51,8 @@ def _store_line(report: Report) -> str:
     store = report.store
     name = " ".join(p for p in (store.name, store.version) if p) or store.spec
     extra = [f"spec {code(store.spec)}"] if store.spec and store.spec != name else []
+    if not store.version:
+        extra.insert(0, "version unknown")
     if store.origin:
         extra.append(f"from {cell(store.origin)}")
     if store.declared_core:
@@ -133,8 +136,9 @@ def _grid(report: Report) -> list[str]:
         passed, failed, warned = found.passed, found.failing, found.warned
         in_range = {True: "yes", False: "no", None: "?"}[run.in_declared_range]
         time = "cached" if run.cached else f"{run.duration_s:.1f}s"
+        version = " ".join(x for x in (run.core_version or "-", short_commit(run)) if x)
         rows.append(
-            f"| {code(run.core_ref)} | {cell(run.core_version or '-')} | {in_range} | {passed} | {failed} "
+            f"| {code(run.core_ref)} | {cell(version)} | {in_range} | {passed} | {failed} "
             f"| {warned} | **{verdict(run.exit_code)}** | {time} |"
         )
     return [*rows, ""]

@@ -29,6 +29,15 @@ KIND_STYLE = {
     "SKIP": "yellow",
     "INFO": "dim",
 }
+SHORT_SHA = 7  # a git commit as the matrix table shows it (the JSON report has it whole: artifact.digest)
+
+
+def short_commit(run: Run) -> str:
+    """The commit a Core from git was installed from, short (``""`` for any other source)."""
+    digest = run.artifact.digest if run.artifact is not None else None
+    return digest.removeprefix("git:")[:SHORT_SHA] if digest and digest.startswith("git:") else ""
+
+
 CAUSES_PER_RUN = 8  # in a matrix; the rest are counted, and every one is in the JSON and Markdown reports
 WORD_STYLE = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red", "warn": "yellow", "accepted": "cyan"}
 
@@ -49,7 +58,7 @@ def _labelled(label: str, *lines: Text) -> Table:
 
 def store_block(report: Report) -> Table:
     store = report.store
-    line = Text(" ".join(x for x in (store.name or store.spec, store.version) if x))
+    line = Text(f"{store.name or store.spec} {store.version or 'version unknown'}")
     if store.origin:
         line.append(f"  ({store.origin})", style="dim")
     lines = [line]
@@ -229,7 +238,7 @@ def matrix_table(report: Report, width: int) -> Table:
         counts = [str(passed), str(failed), str(warned)] if wide else [f"{passed}/{failed}/{warned}"]
         table.add_row(
             run.core_ref,
-            run.core_version or "-",
+            " ".join(x for x in (run.core_version or "-", short_commit(run)) if x),
             {True: "yes", False: "no", None: "?"}[run.in_declared_range],
             *counts,
             *[_subject_cell(run, s) for s in subjects],
