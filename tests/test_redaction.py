@@ -161,13 +161,19 @@ FAKE_UV_STDERR = [
 
 
 def fake_uv(directory: Path, *, fail: str = "pip") -> Path:
-    """A uv that prints token-bearing URLs to stderr and fails the *fail* subcommand (venv or pip)."""
+    """A uv that prints token-bearing URLs to stderr and fails the *fail* subcommand (venv or pip); a ``venv`` it
+    does not fail makes a directory that passes for one (pyvenv.cfg, bin/python), as the sandbox verifies."""
     script = directory / "fake-uv"
     script.write_text(
-        f"#!{sys.executable}\nimport sys\n"
+        f"#!{sys.executable}\nimport os, sys\n"
         f"if sys.argv[1:2] == [{fail!r}]:\n"
         f"    sys.stderr.write({json.dumps(chr(10).join(FAKE_UV_STDERR))} + '\\n')\n"
-        f"    sys.exit(2)\n",
+        f"    sys.exit(2)\n"
+        "if sys.argv[1:2] == ['venv']:\n"
+        "    venv = next(a for a in reversed(sys.argv) if not a.startswith('-'))\n"
+        "    os.makedirs(os.path.join(venv, 'bin'), exist_ok=True)\n"
+        "    open(os.path.join(venv, 'pyvenv.cfg'), 'w').write('home = ' + os.path.dirname(sys.executable) + '\\n')\n"
+        "    os.symlink(sys.executable, os.path.join(venv, 'bin', 'python'))\n",
         encoding="utf-8",
     )
     script.chmod(0o755)

@@ -73,6 +73,7 @@ def test_bump_dry_run(run_cli: Callable[..., CliResult], store: StoreRepo, fixtu
     before = store.state()
     result = run_cli(
         "bump", "--core-ref", "1.50.0", "--dry-run", "--find-links", fixture_world.find_links,
+        "--allow-unpublished",  # the fixture Core is served by find-links only
         cwd=store.root / "src" / "market_data_store", json_report=False,
     )  # fmt: skip
     assert result.code == 0, result.output
