@@ -18,7 +18,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from contract_check.bump import plan_bump
+from contract_check.bump.edits import plan_bump
 
 CORE = "market-data-core"
 REQUIREMENT = "market-data-core>=1.4.54,<2.0.0"

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from contract_check.runner import prepare
+from contract_check.run.pytest_session import prepare
 from contract_check.sandbox import find_uv
 from contract_check.suite import builtin
 

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 
-from contract_check.proc import redact
+from contract_check.util.proc import redact
 
 OLD = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from contract_check import index
 from contract_check.sandbox import find_uv
+from contract_check.sources import index
 
 
 def main() -> int:

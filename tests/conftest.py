@@ -117,11 +117,11 @@ def leftovers(tmpdir: Path) -> list[str]:
 # ==================================================================================================
 # BEGIN fake contracts -- what runs a ref's contracts, replaced through the CLI's constructor seam
 # ==================================================================================================
-from contract_check import runner as _runner  # noqa: E402
-from contract_check import suite as _suite  # noqa: E402
+import contract_check.suite as _suite  # noqa: E402
 from contract_check.models import Check as _Check  # noqa: E402
 from contract_check.models import Layer as _Layer  # noqa: E402
 from contract_check.models import Status as _Status  # noqa: E402
+from contract_check.run import pytest_session as _runner  # noqa: E402
 
 
 def every_builtin_passed() -> list[_Check]:

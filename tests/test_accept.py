@@ -12,13 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract_check import accept, runner, suite
-from contract_check.accept import Acceptance, decide, load_file, matches, parse_entries
-from contract_check.classify import Baseline, Policy, classify
+from contract_check import suite
 from contract_check.errors import UsageError
 from contract_check.models import Check, Layer, Run, Source, Status
-from contract_check.refs import ResolvedRef
-from contract_check.runner import Outcome
+from contract_check.run import pytest_session
+from contract_check.run.pytest_session import Outcome
+from contract_check.sources.refs import ResolvedRef
+from contract_check.verdict import accept
+from contract_check.verdict.accept import Acceptance, decide, load_file, matches, parse_entries
+from contract_check.verdict.classify import Baseline, Policy, classify
 
 ORIGIN = accept.PYPROJECT_ORIGIN
 D = dt.date
@@ -392,7 +394,7 @@ def test_a_pattern_that_matches_every_declared_check_is_a_usage_error(pattern: s
 def test_narrower_patterns_and_the_builtin_suite() -> None:
     Policy(core_package=CORE, declared=DECLARED, acceptances=(acc("a.t*", D(2027, 1, 1), 1),), today=TODAY)
     builtin = suite.builtin()
-    declared = tuple(builtin.declared_checks(runner.golden_payload_subjects(builtin.golden)))
+    declared = tuple(builtin.declared_checks(pytest_session.golden_payload_subjects(builtin.golden)))
     with pytest.raises(UsageError, match="matches every check the suite declares"):
         Policy(core_package=CORE, declared=declared, acceptances=(acc("*", D(2027, 1, 1), 1),), today=TODAY)
     Policy(core_package=CORE, declared=declared, acceptances=(acc("schema.*", D(2027, 1, 1), 1),), today=TODAY)

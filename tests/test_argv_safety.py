@@ -14,9 +14,11 @@ from unittest import mock
 
 import pytest
 
-from contract_check import artifacts, config, proc, refs, suite
+from contract_check import config, suite
 from contract_check.errors import UsageError
 from contract_check.models import ExitCode, Source
+from contract_check.sources import artifacts, refs
+from contract_check.util import proc
 from fixturepkgs import CORE_DIST
 from test_hardening import call
 

@@ -19,10 +19,10 @@ import pytest
 from packaging.version import Version
 
 from conftest import cli_env
-from contract_check import artifacts
-from contract_check.index import Release, ReleaseFile
 from contract_check.models import Source
-from contract_check.refs import ResolvedRef
+from contract_check.sources import artifacts
+from contract_check.sources.index import Release, ReleaseFile
+from contract_check.sources.refs import ResolvedRef
 from fixturepkgs import CORE_DIST, build_core_wheel, make_core_git_repo, write_core_project, write_store_project
 from loopback_index import LoopbackIndex
 from wheelhouse import build as build_wheelhouse

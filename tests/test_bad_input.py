@@ -20,9 +20,10 @@ from unittest import mock
 import pytest
 
 from conftest import FakeContracts, cli_env, leftovers
-from contract_check import config, index, refs, sandbox
+from contract_check import config, sandbox
 from contract_check.errors import EnvironmentProblem, UsageError, bounded, from_os_error
 from contract_check.models import ExitCode
+from contract_check.sources import index, refs
 from fixturepkgs import CORE_DIST
 from test_hardening import Place, call
 

@@ -22,14 +22,16 @@ from unittest import mock
 import pytest
 
 from conftest import FakeContracts, compatible_outcome
-from contract_check import baseenv, events, runner, suite
+from contract_check import PACKAGE_DIR, suite
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import ExitCode
+from contract_check.run import events, pytest_session
+from contract_check.sandbox import baseenv
 from fixturepkgs import CORE_DIST, STORE_DIST
 from test_fsread import WORD, odd_file, promptly
 from test_hardening import call
 
-SRC = Path(runner.__file__).parent
+SRC = PACKAGE_DIR
 DEEP = "x = " + "-" * 200_000 + "1\n"  # the parser runs out of stack: MemoryError in 3.11, not a SyntaxError
 CHECK = ["--core-ref", f"{CORE_DIST} @ https://example.invalid/core.whl", "--core-package", CORE_DIST,
          "--store", f"{STORE_DIST} @ https://example.invalid/store.whl", "--offline"]  # fmt: skip
@@ -89,12 +91,12 @@ def test_a_fifo_or_device_in_a_suite(tmp_path: Path, kind: str, name: str) -> No
 
 
 def test_a_suite_the_sandbox_copy_would_block_on_is_refused_before(tmp_path: Path) -> None:
-    """``runner.prepare`` copies the suite into the sandbox; a FIFO in it used to block that copy forever."""
+    """``pytest_session.prepare`` copies the suite into the sandbox; a FIFO in it used to block that copy forever."""
     folder = a_suite(tmp_path)
     (folder / "helpers").mkdir()
     odd_file("fifo", folder / "helpers" / "fixture.bin")
     with pytest.raises(UsageError, match="is a FIFO"):
-        promptly(lambda: runner.prepare(tmp_path / "work", suite.load(folder), None))
+        promptly(lambda: pytest_session.prepare(tmp_path / "work", suite.load(folder), None))
 
 
 def test_a_builtin_suite_file_that_is_damaged_is_an_environment_problem(tmp_path: Path) -> None:
@@ -165,36 +167,40 @@ def test_a_base_environment_pyvenv_cfg_that_is_a_fifo(tmp_path: Path) -> None:
 #: Calls that open or read a file directly: fine only for files the tool itself owns, each with its reason.
 #: Keyed by (module, enclosing function, call).
 ALLOWED = {
-    ("golden_replace.py", "_write_new", "os.open"): "writes a new file (O_EXCL) into its own staging directory",
-    ("golden_replace.py", "_write_new", "os.fdopen"): "the same file, written",
+    ("suite/golden_write.py", "_write_new", "os.open"): "writes a new file (O_EXCL) into its own staging directory",
+    ("suite/golden_write.py", "_write_new", "os.fdopen"): "the same file, written",
     (
-        "baseenv.py",
+        "sandbox/baseenv.py",
         "_write_marker",
         "os.fdopen",
     ): "the tool's own: a base's completion marker, written to a fresh mkstemp file",
-    ("cachedir.py", "write_tag", "os.fdopen"): "the tool's own: CACHEDIR.TAG, written to a fresh mkstemp file",
-    ("cachedir.py", "_acquire", "os.open"): "the tool's own lock files: O_NONBLOCK, checked regular with fstat",
-    ("cacheledger.py", "_append", "os.open"): "the tool's own ledger: appended, O_NOFOLLOW, never read here",
-    ("cacheledger.py", "compact", "os.fdopen"): "the tool's own ledger: compacted into a fresh mkstemp file",
-    ("results.py", "put", "os.fdopen"): "writes a result-cache entry into a fresh mkstemp file",
-    ("bump.py", "lock_files", ".open"): "bump's: reads at most MAX_FILE_BYTES of a requirements file after is_file()",
+    ("cache/cachedir.py", "write_tag", "os.fdopen"): "the tool's own: CACHEDIR.TAG, written to a fresh mkstemp file",
+    ("cache/cachedir.py", "_acquire", "os.open"): "the tool's own lock files: O_NONBLOCK, checked regular with fstat",
+    ("cache/cacheledger.py", "_append", "os.open"): "the tool's own ledger: appended, O_NOFOLLOW, never read here",
+    ("cache/cacheledger.py", "compact", "os.fdopen"): "the tool's own ledger: compacted into a fresh mkstemp file",
+    ("cache/results.py", "put", "os.fdopen"): "writes a result-cache entry into a fresh mkstemp file",
+    ("bump/edits.py", "lock_files", ".open"): "bump's: at most MAX_FILE_BYTES of a requirements file, after is_file()",
     (
-        "artifacts.py",
+        "sources/artifacts.py",
         "wheel_record",
         "zipfile.ZipFile",
     ): "RECORD of a find-links/--core-ref wheel opened by fsread.open_regular, size-checked",
-    ("inplace.py", "open", "os.open"): "bump's in-place writer: O_NONBLOCK, checked regular with fstat",
-    ("inplace.py", "_check", ".open"): "FileOps.open, the writer's own seam, not a path",
+    ("bump/inplace.py", "open", "os.open"): "bump's in-place writer: O_NONBLOCK, checked regular with fstat",
+    ("bump/inplace.py", "_check", ".open"): "FileOps.open, the writer's own seam, not a path",
     ("report/github.py", "_append", ".open"): "appends to the file GitHub Actions names ($GITHUB_STEP_SUMMARY...)",
-    ("proc.py", "_processes", "open"): "procfs: /proc/<pid>/stat of running processes, read(4096)",
-    ("proc.py", "_carries", "open"): "procfs: /proc/<pid>/environ, read(1 MiB)",
-    ("proc.py", "sweep_all", "open"): "procfs: /proc/<pid>/environ, read(1 MiB)",
-    ("refcheck.py", "run", ".open"): "not a file: Environments.open hands out a sandbox",
-    ("index.py", "_fetch", ".open"): "not a file: urllib's opener fetches an index page",
-    ("plan.py", "_wheel_requires", "zipfile.ZipFile"): "the --store wheel (zip), is_file() checked first",
-    ("plan.py", "_sdist_declared", "tarfile.open"): "the --store sdist (tar), is_file() checked first",
-    ("sandbox_plugin.py", "read_json", "open"): "in the sandbox: the host-written suite.json and baseline, bounded",
-    ("sandbox_plugin.py", "_emit", "open"): "in the sandbox: appends the plugin's own result lines",
+    ("util/proc.py", "_processes", "open"): "procfs: /proc/<pid>/stat of running processes, read(4096)",
+    ("util/proc.py", "_carries", "open"): "procfs: /proc/<pid>/environ, read(1 MiB)",
+    ("util/proc.py", "sweep_all", "open"): "procfs: /proc/<pid>/environ, read(1 MiB)",
+    ("run/refcheck.py", "run", ".open"): "not a file: Environments.open hands out a sandbox",
+    ("sources/index.py", "_fetch", ".open"): "not a file: urllib's opener fetches an index page",
+    ("run/plan.py", "_wheel_requires", "zipfile.ZipFile"): "the --store wheel (zip), is_file() checked first",
+    ("run/plan.py", "_sdist_declared", "tarfile.open"): "the --store sdist (tar), is_file() checked first",
+    (
+        "sandbox/inside/plugin.py",
+        "read_json",
+        "open",
+    ): "in the sandbox: the host-written suite.json and baseline, bounded",
+    ("sandbox/inside/plugin.py", "_emit", "open"): "in the sandbox: appends the plugin's own result lines",
 }
 _READERS = {"open", "os.open", "os.fdopen", "io.open", "tarfile.open", "zipfile.ZipFile", "json.load", "tomllib.load"}
 _METHODS = {"open", "read_text", "read_bytes"}
@@ -225,7 +231,7 @@ def test_only_fsread_reads_files() -> None:
     seen, unexpected = set(), []
     for path in sorted(SRC.rglob("*.py")):
         module = path.relative_to(SRC).as_posix()
-        if module == "fsread.py":  # the one bounded reader
+        if module == "util/fsread.py":  # the one bounded reader
             continue
         for function, call_, line in _calls(path):
             key = (module, function, call_)

@@ -14,8 +14,8 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from contract_check import bump, requirement_edit
-from contract_check.bump import apply, lock_files, plan_bump, render_diff
+from contract_check.bump import edits, requirement_edit
+from contract_check.bump.edits import apply, lock_files, plan_bump, render_diff
 from contract_check.errors import UsageError
 
 CORE = "market-data-core"
@@ -466,7 +466,7 @@ def test_a_fifo_requirements_file_is_left_alone(tmp_path: Path) -> None:
     ((left,),) = [plan.left_alone]
     assert "is a FIFO (named pipe), not a regular file" in left.reason
     with pytest.raises(UsageError, match="not a regular file"):
-        bump._read(project / "requirements-fifo.txt", "requirements file")
+        edits._read(project / "requirements-fifo.txt", "requirements file")
 
 
 def test_refusals_for_paths(tmp_path: Path) -> None:

@@ -140,8 +140,8 @@ def test_offline_a_version_cannot_be_confirmed_as_published(tmp_path: Path) -> N
 def test_what_bump_says_about_links_files_left_alone_and_a_dry_run(tmp_path: Path, capsys: Any) -> None:
     from packaging.version import Version
 
-    from contract_check import bump, bump_report
-    from contract_check.upgrade import Bumped
+    from contract_check.bump import bump_report, edits
+    from contract_check.bump.command import Bumped
 
     store = _store(tmp_path, ">=1.0,<2")
     (store / "requirements.txt").write_text(f"{CORE_DIST}>=1.0\n")
@@ -150,7 +150,7 @@ def test_what_bump_says_about_links_files_left_alone_and_a_dry_run(tmp_path: Pat
     os_link = tmp_path / "elsewhere.txt"
     os_link.hardlink_to(store / "requirements.txt")
     (store / "requirements.txt").chmod(0o444)
-    plan = bump.plan_bump(store, CORE_DIST, Version("1.1.0"))
+    plan = edits.plan_bump(store, CORE_DIST, Version("1.1.0"))
     bump_report.say(Bumped(report=None, plan=plan, written=False), dry_run=True)  # type: ignore[arg-type]
     said = "".join(capsys.readouterr().out.split())  # the console folds long lines (and long paths)
 
@@ -166,33 +166,34 @@ def test_what_bump_says_about_links_files_left_alone_and_a_dry_run(tmp_path: Pat
 def test_a_version_is_published_only_when_the_index_lists_it() -> None:
     from packaging.version import Version
 
-    from contract_check import index, upgrade
+    from contract_check.bump import command
     from contract_check.config import Options
     from contract_check.errors import EnvironmentProblem
+    from contract_check.sources import index
 
     options = Options(core_package=CORE_DIST)
     listed = [index.Release(Version("1.1.0")), index.Release(Version("1.2.0"), yanked=True)]
-    assert upgrade.unpublished(Version("1.1.0"), options, lambda: listed) is None
+    assert command.unpublished(Version("1.1.0"), options, lambda: listed) is None
     assert (
-        upgrade.unpublished(Version("1.2.0"), options, lambda: listed)
+        command.unpublished(Version("1.2.0"), options, lambda: listed)
         == f"{CORE_DIST} 1.2.0 is not on the package index"
     )
     assert (
-        upgrade.unpublished(Version("1.3.0"), options, lambda: listed)
+        command.unpublished(Version("1.3.0"), options, lambda: listed)
         == f"{CORE_DIST} 1.3.0 is not on the package index"
     )
 
     def unreachable() -> list[index.Release]:
         raise EnvironmentProblem("the index answered 503")
 
-    said = upgrade.unpublished(Version("1.1.0"), options, unreachable)
+    said = command.unpublished(Version("1.1.0"), options, unreachable)
     assert said == f"the index could not be asked whether it serves {CORE_DIST} 1.1.0 (the index answered 503)"
 
 
 @pytest.mark.slow  # git ls-remote
 def test_commit_of_a_branch_a_tag_and_an_ambiguous_name(fixture_world: Any, tmp_path: Path) -> None:
+    from contract_check.bump.command import commit_of
     from contract_check.errors import EnvironmentProblem, UsageError
-    from contract_check.upgrade import commit_of
 
     clone = _clone_with_branch(fixture_world, tmp_path, "v1.0.0-fix", "v1.1.0")
     url = clone.as_uri()
@@ -217,8 +218,8 @@ def test_commit_of_a_branch_a_tag_and_an_ambiguous_name(fixture_world: Any, tmp_
 def test_a_real_full_disk_writes_nothing_and_is_exit_3(tmp_path: Path) -> None:
     from packaging.version import Version
 
-    from contract_check import bump
-    from contract_check.inplace import WriteFailed
+    from contract_check.bump import edits
+    from contract_check.bump.inplace import WriteFailed
 
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -227,7 +228,7 @@ def test_a_real_full_disk_writes_nothing_and_is_exit_3(tmp_path: Path) -> None:
     try:
         store = write_store_project(disk / "store", core_range=">=1.0,<2")
         (store / "requirements.txt").write_text(f"{CORE_DIST}>=1.0,<2\n")
-        plan = bump.plan_bump(store, CORE_DIST, Version("1.1.0"))
+        plan = edits.plan_bump(store, CORE_DIST, Version("1.1.0"))
         before = {p: p.read_bytes() for p in (store / "pyproject.toml", store / "requirements.txt")}
         filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)  # fill the file system to the last byte
         try:
@@ -238,7 +239,7 @@ def test_a_real_full_disk_writes_nothing_and_is_exit_3(tmp_path: Path) -> None:
         finally:
             os.close(filler)
         with pytest.raises(WriteFailed) as caught:
-            bump.apply(plan)
+            edits.apply(plan)
         assert caught.value.exit_code == 3
         assert caught.value.message.startswith("no space left on device while writing a backup of ")
         assert caught.value.message.endswith("nothing was written")

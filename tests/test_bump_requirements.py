@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from contract_check import bump, requirement_edit, tomltext
-from contract_check import requirements_file as reqfile
+from contract_check.bump import edits, requirement_edit, tomltext
+from contract_check.bump import requirements_file as reqfile
 
 CORE = "market-data-core"
 NEW = Version("1.4.61")
@@ -132,9 +132,9 @@ def test_property_logical_lines_match_pips_parser(lines: list[tuple[list[str], s
 )
 def test_the_core_line_pip_reads_is_edited_byte_exactly(tmp_path: Path, old: bytes, new: bytes) -> None:
     project = store(tmp_path, old)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     assert [e.path.name for e in plan.edits] == ["pyproject.toml", "requirements.txt"] and not plan.left_alone
-    bump.apply(plan)
+    edits.apply(plan)
     assert (project / "requirements.txt").read_bytes() == new
 
 
@@ -148,7 +148,7 @@ def test_the_core_line_pip_reads_is_edited_byte_exactly(tmp_path: Path, old: byt
 )
 def test_a_core_line_pip_does_not_read_is_not_edited(tmp_path: Path, text: bytes) -> None:
     project = store(tmp_path, text)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     assert [e.path.name for e in plan.edits] == ["pyproject.toml"] and not plan.left_alone
 
 
@@ -219,12 +219,12 @@ def field_utf16(*, nuls: int = 7, stray: bytes = b"\x0a", appended: bytes = b"")
     return codecs.BOM_UTF16_LE + body + b"\x00" * (2 * nuls) + stray + appended
 
 
-def _left(tmp_path: Path, data: bytes) -> bump.LeftAlone:
+def _left(tmp_path: Path, data: bytes) -> edits.LeftAlone:
     project = store(tmp_path, data)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     assert [e.path.name for e in plan.edits] == ["pyproject.toml"]  # the pin the Store really uses is bumped
     ((left,),) = [plan.left_alone]
-    bump.apply(plan)
+    edits.apply(plan)
     assert (project / "requirements.txt").read_bytes() == data  # the damaged file, damage included, untouched
     return left
 
@@ -267,7 +267,7 @@ def test_truncating_as_the_tip_says_gives_a_file_bump_edits(tmp_path: Path) -> N
     keep = int(left.tip.split("truncate -s ")[1].split()[0])
     project = tmp_path / "store"
     (project / "requirements.txt").write_bytes(data[:keep])
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     assert [e.path.name for e in plan.edits] == ["requirements.txt"] and not plan.left_alone  # pyproject: done
 
 
@@ -296,14 +296,14 @@ def test_damaged_files_are_left_alone_and_described(tmp_path: Path, data: bytes,
 
 def test_nuls_inside_a_comment_are_nothing_to_pip_and_the_file_is_edited(tmp_path: Path) -> None:
     project = store(tmp_path, b"market-data-core>=1.4.54  # \x00\x00\n")
-    bump.apply(bump.plan_bump(project, CORE, NEW))
+    edits.apply(edits.plan_bump(project, CORE, NEW))
     assert (project / "requirements.txt").read_bytes() == b"market-data-core>=1.4.61  # \x00\x00\n"
 
 
 def test_a_coding_declaration_is_followed_like_pip(tmp_path: Path) -> None:
     old = "# -*- coding: latin-1 -*-\n# Müller's pins\nmarket-data-core>=1.4.54\n".encode("latin-1")
     project = store(tmp_path, old)
-    bump.apply(bump.plan_bump(project, CORE, NEW))
+    edits.apply(edits.plan_bump(project, CORE, NEW))
     assert (project / "requirements.txt").read_bytes() == old.replace(b"1.4.54", b"1.4.61")
 
 
@@ -327,7 +327,7 @@ def test_planning_parses_the_pyproject_a_fixed_number_of_times(tmp_path: Path, m
         return real(text, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tomllib, "loads", counting)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     assert len(whole) <= 3, len(whole)  # the file, the file with markers, the edited file
     new = tomltext.loads(plan.edits[0].new.decode())
     assert new is not None and new["project"]["dependencies"] == ["market-data-core>=1.4.61,<2.0.0"] * copies

@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from contract_check import bump, inplace
+from contract_check.bump import edits, inplace
+from contract_check.bump.inplace import FileOps, WriteFailed, WriteInterrupted, WriteRefused
 from contract_check.errors import EnvironmentProblem, UsageError
-from contract_check.inplace import FileOps, WriteFailed, WriteInterrupted, WriteRefused
 from contract_check.models import ExitCode
 
 CORE = "market-data-core"
@@ -105,7 +105,7 @@ def calls(project: Path, version: Version = NEW) -> list[str]:
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "store"
         shutil.copytree(project, copy, symlinks=True)
-        bump.apply(bump.plan_bump(copy, CORE, version), Recorder(at=-1))
+        edits.apply(edits.plan_bump(copy, CORE, version), Recorder(at=-1))
     return names
 
 
@@ -128,13 +128,13 @@ def _chattr(flag: str, path: Path) -> bool:
 @pytest.mark.slow  # chattr is a process
 def test_an_immutable_file_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     if not _chattr("+i", project / "requirements.txt"):
         pytest.skip("chattr +i needs root and a file system that supports it")
     try:
         before = state(project)
         with pytest.raises(WriteRefused) as caught:
-            bump.apply(plan)
+            edits.apply(plan)
         assert state(project) == before  # pyproject.toml too: not bumped on its own
     finally:
         _chattr("-i", project / "requirements.txt")
@@ -148,41 +148,41 @@ def test_an_immutable_file_is_refused_before_anything_is_written(tmp_path: Path)
 def test_a_read_only_file_is_refused_even_for_root(tmp_path: Path) -> None:
     project = make_store(tmp_path)
     os.chmod(project / "requirements.txt", 0o444)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     before = state(project)
-    assert inplace.problems(bump.changes(plan)) == [f"{project / 'requirements.txt'} is read-only (mode 0444)"]
+    assert inplace.problems(edits.changes(plan)) == [f"{project / 'requirements.txt'} is read-only (mode 0444)"]
     with pytest.raises(WriteRefused, match=r"nothing was written: .*requirements\.txt is read-only \(mode 0444\)"):
-        bump.apply(plan)
+        edits.apply(plan)
     assert state(project) == before
 
 
 def test_a_file_replaced_by_a_directory_after_planning_is_refused(tmp_path: Path) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     (project / "requirements.txt").unlink()
     (project / "requirements.txt").mkdir()
     before = state(project)
     with pytest.raises(WriteRefused, match=r"requirements\.txt cannot be opened for writing: Is a directory"):
-        bump.apply(plan)
+        edits.apply(plan)
     assert state(project) == before
 
 
 def test_a_file_changed_after_planning_is_refused(tmp_path: Path) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     (project / "requirements.txt").write_bytes(REQUIREMENTS.replace(b"1.4.54", b"1.4.55"))
     before = state(project)
     with pytest.raises(WriteRefused, match=r"requirements\.txt changed since the bump was planned"):
-        bump.apply(plan)
+        edits.apply(plan)
     assert state(project) == before
 
 
 def test_a_directory_where_no_backup_can_be_written_is_refused(tmp_path: Path) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     before = state(project)
     with pytest.raises(WriteRefused, match="cannot write a backup next to"):
-        bump.apply(plan, Faulty(at=calls(project).index("backup"), error=errno.EACCES))
+        edits.apply(plan, Faulty(at=calls(project).index("backup"), error=errno.EACCES))
     assert state(project) == before
 
 
@@ -191,10 +191,10 @@ def test_a_directory_where_no_backup_can_be_written_is_refused(tmp_path: Path) -
 
 def test_a_full_disk_while_writing_puts_everything_back_and_is_an_environment_problem(tmp_path: Path) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     before = state(project)
     with pytest.raises(WriteFailed) as caught:
-        bump.apply(plan, Faulty(at=commit_write(project, 1), error=errno.ENOSPC))
+        edits.apply(plan, Faulty(at=commit_write(project, 1), error=errno.ENOSPC))
     assert state(project) == before
     assert isinstance(caught.value, EnvironmentProblem) and caught.value.exit_code == ExitCode.ENVIRONMENT
     assert caught.value.message == (
@@ -206,11 +206,11 @@ def test_a_full_disk_while_writing_puts_everything_back_and_is_an_environment_pr
 
 def test_a_full_disk_while_backing_up_writes_nothing(tmp_path: Path) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     before = state(project)
     second_backup_write = [i for i, name in enumerate(calls(project)) if name == "backup"][1] + 1
     with pytest.raises(WriteFailed) as caught:
-        bump.apply(plan, Faulty(at=second_backup_write, error=errno.ENOSPC))
+        edits.apply(plan, Faulty(at=second_backup_write, error=errno.ENOSPC))
     assert caught.value.message == (
         f"no space left on device while writing a backup of {project / 'requirements.txt'}; nothing was written"
     )
@@ -219,7 +219,7 @@ def test_a_full_disk_while_backing_up_writes_nothing(tmp_path: Path) -> None:
 
 def test_a_file_that_cannot_be_put_back_keeps_its_backup_and_says_where(tmp_path: Path) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
 
     class Broken(Faulty):  # every write fails from the second file on, so the first cannot be put back either
         writes = 0
@@ -231,7 +231,7 @@ def test_a_file_that_cannot_be_put_back_keeps_its_backup_and_says_where(tmp_path
             FileOps.write(self, fd, data)
 
     with pytest.raises(WriteFailed) as caught:
-        bump.apply(plan, Broken(at=-1))
+        edits.apply(plan, Broken(at=-1))
     message = caught.value.message
     assert message.startswith(f"writing {project / 'requirements.txt'} failed: Input/output error; could not put back ")
     backups = sorted(project.glob(".pyproject.toml.*" + inplace.BACKUP_SUFFIX))
@@ -243,11 +243,11 @@ def test_a_file_that_cannot_be_put_back_keeps_its_backup_and_says_where(tmp_path
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_real_signal_while_writing_puts_everything_back_and_says_so(tmp_path: Path, signum: int) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     before = state(project)
     previous = signal.getsignal(signum)
     with pytest.raises(WriteInterrupted) as caught:
-        bump.apply(plan, Faulty(at=commit_write(project, 1), action=lambda: os.kill(os.getpid(), signum)))
+        edits.apply(plan, Faulty(at=commit_write(project, 1), action=lambda: os.kill(os.getpid(), signum)))
     assert state(project) == before
     assert caught.value.exit_code == ExitCode.INTERRUPTED
     assert caught.value.message == (
@@ -259,10 +259,10 @@ def test_a_real_signal_while_writing_puts_everything_back_and_says_so(tmp_path: 
 
 def test_a_signal_before_any_write_writes_nothing(tmp_path: Path) -> None:
     project = make_store(tmp_path)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     before = state(project)
     with pytest.raises(WriteInterrupted, match="nothing was written"):
-        bump.apply(plan, Faulty(at=0, action=lambda: os.kill(os.getpid(), signal.SIGINT)))
+        edits.apply(plan, Faulty(at=0, action=lambda: os.kill(os.getpid(), signal.SIGINT)))
     assert state(project) == before
 
 
@@ -282,7 +282,7 @@ def test_owner_mode_xattrs_and_hard_links_are_kept(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         os.chown(project / "requirements.txt", 1234, 4321)
     before = {p: p.stat() for p in (project / "pyproject.toml", project / "requirements.txt")}
-    bump.apply(bump.plan_bump(project, CORE, NEW))
+    edits.apply(edits.plan_bump(project, CORE, NEW))
     for path, old in before.items():
         new = path.stat()
         assert (new.st_ino, new.st_mode, new.st_uid, new.st_gid, new.st_nlink) == (
@@ -297,11 +297,11 @@ def test_owner_mode_xattrs_and_hard_links_are_kept(tmp_path: Path) -> None:
 def test_a_file_that_grows_and_one_that_shrinks(tmp_path: Path) -> None:
     project = make_store(tmp_path, SHORTER)
     (project / "pyproject.toml").write_text(PYPROJECT.replace(">=1.4.54", ">=1.4.100"))
-    plan = bump.plan_bump(project, CORE, Version("1.4.101"))  # pyproject: same length; requirements: 2 bytes more
-    bump.apply(plan)
+    plan = edits.plan_bump(project, CORE, Version("1.4.101"))  # pyproject: same length; requirements: 2 bytes more
+    edits.apply(plan)
     assert (project / "requirements.txt").read_bytes() == SHORTER.replace(b"1.4.9", b"1.4.101")
-    plan = bump.plan_bump(project, CORE, Version("1.5"))  # shorter in both
-    bump.apply(plan)
+    plan = edits.plan_bump(project, CORE, Version("1.5"))  # shorter in both
+    edits.apply(plan)
     assert (project / "requirements.txt").read_bytes() == SHORTER.replace(b"1.4.9", b"1.5")
     assert (project / "pyproject.toml").read_text() == PYPROJECT.replace(">=1.4.54", ">=1.5")
 
@@ -312,11 +312,11 @@ def test_a_symlink_to_another_planned_file_is_planned_and_written_once(tmp_path:
     shared = tmp_path / "shared.txt"
     shared.write_bytes(b"market-data-core>=1.4.54\n")
     (project / "requirements-ci.txt").symlink_to(shared)
-    plan = bump.plan_bump(project, CORE, NEW)
+    plan = edits.plan_bump(project, CORE, NEW)
     assert [e.path.name for e in plan.edits] == ["pyproject.toml", "requirements.txt", "requirements-ci.txt"]
     assert plan.aliases == ((project / "requirements-dev.txt", project / "requirements.txt"),)
     assert plan.edits[2].target == shared and plan.edits[2].note == f"a symbolic link to {shared}: that file was edited"
-    bump.apply(plan)
+    edits.apply(plan)
     assert shared.read_bytes() == b"market-data-core>=1.4.61\n"
     assert (project / "requirements-ci.txt").is_symlink() and (project / "requirements-dev.txt").is_symlink()
     assert (project / "requirements.txt").read_bytes() == REQUIREMENTS.replace(b"1.4.54", b"1.4.61")
@@ -344,13 +344,13 @@ def test_property_a_fault_at_any_call_leaves_all_old_or_all_new(data: st.DataObj
         if shrink:
             (project / "pyproject.toml").write_text(PYPROJECT.replace(">=1.4.54", ">=1.4.100"))
         target = Version("1.5") if shrink else NEW
-        plan = bump.plan_bump(project, CORE, target)
+        plan = edits.plan_bump(project, CORE, target)
         old = {e.path: e.old for e in plan.edits}
         new = {e.path: e.new for e in plan.edits}
         inodes = {p: (p.stat().st_ino, p.stat().st_mode, p.stat().st_nlink) for p in old}
         at = data.draw(st.integers(0, len(calls(project, target)) - 1), label="failing call")
         try:
-            bump.apply(plan, Faulty(at=at, error=error))
+            edits.apply(plan, Faulty(at=at, error=error))
             failed = False
         except (UsageError, EnvironmentProblem):
             failed = True

@@ -13,11 +13,13 @@ from unittest import mock
 import pytest
 
 from conftest import FakeContracts, compatible_outcome
-from contract_check import baseenv, cachedir, cacheledger, cli
-from contract_check.artifacts import Installed
-from contract_check.cacheledger import Bound, Record
+from contract_check.cache import cachedir, cacheledger
+from contract_check.cache.cacheledger import Bound, Record
+from contract_check.cli import app
 from contract_check.errors import UsageError
-from contract_check.runner import Outcome
+from contract_check.run.pytest_session import Outcome
+from contract_check.sandbox import baseenv
+from contract_check.sources.artifacts import Installed
 from fixturepkgs import CORE_DIST
 from test_cache_safety import fake_venv, fresh_cache_state, run, snapshot, write_tool_entries
 
@@ -137,10 +139,10 @@ def test_eviction_runs_once_at_the_end_of_a_command_from_the_ledger(
         return dataclasses.replace(compatible_outcome(), installed=Installed("1.0.0", {}, None))
 
     with mock.patch.object(cacheledger, "prune", counted):
-        assert cli.run(argv, contracts=FakeContracts.factory(installed)) == 0
+        assert app.run(argv, contracts=FakeContracts.factory(installed)) == 0
         assert pruned == [root]  # once, for the two results the command wrote
         assert not list((root / "results").glob("*.json"))  # a bound of 0: evicted at the end
-        assert cli.run(["list"]) == 0
+        assert app.run(["list"]) == 0
         assert pruned == [root]  # a command that did not use the cache prunes nothing
 
 

@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 
 from conftest import cli_env
-from contract_check import baseenv, cachedir, cacheledger, fingerprint
+from contract_check.cache import cachedir, cacheledger
 from contract_check.errors import EnvironmentProblem
-from contract_check.index import IndexSettings
-from contract_check.sandbox import ClonedSandbox, FreshSandbox, SandboxSettings
+from contract_check.sandbox import ClonedSandbox, FreshSandbox, SandboxSettings, baseenv
+from contract_check.sources.index import IndexSettings
+from contract_check.util import fingerprint
 from fixturepkgs import CORE_DIST, PYDANTIC_REQUIREMENT, build_store_wheel, core_files, write_store_project, write_wheel
 
 pytestmark = pytest.mark.slow

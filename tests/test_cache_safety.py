@@ -25,13 +25,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_check import baseenv, cachedir, cacheledger, cacheroot, cli, results, target
-from contract_check.cacheledger import Bound
+from contract_check.cache import cachedir, cacheledger, cacheroot, results
+from contract_check.cache.cacheledger import Bound
+from contract_check.cli import app
 from contract_check.config import cache_root
 from contract_check.errors import EnvironmentProblem, UsageError
-from contract_check.index import IndexSettings
 from contract_check.models import Run, Status
-from contract_check.sandbox import ClonedSandbox, SandboxSettings
+from contract_check.sandbox import ClonedSandbox, SandboxSettings, baseenv
+from contract_check.sources import stores
+from contract_check.sources.index import IndexSettings
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -73,7 +75,7 @@ def run(*argv: str, cache: Path) -> tuple[int, str]:
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):
-        code = cli.run(list(argv))
+        code = app.run(list(argv))
     return code, out.getvalue() + err.getvalue()
 
 
@@ -100,6 +102,19 @@ def users_directory(root: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------- an unmarked directory
+
+
+def test_another_tools_cache_tag_is_never_adopted_or_overwritten(tmp_path: Path) -> None:
+    """Found by the property test below: a directory holding only another tool's CACHEDIR.TAG was taken for an
+    empty one, adopted, and its tag overwritten with contract-check's."""
+    root = tmp_path / "theirs"
+    root.mkdir()
+    (root / cachedir.TAG).write_bytes(b"Signature: 8a477f597d28d172789f06886806bc55\n# another tool's cache\n")
+    before = snapshot(root)
+    assert cacheroot.usable(root) is None
+    with pytest.raises(UsageError):
+        cacheroot.marked_or_refuse(root)
+    assert snapshot(root) == before
 
 
 def test_cache_clear_refuses_a_directory_it_did_not_mark_and_deletes_nothing(tmp_path: Path) -> None:
@@ -150,7 +165,7 @@ def write_tool_entries(root: Path, n: int = 1) -> list[str]:
     written = []
     with (
         mock.patch.dict(os.environ, {"CONTRACT_CHECK_CACHE_DIR": str(root)}),
-        mock.patch.object(target, "_build_wheel", _fake_build),
+        mock.patch.object(stores, "_build_wheel", _fake_build),
     ):
         for i in range(n):
             key = f"{i:032x}"
@@ -161,7 +176,7 @@ def write_tool_entries(root: Path, n: int = 1) -> list[str]:
             project = root.parent / f"project-{i}"
             project.mkdir(exist_ok=True)
             (project / "setup.py").write_text(f"# {i}\n")
-            wheel = target._cached_wheel(project, settings=IndexSettings(), python=None, timeout=10, progress=print)
+            wheel = stores._cached_wheel(project, settings=IndexSettings(), python=None, timeout=10, progress=print)
             written.append(f"wheels/{wheel.parent.name}")
     cachedir.release_held()
     return written
@@ -371,8 +386,8 @@ def test_a_relative_cache_directory_is_the_current_directorys(tmp_path: Path, mo
     assert cache_root() == tmp_path / "rel-cache"
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "setup.py").write_text("")
-    with mock.patch.object(target, "_build_wheel", _fake_build):
-        wheel = target._cached_wheel(
+    with mock.patch.object(stores, "_build_wheel", _fake_build):
+        wheel = stores._cached_wheel(
             tmp_path / "store", settings=IndexSettings(), python=None, timeout=9, progress=print
         )
     cachedir.release_held()

@@ -1,6 +1,6 @@
 """The CLI pieces CI uses: ``plan``, the ref-selection config keys, the step-summary switch, the platform check.
 
-All in-process (``cli.run``) against find-links directories of empty files named like wheels (``--offline``:
+All in-process (``app.run``) against find-links directories of empty files named like wheels (``--offline``:
 the index is never asked), so these are fast.
 """
 
@@ -15,10 +15,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from contract_check import cli, config, plan, terminal
+from contract_check import config
+from contract_check.cli import app, terminal
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import ExitCode, Report, StoreInfo, Summary, Tool
 from contract_check.report import github
+from contract_check.run import plan
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "contract_check"
 CORE = "acme-core"
@@ -55,7 +57,7 @@ def run_plan(capsys: pytest.CaptureFixture[str], cwd: Path, *args: str | Path) -
     old = Path.cwd()
     os.chdir(cwd)
     try:
-        code = cli.run(["plan", "--core-package", CORE, "--offline", *map(str, args)])
+        code = app.run(["plan", "--core-package", CORE, "--offline", *map(str, args)])
     finally:
         os.chdir(old)
     captured = capsys.readouterr()
@@ -213,19 +215,19 @@ def test_any_selection_flag_replaces_the_configured_selection(tmp_path: Path) ->
     ],
 )
 def test_summary_switch(flag: bool | None, env: dict[str, str], wanted: bool) -> None:
-    assert cli.summary_wanted(flag, env) is wanted
+    assert app.summary_wanted(flag, env) is wanted
 
 
 def test_summary_switch_rejects_other_values() -> None:
     with pytest.raises(UsageError, match="CONTRACT_CHECK_SUMMARY='maybe' is neither on nor off"):
-        cli.summary_wanted(None, {"CONTRACT_CHECK_SUMMARY": "maybe"})
+        app.summary_wanted(None, {"CONTRACT_CHECK_SUMMARY": "maybe"})
 
 
 def test_merge_with_a_bad_summary_switch_is_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONTRACT_CHECK_SUMMARY", "sometimes")
-    assert cli.run(["merge", str(tmp_path / "none.json")]) == ExitCode.USAGE
+    assert app.run(["merge", str(tmp_path / "none.json")]) == ExitCode.USAGE
     assert "neither on nor off" in capsys.readouterr().err
 
 
@@ -250,7 +252,7 @@ def test_publish_without_summary_still_writes_outputs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["check", "merge"])
 def test_both_commands_take_the_summary_flags(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.run([command, "--help"]) == 0
+    assert app.run([command, "--help"]) == 0
     assert "--summary / --no-summary" in capsys.readouterr().out
 
 
@@ -274,8 +276,8 @@ def test_no_posix_only_module_is_imported_at_start_up() -> None:
 
 
 def test_platform_problem() -> None:
-    assert cli.platform_problem("posix") is None
-    problem = cli.platform_problem("nt")
+    assert app.platform_problem("posix") is None
+    problem = app.platform_problem("nt")
     assert isinstance(problem, EnvironmentProblem) and problem.exit_code == ExitCode.ENVIRONMENT
 
 
@@ -283,9 +285,9 @@ def test_on_windows_the_cli_says_so_instead_of_failing(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(terminal, "os", SimpleNamespace(name="nt", environ=os.environ, path=os.path))
-    assert cli.run(["--core-ref", "1.4.61"]) == ExitCode.ENVIRONMENT
+    assert app.run(["--core-ref", "1.4.61"]) == ExitCode.ENVIRONMENT
     err = capsys.readouterr().err
     assert "runs on Linux and macOS only (POSIX)" in err and "tip: run it under WSL" in err
     assert "Traceback" not in err and "ImportError" not in err
-    assert cli.run(["--version"]) == 0  # asking what it is still works
+    assert app.run(["--version"]) == 0  # asking what it is still works
     assert capsys.readouterr().out.startswith("contract-check ")

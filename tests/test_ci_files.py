@@ -329,7 +329,7 @@ def test_packaging() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     project = pyproject["project"]
     assert project["name"] == "pydantic-contract-check"
-    assert project["scripts"] == {"contract-check": "contract_check.cli:main"}
+    assert project["scripts"] == {"contract-check": "contract_check.cli.app:main"}
     assert "version" not in project and project["dynamic"] == ["version"]
     assert pyproject["tool"]["hatch"]["version"]["path"] == "src/contract_check/__init__.py"
     assert {"Operating System :: POSIX", "Operating System :: POSIX :: Linux", "Operating System :: MacOS"} <= set(

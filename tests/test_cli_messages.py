@@ -15,12 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+import contract_check.suite as suites
 from conftest import FakeContracts, compatible_outcome
-from contract_check import cli_options, config, terminal
-from contract_check import suite as suites
+from contract_check import config
+from contract_check.cli import options, terminal
+from contract_check.cli.terminal import _WORD
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import ExitCode
-from contract_check.terminal import _WORD
 from fixturepkgs import CORE_DIST, build_store_wheel
 from test_hardening import call
 
@@ -111,8 +112,8 @@ def test_a_store_project_that_states_its_version(tmp_path: Path, offline) -> Non
     (project / "pyproject.toml").write_text(
         f'[project]\nname = "acme-store"\nversion = "2.3.4"\ndependencies = ["{CORE_DIST}>=1"]\n', encoding="utf-8"
     )
-    from contract_check import pipeline
-    from contract_check.target import resolve_store
+    from contract_check.run import pipeline
+    from contract_check.sources.stores import resolve_store
 
     target = resolve_store(str(project), tmp_path, core_package=CORE_DIST, default_package=None)
     assert pipeline.stated_version(target) == "2.3.4"
@@ -184,7 +185,7 @@ def test_help_points_at_the_docs_in_the_repository_not_at_a_folder_pip_does_not_
     text = " ".join(ran.stdout.split())
     assert "docs/ in the project" not in text
     assert "Documentation: docs/cli.md in the project's repository" in text and urls["Repository"] in text
-    assert urls["Repository"] == cli_options.REPOSITORY and (ROOT / "docs" / "cli.md").is_file()
+    assert urls["Repository"] == options.REPOSITORY and (ROOT / "docs" / "cli.md").is_file()
 
 
 # ---------------------------------------------------------------------------------- acceptance examples

@@ -7,7 +7,8 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract_check.compat import (
+from contract_check.models import Severity
+from contract_check.verdict.schema_rules import (
     RULES,
     Finding,
     Rule,
@@ -17,7 +18,6 @@ from contract_check.compat import (
     compare_model,
     normalise,
 )
-from contract_check.models import Severity
 
 # --------------------------------------------------------------------------- shared building blocks
 

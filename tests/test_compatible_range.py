@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from contract_check.compatible_range import Inexpressible, Suggestion, sorted_versions, suggest, suggest_specifier
+from contract_check.verdict.compatible_range import (
+    Inexpressible,
+    Suggestion,
+    sorted_versions,
+    suggest,
+    suggest_specifier,
+)
 
 
 def vs(*texts: str) -> list[Version]:

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from contract_check import accept, config
+from contract_check import config
 from contract_check.errors import UsageError
-from contract_check.index import IndexSettings
 from contract_check.models import ExitCode
+from contract_check.sources.index import IndexSettings
+from contract_check.verdict import accept
 
 FULL_TABLE = """
 [project]

@@ -25,9 +25,16 @@ from typing import Any
 import pytest
 
 from conftest import cli_env
-from contract_check import baseenv, config, fingerprint, fsread, index, merge, refs, results, runner, schema_layer
+from contract_check import config
+from contract_check.cache import results
 from contract_check.errors import UsageError
 from contract_check.models import Check, ExitCode, Layer, Run, Status
+from contract_check.report import merge
+from contract_check.run import pytest_session
+from contract_check.sandbox import baseenv
+from contract_check.sources import index, refs
+from contract_check.util import fingerprint, fsread
+from contract_check.verdict import schema_rows
 from fixturepkgs import CORE_DIST
 from test_hardening import call
 
@@ -184,7 +191,7 @@ def test_pyproject(tmp_path: Path, kind: str) -> None:
 def test_contract_file_compile_check(tmp_path: Path, kind: str) -> None:
     path = odd_file(kind, tmp_path / "test_pipe.py")
     with pytest.raises(UsageError, match=says(kind, f"--contracts file {path} ")):
-        promptly(lambda: runner.check_user_contracts((tmp_path,)))
+        promptly(lambda: pytest_session.check_user_contracts((tmp_path,)))
 
 
 @KINDS
@@ -230,7 +237,7 @@ def test_merge_input(tmp_path: Path, kind: str) -> None:
 def test_golden_schemas(tmp_path: Path, kind: str) -> None:
     path = odd_file(kind, tmp_path / "schemas.json")
     with pytest.raises(UsageError, match=says(kind, f"the golden schemas {path} ")):
-        promptly(lambda: schema_layer.load_golden(tmp_path))
+        promptly(lambda: schema_rows.load_golden(tmp_path))
 
 
 @KINDS

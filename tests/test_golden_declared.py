@@ -21,22 +21,23 @@ from unittest import mock
 import pytest
 
 from conftest import FakeContracts, every_builtin_passed
-from contract_check import runner, suite
+from contract_check import suite
 from contract_check.models import ExitCode
+from contract_check.run import pytest_session
 from fixturepkgs import CORE_DIST, STORE_DIST
 from test_hardening import call
 
-BUILTIN = runner.builtin_contracts() / "golden"
+BUILTIN = pytest_session.builtin_contracts() / "golden"
 SCHEMAS = json.loads((BUILTIN / "schemas.json").read_text())
 PAYLOADS = {p.stem: json.loads(p.read_text()) for p in sorted((BUILTIN / "payloads").glob("*.json"))}
 CORE = f"{CORE_DIST} @ https://example.invalid/core-1.1.0.whl"
 STORE = f"{STORE_DIST} @ https://example.invalid/store.whl"
 
 
-def compatible() -> runner.Outcome:
+def compatible() -> pytest_session.Outcome:
     """A Core that passes every built-in check and reports the built-in golden's schemas: COMPATIBLE, unless
     the golden it is compared with says otherwise."""
-    return runner.Outcome(
+    return pytest_session.Outcome(
         completed=True,
         checks=every_builtin_passed(),
         artifacts={"snapshot": SCHEMAS, "payloads": PAYLOADS},
@@ -44,7 +45,7 @@ def compatible() -> runner.Outcome:
     )
 
 
-def check(cwd: Path, *args: str | Path, outcome: runner.Outcome | None = None) -> Any:
+def check(cwd: Path, *args: str | Path, outcome: pytest_session.Outcome | None = None) -> Any:
     argv = ["--core-ref", CORE, "--core-package", CORE_DIST, "--store", STORE, "--offline", *args]
     ran = call(argv, cwd, contracts=FakeContracts.factory(outcome or compatible()))
     assert "Traceback" not in ran.output and "internal error" not in ran.output, ran.output
@@ -121,8 +122,9 @@ def test_a_damaged_builtin_golden_is_an_environment_problem(tmp_path: Path) -> N
         listed = call(["list"], tmp_path)
     for done in (ran, listed):
         assert done.code == ExitCode.ENVIRONMENT, done.output
-        assert "the built-in golden of this installation is damaged" in done.output  # check: in its report
-        assert "FeedbackEvent.json is missing" in done.output and "reinstall contract-check" in done.output
+        said = " ".join(done.output.split())  # the table wraps long lines at the terminal's width
+        assert "the built-in golden of this installation is damaged" in said  # check: in its report
+        assert "FeedbackEvent.json is missing" in said and "reinstall contract-check" in said
 
 
 def test_the_builtin_golden_declares_what_it_holds(tmp_path: Path) -> None:
@@ -151,7 +153,7 @@ def test_a_second_release_golden_is_read_with_a_note(tmp_path: Path) -> None:
 
 def test_a_second_release_golden_is_what_the_sandbox_gets(tmp_path: Path) -> None:
     """An empty payload file checks nothing: it is neither expected nor written into the sandbox's copy."""
-    from contract_check import golden
+    from contract_check.suite import golden
 
     legacy = tmp_path / "legacy"
     (legacy / "payloads").mkdir(parents=True)
@@ -161,7 +163,7 @@ def test_a_second_release_golden_is_what_the_sandbox_gets(tmp_path: Path) -> Non
     (legacy / "payloads" / "HealthStatus.json").write_text("[]")
     found = golden.read(legacy)
     assert found is not None and not found.declared and found.payload_subjects == ["FeedbackEvent"]
-    layout = runner.prepare(tmp_path / "sandbox", suite.builtin(), legacy)
+    layout = pytest_session.prepare(tmp_path / "sandbox", suite.builtin(), legacy)
     copy = golden.read(layout.workdir / "golden")
     assert copy is not None and copy.declared and copy.content.payloads == found.content.payloads
     assert sorted(p.name for p in (layout.workdir / "golden" / "payloads").iterdir()) == ["FeedbackEvent.json"]
@@ -178,10 +180,10 @@ def test_a_second_release_golden_whose_payloads_are_a_file_is_refused(tmp_path: 
 
 
 def test_snapshot_against_and_the_sandbox_write_through_the_one_writer(tmp_path: Path) -> None:
-    from contract_check import golden, golden_replace
+    from contract_check.suite import golden, golden_write
 
     written: list[tuple[Path, bool]] = []
-    real = golden_replace.write
+    real = golden_write.write
 
     def spy(target: Path, content: Any, *, cwd: Path) -> Path:
         out = real(target, content, cwd=cwd)
@@ -190,11 +192,11 @@ def test_snapshot_against_and_the_sandbox_write_through_the_one_writer(tmp_path:
         return out
 
     recorded = tmp_path / "recorded"
-    with mock.patch.object(golden_replace, "write", spy):
+    with mock.patch.object(golden_write, "write", spy):
         snap = call(["snapshot", "--core-ref", CORE, "--core-package", CORE_DIST, "--store", STORE, "--offline",
                      "--output", recorded], tmp_path, contracts=FakeContracts.factory(compatible()))  # fmt: skip
         against = check(tmp_path, "--against", CORE)
-        runner.prepare(tmp_path / "sandbox", suite.builtin(), BUILTIN)
+        pytest_session.prepare(tmp_path / "sandbox", suite.builtin(), BUILTIN)
     assert snap.code == ExitCode.OK and against.code == ExitCode.OK, snap.output + against.output
     assert [(p.name, ok) for p, ok in written] == [("recorded", True), ("against", True), ("golden", True)]
     assert written[2][0] == tmp_path / "sandbox" / "golden"

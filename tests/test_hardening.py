@@ -1,7 +1,7 @@
 """Hardening: a checker people gate releases on never crashes into a traceback, never says "compatible" when
 it could not check, never leaves a process or a temp dir behind, and never executes what it is given.
 
-Most tests call ``contract_check.cli.run`` in-process with the contracts' runner replaced (through its
+Most tests call ``contract_check.cli.app.run`` in-process with the contracts' runner replaced (through its
 constructor seam) by one that refuses to start (``NO_SANDBOX``): nothing is installed and nothing reaches
 the network (``--offline``, an empty ``--find-links``, a ``file:`` index that does not exist), so hundreds of
 generated inputs run in seconds.
@@ -35,9 +35,12 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from conftest import FakeContracts, cli_env, compatible_outcome, leftovers
-from contract_check import cli, config, index, refs, runner, sandbox, suite, target
+from contract_check import config, sandbox, suite
+from contract_check.cli import app
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.models import Check, ExitCode, Layer, Status, run_exit_code
+from contract_check.run import pytest_session
+from contract_check.sources import index, refs, stores
 from fixturepkgs import CORE_DIST
 
 EXIT_CODES = {0, 1, 2, 3, 4, 130}
@@ -66,7 +69,7 @@ _CLEAN_ENV = ("GITHUB_ACTIONS", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_U
 
 
 def call(argv: list[str | Path], cwd: Path, *, contracts: Any = NO_SANDBOX, env: dict[str, str] | None = None) -> Ran:
-    """``cli.run(argv)`` in this process, in *cwd*, with stdout/stderr captured and the contracts replaced."""
+    """``app.run(argv)`` in this process, in *cwd*, with stdout/stderr captured and the contracts replaced."""
     out, err = io.StringIO(), io.StringIO()
     environ = {k: v for k, v in os.environ.items() if k not in _CLEAN_ENV} | (env or {})
     with (
@@ -77,7 +80,7 @@ def call(argv: list[str | Path], cwd: Path, *, contracts: Any = NO_SANDBOX, env:
     ):
         sandbox.find_uv.cache_clear()
         try:
-            code = cli.run([str(a) for a in argv], contracts=contracts)
+            code = app.run([str(a) for a in argv], contracts=contracts)
         finally:
             sandbox.find_uv.cache_clear()
     return Ran(code, out.getvalue(), err.getvalue())
@@ -334,8 +337,8 @@ def test_any_pyproject_file_is_handled_in_process(tmp_path_factory: pytest.TempP
         _only_usage_or_environment(lambda: config.depends_on(pyproject, CORE_DIST))
     if isinstance(options, config.Options):
         kw = {"core_package": options.core_package, "default_package": options.store_package}
-        _only_usage_or_environment(lambda: target.resolve_store(options.store, project, **kw))
-        _only_usage_or_environment(lambda: target.resolve_store(str(project), project.parent, **kw))
+        _only_usage_or_environment(lambda: stores.resolve_store(options.store, project, **kw))
+        _only_usage_or_environment(lambda: stores.resolve_store(str(project), project.parent, **kw))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -596,7 +599,7 @@ def test_valid_contract_files_pass_the_syntax_check(place: Place) -> None:
     (contracts / ".hidden").mkdir(parents=True, exist_ok=True)
     (contracts / "test_a.py").write_text("def test_a():\n    assert True\n", encoding="utf-8")
     (contracts / ".hidden" / "test_skipped_dir.py").write_text("not python (", encoding="utf-8")
-    runner.check_user_contracts((contracts,))  # no error
+    pytest_session.check_user_contracts((contracts,))  # no error
     ran = call(["--core-ref=1.0.0", *place.offline, "--store", "pkg", "--contracts", contracts], place.cwd)
     assert ran.code == ExitCode.ENVIRONMENT and "sandbox is disabled" in ran.stdout, ran.output
 
@@ -803,10 +806,10 @@ def fake_pytest(tmp_path: Path):
     return make
 
 
-def _run_fake(interpreter: Path, workdir: Path) -> runner.Outcome:
-    layout = runner.prepare(workdir, suite.builtin(), None)
+def _run_fake(interpreter: Path, workdir: Path) -> pytest_session.Outcome:
+    layout = pytest_session.prepare(workdir, suite.builtin(), None)
     box = SimpleNamespace(interpreter=interpreter)  # what the runner uses of an environment
-    return runner.run_builtin(box, layout, env={"PATH": os.environ["PATH"]}, timeout=30, strict=False)  # type: ignore[arg-type]
+    return pytest_session.run_builtin(box, layout, env={"PATH": os.environ["PATH"]}, timeout=30, strict=False)  # type: ignore[arg-type]
 
 
 RESULT = {"event": "result", "nodeid": "contracts/test_a.py::test_a", "outcome": "passed", "layer": "assertion"}
@@ -851,11 +854,11 @@ def test_malformed_plugin_report_is_an_environment_problem(fake_pytest, tmp_path
         _run_fake(fake_pytest(lines), tmp_path)
 
 
-def _outcome(**kw: Any) -> runner.Outcome:
-    return runner.Outcome(completed=True, versions={CORE_DIST: "1.0.0"}, **kw)
+def _outcome(**kw: Any) -> pytest_session.Outcome:
+    return pytest_session.Outcome(completed=True, versions={CORE_DIST: "1.0.0"}, **kw)
 
 
-GOLDEN = json.loads((runner.builtin_contracts() / "golden" / "schemas.json").read_text())
+GOLDEN = json.loads((pytest_session.builtin_contracts() / "golden" / "schemas.json").read_text())
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from contract_check import index
 from contract_check.errors import EnvironmentProblem
-from contract_check.index import IndexSettings, Release
+from contract_check.sources import index
+from contract_check.sources.index import IndexSettings, Release
 
 CORE = "market-data-core"
 NO_UV = "/nonexistent/uv-must-not-be-asked"

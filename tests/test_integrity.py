@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from conftest import cli_env, leftovers
-from contract_check import runner, suite
+from contract_check import suite
+from contract_check.run import pytest_session
 from fixturepkgs import (
     CORE_DIST,
     PYDANTIC_REQUIREMENT,
@@ -51,7 +52,7 @@ BROKEN_CORES: dict[str, tuple[tuple[str, str | None, str], ...]] = {
     "rejects-every-event": _validator('raise ValueError("no events today")'),
     "new-max-length": ((BP, "coordinator_id: str = Field(...,", "coordinator_id: str = Field(..., max_length=3,"),),
 }
-DECLARED = [i for e in suite.declared_checks(runner.builtin_contracts()) for i in e.ids()]
+DECLARED = [i for e in suite.declared_checks(pytest_session.builtin_contracts()) for i in e.ids()]
 
 
 def core_wheel(dest: Path, version: str, edits: Any = (), variant: str = "baseline") -> Path:

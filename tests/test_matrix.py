@@ -7,9 +7,11 @@ import dataclasses
 import pytest
 from packaging.version import Version
 
-from contract_check import config, index, matrix
+from contract_check import config
 from contract_check.errors import EnvironmentProblem, UsageError
-from contract_check.index import Release
+from contract_check.run import matrix
+from contract_check.sources import index
+from contract_check.sources.index import Release
 from fixturepkgs import CORE_DIST, write_store_project
 
 

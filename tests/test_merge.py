@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_check.errors import UsageError
-from contract_check.merge import MergeError, merge_reports
 from contract_check.models import (
     SCHEMA_VERSION,
     Artifact,
@@ -27,6 +26,7 @@ from contract_check.models import (
     summarise,
     worst,
 )
+from contract_check.report.merge import MergeError, merge_reports
 
 DECLARED = ["is-a-core-event", "roundtrip"]  # the checks the shards' suite declares
 

@@ -17,10 +17,10 @@ import pytest
 from packaging.version import Version
 
 from conftest import FakeContracts, cli_env, compatible_outcome
-from contract_check import index, refs
 from contract_check.errors import EnvironmentProblem, UsageError
-from contract_check.index import Release
 from contract_check.models import ExitCode, Source
+from contract_check.sources import index, refs
+from contract_check.sources.index import Release
 from fixturepkgs import CORE_DIST
 from test_hardening import call
 

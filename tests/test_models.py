@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from contract_check.events import check_from_result as _check_from_result
-from contract_check.events import read_events as _read_events
 from contract_check.models import (
     Check,
     ExitCode,
@@ -22,6 +20,8 @@ from contract_check.models import (
     summarise,
     worst,
 )
+from contract_check.run.events import check_from_result as _check_from_result
+from contract_check.run.events import read_events as _read_events
 
 BADNESS = [0, 1, 3, 2, 4, 130]  # DESIGN.md: "with several refs: the worst wins"
 

@@ -17,7 +17,8 @@ import pytest
 from rich.console import Console
 
 from conftest import cli_env
-from contract_check import cli, events, report
+from contract_check import report
+from contract_check.cli import app
 from contract_check.models import (
     Check,
     Layer,
@@ -33,6 +34,7 @@ from contract_check.models import (
 )
 from contract_check.report import causes
 from contract_check.report.table import render_table
+from contract_check.run import events
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -239,7 +241,7 @@ def test_width_comes_from_columns_else_the_terminal_else_120() -> None:
 
 
 def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = cli.run(argv)
+    code = app.run(argv)
     out = capsys.readouterr()
     return code, out.out + out.err
 
@@ -397,7 +399,9 @@ def test_control_characters_reach_no_renderer() -> None:
 
 
 def test_control_characters_in_error_lines_and_list(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from contract_check import catalogue, suite, terminal
+    from contract_check import suite
+    from contract_check.cli import terminal
+    from contract_check.suite import catalogue
 
     terminal.error(f"cannot read {PAYLOAD}", tip=f"fix {PAYLOAD}")
     (tmp_path / "suite.toml").write_text('[suite]\nname = "evil"\ncore-package = "c"\n', encoding="utf-8")
@@ -413,7 +417,7 @@ def test_control_characters_in_error_lines_and_list(capsys: pytest.CaptureFixtur
 def test_a_merged_shard_is_shown_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shard = tmp_path / "shard.json"
     shard.write_text(report.render_json(_one_ref(injected())), encoding="utf-8")
-    code = cli.run(["merge", str(shard), "--markdown", str(tmp_path / "merged.md")])
+    code = app.run(["merge", str(shard), "--markdown", str(tmp_path / "merged.md")])
     out = capsys.readouterr()
     assert code == 1, out
     for text in (out.out, out.err, (tmp_path / "merged.md").read_text(encoding="utf-8")):
@@ -587,7 +591,7 @@ def test_a_malformed_origin_is_refused(tmp_path: Path) -> None:
 def test_list_names_every_id_a_run_reports_and_never_splits_one(capsys: pytest.CaptureFixture[str]) -> None:
     """Seen: `list` ("every check and rule") omitted schema.<Subject> and the candidate-payload ids, and at 80
     columns cut ids mid-word, which broke copy-paste into [[accept]]."""
-    from contract_check import catalogue
+    from contract_check.suite import catalogue
 
     ids = [entry.id for entry in catalogue.checks()]
     assert "schema.StoreFeedbackEvent" in ids and "schema.BackpressureLevel" in ids

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from contract_check import proc
 from contract_check.errors import CommandTimeout, EnvironmentProblem
+from contract_check.util import proc
 
 PY = sys.executable
 ENV = {"PYTHONDONTWRITEBYTECODE": "1"}

@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from contract_check import config, fingerprint, project_root, target
+from contract_check import config
+from contract_check.config import project_root
+from contract_check.sources import stores
+from contract_check.util import fingerprint
 
 
 def test_a_plain_tree_lists_what_git_would_and_copies_links_inside_only(tmp_path: Path) -> None:
@@ -57,21 +60,21 @@ def test_the_enclosing_project_is_found_upward_within_the_checkout_only(tmp_path
 
 def test_the_default_store_is_the_enclosing_project_when_it_depends_on_core(tmp_path: Path) -> None:
     store = _project(tmp_path / "store")
-    found = target.resolve_store(None, store / "tests" / "contracts", core_package=CORE, default_package="s")
+    found = stores.resolve_store(None, store / "tests" / "contracts", core_package=CORE, default_package="s")
     assert (found.spec, found.path, found.origin) == (
         "../..",
         store.resolve(),
         "the project enclosing the current directory",
     )
-    assert target.resolve_store(None, store, core_package=CORE, default_package="s").spec == "."
+    assert stores.resolve_store(None, store, core_package=CORE, default_package="s").spec == "."
 
     tooling = _project(tmp_path / "tooling", dependencies="")
-    found = target.resolve_store(None, tooling / "tests", core_package=CORE, default_package="market-data-store")
+    found = stores.resolve_store(None, tooling / "tests", core_package=CORE, default_package="market-data-store")
     assert found.requirement == "market-data-store" and found.path is None
     assert found.origin == f"newest on the index; the project at .. does not depend on {CORE}"
     nowhere = tmp_path / "nowhere"
     nowhere.mkdir()
-    found = target.resolve_store(None, nowhere, core_package=CORE, default_package="market-data-store")
+    found = stores.resolve_store(None, nowhere, core_package=CORE, default_package="market-data-store")
     assert found.origin == "newest on the index; no Store project in the current directory or above it"
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_env, leftovers
-from contract_check import pythons, sandbox
+from contract_check import sandbox
 from contract_check.models import ExitCode
+from contract_check.sandbox import pythons
 from fixturepkgs import CORE_DIST
 
 # uv 0.13's words, recorded: no interpreter (wrapped at 80 columns), a path, and a pyenv shim of a version

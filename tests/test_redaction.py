@@ -27,10 +27,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeContracts, cli_env, leftovers
-from contract_check import cli, events, proc, runner, sandbox, terminal
+from contract_check import sandbox
+from contract_check.cli import app, terminal
 from contract_check.errors import EnvironmentProblem
-from contract_check.index import IndexSettings
 from contract_check.models import ExitCode
+from contract_check.run import events, pytest_session
+from contract_check.sources.index import IndexSettings
+from contract_check.util import proc
 from fixturepkgs import CORE_DIST, STORE_DIST
 
 TOKEN = "s3cr3t-T0KEN"
@@ -234,7 +237,7 @@ def test_internal_error_with_a_token_is_redacted(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     fault = RuntimeError(f"unexpected answer from {url('/simple')}")
     with contextlib.chdir(tmp_path), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.run(["--core-ref", "1.0.0", "--offline", "-v"], contracts=FakeContracts.factory(fault))
+        code = app.run(["--core-ref", "1.0.0", "--offline", "-v"], contracts=FakeContracts.factory(fault))
     assert code == ExitCode.INTERNAL
     assert "Traceback" in err.getvalue() and SHOWN in err.getvalue()
     assert TOKEN not in out.getvalue() + err.getvalue()
@@ -242,16 +245,16 @@ def test_internal_error_with_a_token_is_redacted(tmp_path: Path) -> None:
 
 def test_snapshot_metadata_never_holds_a_token(fixture_world, tmp_path: Path) -> None:
     """The golden metadata is committed to the repository: the ref and the Store spec in it are redacted."""
-    golden = runner.builtin_contracts() / "golden"
+    golden = pytest_session.builtin_contracts() / "golden"
     payloads = {p.stem: json.loads(p.read_text()) for p in (golden / "payloads").glob("*.json")}
-    outcome = runner.Outcome(
+    outcome = pytest_session.Outcome(
         completed=True,
         artifacts={"snapshot": json.loads((golden / "schemas.json").read_text()), "payloads": payloads},
         versions={CORE_DIST: "1.1.0", STORE_DIST: "0.1.0"},
     )
     output = tmp_path / "golden"
     with contextlib.chdir(tmp_path):
-        code = cli.run(
+        code = app.run(
             [
                 "snapshot",
                 "--core-ref",

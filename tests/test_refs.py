@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from contract_check import refs
 from contract_check.errors import EnvironmentProblem, UsageError
-from contract_check.index import Release
 from contract_check.models import ExitCode, Source
+from contract_check.sources import refs
+from contract_check.sources.index import Release
 
 CORE = "market-data-core"
 GIT = "https://example.invalid/acme/market-data-core.git"

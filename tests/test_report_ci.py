@@ -21,7 +21,6 @@ from contract_check.models import (
     run_status,
     summarise,
 )
-from contract_check.refcheck import trim_log
 from contract_check.report.github import (
     annotations,
     endgroup,
@@ -34,6 +33,7 @@ from contract_check.report.github import (
 )
 from contract_check.report.junit import render_junit, xml_safe
 from contract_check.report.markdown import cell, render_markdown
+from contract_check.run.refcheck import trim_log
 
 XSD = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit.xsd")
 NOW = datetime(2026, 5, 1, 12, 30, 45, tzinfo=UTC)

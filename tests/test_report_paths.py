@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from contract_check import report_paths, suite
+from contract_check import suite
 from contract_check.errors import UsageError
 from contract_check.models import ExitCode
+from contract_check.report import report_paths
 from fixturepkgs import CORE_DIST, write_store_project
 from test_hardening import NO_SANDBOX, call
 

@@ -6,7 +6,7 @@ a whole Store checkout with its ``.git``, and the directory it made had mode 070
 golden's own files, refuses everything else, and keeps the old golden until the new one is complete.
 
 The fast tests run ``snapshot`` in-process with the sandbox replaced by a recording outcome (nothing is
-installed), or drive the planner (``golden_replace.plan``/``replace``) on real temporary trees; the ones
+installed), or drive the planner (``golden_write.plan``/``replace``) on real temporary trees; the ones
 marked ``slow`` run the real CLI on the fixture packages.
 """
 
@@ -25,13 +25,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FakeContracts
-from contract_check import golden, golden_replace, runner
 from contract_check.errors import UsageError
 from contract_check.models import ExitCode
+from contract_check.run import pytest_session
+from contract_check.suite import golden, golden_write
 from fixturepkgs import CORE_DIST, STORE_DIST
 from test_hardening import call
 
-BUILTIN = runner.builtin_contracts() / "golden"
+BUILTIN = pytest_session.builtin_contracts() / "golden"
 SCHEMAS = json.loads((BUILTIN / "schemas.json").read_text())
 PAYLOADS = {p.stem: json.loads(p.read_text()) for p in sorted((BUILTIN / "payloads").glob("*.json"))}
 
@@ -63,16 +64,16 @@ def tree(root: Path) -> dict[str, tuple[Any, ...]]:
     return found
 
 
-def recording(payloads: dict[str, list[Any]] | None = None) -> runner.Outcome:
+def recording(payloads: dict[str, list[Any]] | None = None) -> pytest_session.Outcome:
     """What a recording run of a known-good pair reports: the built-in golden's schemas and payloads."""
-    return runner.Outcome(
+    return pytest_session.Outcome(
         completed=True,
         artifacts={"snapshot": SCHEMAS, "payloads": PAYLOADS if payloads is None else payloads},
         versions={CORE_DIST: "1.1.0", STORE_DIST: "0.1.0"},
     )
 
 
-def snapshot(cwd: Path, *args: str | Path, outcome: runner.Outcome | None = None) -> Any:
+def snapshot(cwd: Path, *args: str | Path, outcome: pytest_session.Outcome | None = None) -> Any:
     argv: list[str | Path] = [
         "snapshot",
         "--core-ref",
@@ -174,13 +175,13 @@ def test_snapshot_refuses_the_home_directory(tmp_path: Path) -> None:
 def test_the_planner_refuses_the_root_and_home(tmp_path: Path, where: str) -> None:
     """Only the planner is asked (never ``replace``): a regression here must not be able to touch either."""
     with pytest.raises(UsageError, match=r"root of the file system|your home directory"):
-        golden_replace.plan(Path(where).expanduser(), cwd=tmp_path)
+        golden_write.plan(Path(where).expanduser(), cwd=tmp_path)
 
 
 def test_the_planner_refuses_the_installed_tool(tmp_path: Path) -> None:
-    inside = Path(golden_replace.__file__).parent / "golden-here"
+    inside = Path(golden_write.__file__).parent / "golden-here"
     with pytest.raises(UsageError, match="inside the installed contract-check"):
-        golden_replace.plan(inside, cwd=tmp_path)
+        golden_write.plan(inside, cwd=tmp_path)
     assert not inside.exists()
 
 
@@ -229,7 +230,7 @@ def test_snapshot_replaces_a_second_release_golden(tmp_path: Path) -> None:
 
 def test_a_failure_during_the_swap_puts_the_old_golden_back(tmp_path: Path) -> None:
     out = tmp_path / "golden"
-    golden_replace.write(out, golden.Content(SCHEMAS, PAYLOADS, {"core": "1"}), cwd=tmp_path)
+    golden_write.write(out, golden.Content(SCHEMAS, PAYLOADS, {"core": "1"}), cwd=tmp_path)
     (out / "README").write_text("ours\n")
     before = tree(tmp_path)
     real = os.replace
@@ -245,9 +246,9 @@ def test_a_failure_during_the_swap_puts_the_old_golden_back(tmp_path: Path) -> N
 
         fewer = golden.Content({"models": {}, "enums": {"E": ["a"]}}, {"New": [{"x": 1}]}, {"core": "2"})
         with mock.patch("os.replace", flaky), pytest.raises(KeyboardInterrupt):
-            golden_replace.write(out, fewer, cwd=tmp_path)
+            golden_write.write(out, fewer, cwd=tmp_path)
         assert tree(tmp_path) == before, fail_at
-    golden_replace.write(out, fewer, cwd=tmp_path)
+    golden_write.write(out, fewer, cwd=tmp_path)
     assert (out / "README").read_text() == "ours\n" and sorted(os.listdir(out / "payloads")) == ["New.json"]
 
 
@@ -283,7 +284,7 @@ def _content(subjects: list[str], tag: str) -> golden.Content:
 def _prior(target: Path, prior: str, subjects: list[str], cwd: Path) -> set[str]:
     """Write the previous golden; return its own files (what snapshot may replace)."""
     if prior == "declared":
-        golden_replace.write(target, _content(subjects, "old"), cwd=cwd)
+        golden_write.write(target, _content(subjects, "old"), cwd=cwd)
     elif prior == "second-release":  # as the second release wrote it: always a payloads/ directory
         (target / "payloads").mkdir(parents=True)
         (target / "schemas.json").write_text(json.dumps(_content(subjects, "old").snapshot))
@@ -341,7 +342,7 @@ def test_nothing_outside_the_golden_changes(
             given_path.symlink_to(target)
         before = tree(root)
         try:
-            golden_replace.write(given_path, _content(new_subjects, "new"), cwd=cwd)
+            golden_write.write(given_path, _content(new_subjects, "new"), cwd=cwd)
         except UsageError:
             assert tree(root) == before  # refused: nothing changed
             return
@@ -355,19 +356,19 @@ def test_nothing_outside_the_golden_changes(
         assert not {"pyproject.toml", ".git"} & set(os.listdir(target))
         read = golden.read(target)
         assert read is not None and read.content == _content(new_subjects, "new")
-        assert not [n for n in os.listdir(target) if n.startswith(golden_replace.STAGING_PREFIX)]
+        assert not [n for n in os.listdir(target) if n.startswith(golden_write.STAGING_PREFIX)]
 
 
 def test_a_user_file_where_the_new_golden_needs_one_is_refused(tmp_path: Path) -> None:
     """A payload file the declaration does not list is not the golden's, even where the new golden needs it."""
     out = tmp_path / "golden"
-    golden_replace.write(out, _content(["A"], "old"), cwd=tmp_path)
+    golden_write.write(out, _content(["A"], "old"), cwd=tmp_path)
     (out / "payloads" / "B.json").write_text('["mine"]')
     before = tree(tmp_path)
     with pytest.raises(UsageError, match=r"payloads/B.json there is not the golden's own"):
-        golden_replace.write(out, _content(["A", "B"], "new"), cwd=tmp_path)
+        golden_write.write(out, _content(["A", "B"], "new"), cwd=tmp_path)
     assert tree(tmp_path) == before
-    golden_replace.write(out, _content(["A"], "new"), cwd=tmp_path)  # not in the way: it stays
+    golden_write.write(out, _content(["A"], "new"), cwd=tmp_path)  # not in the way: it stays
     assert (out / "payloads" / "B.json").read_text() == '["mine"]'
 
 
@@ -416,7 +417,7 @@ def test_snapshot_through_the_cli(run_cli, fixture_world, tmp_path: Path) -> Non
 def test_a_truncated_payload_is_a_usage_error_not_broken(run_cli, fixture_world, tmp_path: Path) -> None:
     """It used to read BROKEN (1): the sandbox failed to load the file and reported a collection error."""
     damaged = tmp_path / "golden"
-    golden_replace.write(damaged, golden.Content(SCHEMAS, PAYLOADS, {"core": "1.4.61"}), cwd=tmp_path)
+    golden_write.write(damaged, golden.Content(SCHEMAS, PAYLOADS, {"core": "1.4.61"}), cwd=tmp_path)
     payload = damaged / "payloads" / "FeedbackEvent.json"
     payload.write_bytes(payload.read_bytes()[:40])
     ran = run_cli(

@@ -366,7 +366,7 @@ def test_the_tests_can_see_a_build_in_place(ws: Workspace, tmp_path: Path) -> No
 
 def test_a_project_in_a_directory_its_enclosing_repository_ignores_is_copied_whole(tmp_path: Path) -> None:
     """git lists nothing there: the copy falls back to walking the tree, never to an empty project."""
-    from contract_check import fingerprint
+    from contract_check.util import fingerprint
 
     outer = tmp_path / "outer"
     (outer / "vendor" / "store" / "src").mkdir(parents=True)

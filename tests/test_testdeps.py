@@ -17,13 +17,16 @@ from typing import Any
 import pytest
 
 from conftest import every_builtin_passed
-from contract_check import events, sandbox_plugin, suite, testdeps
-from contract_check.classify import Baseline, Policy, classify
+from contract_check import suite
 from contract_check.errors import EnvironmentProblem
-from contract_check.events import MissingModule
 from contract_check.models import Check, ExitCode, Layer, Source, Status
-from contract_check.refs import ResolvedRef
-from contract_check.runner import Outcome
+from contract_check.run import events
+from contract_check.run.events import MissingModule
+from contract_check.run.pytest_session import Outcome
+from contract_check.sandbox.inside import plugin
+from contract_check.sources.refs import ResolvedRef
+from contract_check.verdict import testdeps
+from contract_check.verdict.classify import Baseline, Policy, classify
 
 # ------------------------------------------------------------------------ the plugin reads the import
 
@@ -67,7 +70,7 @@ class World:
         raise AssertionError(f"{path} imported without an error")
 
     def missing(self, exc: BaseException | None) -> dict[str, Any] | None:
-        return sandbox_plugin.missing_module(exc, str(self.root), self.roles)
+        return plugin.missing_module(exc, str(self.root), self.roles)
 
 
 @pytest.fixture
@@ -307,7 +310,7 @@ def run_plugin(project: Path, tmp_path: Path, *pytest_args: str) -> list[dict[st
 
     plugin_dir = tmp_path / "plugin"
     plugin_dir.mkdir(exist_ok=True)
-    source = Path(sandbox_plugin.__file__)
+    source = Path(plugin.__file__)
     shutil.copyfile(source, plugin_dir / "contract_check_plugin.py")
     shutil.copyfile(source.with_name("rule_ids.py"), plugin_dir / "contract_check_rules.py")
     out = tmp_path / "events.jsonl"

@@ -11,11 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from contract_check import baseenv, fingerprint, results, runner, sandbox, suite
-from contract_check.classify import Baseline, Policy, classify, verdict
+from contract_check import sandbox, suite
+from contract_check.cache import results
 from contract_check.errors import UsageError
 from contract_check.models import Check, Layer, Run, Source, Status
-from contract_check.refs import ResolvedRef
+from contract_check.run import pytest_session
+from contract_check.sandbox import baseenv
+from contract_check.sources.refs import ResolvedRef
+from contract_check.util import fingerprint
+from contract_check.verdict.classify import Baseline, Policy, classify, verdict
 
 # ------------------------------------------------------------------------------------ declared checks (AST)
 
@@ -103,7 +107,7 @@ def test_a_parametrisation_that_cannot_be_read_is_at_least_one_case(tmp_path: Pa
 
 def test_the_builtin_suite_declares_every_check_it_reports() -> None:
     builtin = suite.builtin()
-    ids = [i for e in builtin.declared_checks(runner.golden_payload_subjects(builtin.golden)) for i in e.ids()]
+    ids = [i for e in builtin.declared_checks(pytest_session.golden_payload_subjects(builtin.golden)) for i in e.ids()]
     assert len(ids) == len(set(ids)) == 28
     assert "health.component-states[degraded]" in ids and "schema.snapshot" in ids
     assert [i for i in ids if i.startswith("payload.golden.")] == [
@@ -152,7 +156,7 @@ P, F, E, S = Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED
 )
 def test_classify(rows: list[tuple[str, Status]], outcome: dict[str, object], code: int, says: str | None) -> None:
     checks = [_row(i, s) for i, s in rows]
-    got_code, error = verdict(checks, runner.Outcome(completed=True, **outcome), tuple(DECLARED))  # type: ignore[arg-type]
+    got_code, error = verdict(checks, pytest_session.Outcome(completed=True, **outcome), tuple(DECLARED))  # type: ignore[arg-type]
     assert got_code == code
     if says is None:
         assert error is None
@@ -163,7 +167,9 @@ def test_classify(rows: list[tuple[str, Status]], outcome: dict[str, object], co
 def test_a_user_row_under_a_builtin_id_is_a_usage_error() -> None:
     """User rows are node ids (the runner sets them); should one still equal a built-in id (an unmarked
     built-in test of a custom suite in the same place), it must not count for the built-in."""
-    outcome = runner.Outcome(completed=True, checks=[_row("c.one", P), _row("c.two", P), _row("c.two", S, Layer.USER)])
+    outcome = pytest_session.Outcome(
+        completed=True, checks=[_row("c.one", P), _row("c.two", P), _row("c.two", S, Layer.USER)]
+    )
     resolved = ResolvedRef("1", "core==1", Source.INDEX)
     with pytest.raises(UsageError, match=r"a user contract has the id 'c\.two', which is a built-in check's"):
         classify(resolved, outcome, Baseline(None, "none"), Policy(core_package="core", declared=tuple(DECLARED)))

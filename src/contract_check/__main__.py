@@ -1,3 +1,3 @@
-from contract_check.cli import main
+from contract_check.cli.app import main
 
 main()

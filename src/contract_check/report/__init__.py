@@ -19,11 +19,11 @@ from pathlib import Path
 from pydantic_core import PydanticSerializationError
 from rich.console import Console
 
-from contract_check import printable
 from contract_check.errors import EnvironmentProblem
 from contract_check.models import Report
 from contract_check.report import github, junit, markdown
 from contract_check.report.table import render_table
+from contract_check.util import printable
 
 PIPE_WIDTH = 120  # a log or a file: wide enough for check ids, narrow enough for a CI log viewer
 

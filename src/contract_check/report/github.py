@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from contract_check import printable
 from contract_check.models import Check, ExitCode, Report, Run, Severity, verdict_slug
-from contract_check.proc import redact
 from contract_check.report.causes import not_run, unrun_line
 from contract_check.report.markdown import render_markdown
+from contract_check.util import printable
+from contract_check.util.proc import redact
 
 
 def escape_data(text: str) -> str:

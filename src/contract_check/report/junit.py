@@ -14,8 +14,8 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from contract_check import printable
 from contract_check.models import Check, ExitCode, Report, Run, Status
+from contract_check.util import printable
 
 MESSAGE_LIMIT = 300  # the one-line `message` attribute; the element text keeps everything
 

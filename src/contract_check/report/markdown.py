@@ -14,11 +14,11 @@ from __future__ import annotations
 import html
 import re
 
-from contract_check import printable
 from contract_check.models import Report, Run, Status, Summary, verdict
 from contract_check.report.causes import Cause, group, not_run, shortened, summary_counts, unrun_line
 from contract_check.report.table import short_commit
 from contract_check.report.tally import LAYER_TITLES, LAYERS, Tally, by_subject, tally
+from contract_check.util import printable
 
 CELL_LIMIT = 200  # message cells in tables; the JSON report carries the full text
 LIMIT = 1_000_000  # bytes; GitHub's step summary limit is 1 MiB

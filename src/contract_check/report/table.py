@@ -15,10 +15,10 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from contract_check import printable
 from contract_check.models import ExitCode, Report, Run, Severity, Status, verdict
 from contract_check.report.causes import Cause, group, not_run, shortened, summary_counts, unrun_line
 from contract_check.report.tally import LAYER_TITLES, LAYERS, Tally, by_subject, tally
+from contract_check.util import printable
 
 STYLE: dict[int, str] = {ExitCode.OK: "bold green", ExitCode.BROKEN: "bold red", ExitCode.ENVIRONMENT: "bold yellow"}
 KIND_STYLE = {
