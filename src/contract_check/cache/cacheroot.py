@@ -70,9 +70,7 @@ def foreign(root: Path, *, first: bool = False) -> list[str]:
     for name in top:
         if cachedir.TOP_PARTIAL_NAME.fullmatch(name):
             continue  # the marker or the ledger being written by another process right now
-        if name not in cachedir.TOP_LEVEL or (name in FOLDERS and not cachedir.is_real_dir(root / name)):
-            found.append(name)
-        elif name == cachedir.TAG:  # a cache tag that is not contract-check's: another tool's cache, never adopted
+        if name not in cachedir.TOP_LEVEL or (name in FOLDERS and not cachedir.is_real_dir(root / name)) or name == cachedir.TAG:
             found.append(name)
         elif name in FOLDERS:
             try:
