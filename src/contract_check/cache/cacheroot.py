@@ -70,7 +70,9 @@ def foreign(root: Path, *, first: bool = False) -> list[str]:
     for name in top:
         if cachedir.TOP_PARTIAL_NAME.fullmatch(name):
             continue  # the marker or the ledger being written by another process right now
-        if name not in cachedir.TOP_LEVEL or (name in FOLDERS and not cachedir.is_real_dir(root / name)) or name == cachedir.TAG:
+        # a cache tag that is not contract-check's is another tool's cache: never adopted
+        not_ours = name not in cachedir.TOP_LEVEL or name == cachedir.TAG
+        if not_ours or (name in FOLDERS and not cachedir.is_real_dir(root / name)):
             found.append(name)
         elif name in FOLDERS:
             try:
