@@ -128,8 +128,9 @@ def normalise(merged: Merged, cwd: Path, *, config_dir: Path | None, subjects: a
     specs = settings()
     values = dict(merged.values)
     for name, value in merged.values.items():
-        from_config = merged.origins[name].kind == "config" if name in merged.origins else False
-        values[name] = _absolute(specs[name].paths, value, cwd, merged.label(name), config_dir if from_config else None)
+        origin = merged.origins.get(name)
+        in_config = config_dir if origin is not None and origin.kind == "config" else None
+        values[name] = _absolute(specs[name].paths, value, cwd, merged.label(name), in_config)
     if "timeout" in values:
         values["timeout"] = seconds(values["timeout"])
     if values.get("accept_file") is not None:  # merged with the pyproject's entries, which come first

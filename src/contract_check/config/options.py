@@ -63,8 +63,10 @@ class Spec:
 
     @property
     def flag(self) -> str:
-        """The flag messages name (the long one)."""
-        return next((f for f in self.flags if f.startswith("--")), self.flags[0]).split("/")[0] if self.flags else ""
+        """The flag messages name: the long one (``--verbose``, not ``-v``; ``--summary`` of a ``/`` pair)."""
+        if not self.flags:
+            return ""
+        return next((f for f in self.flags if f.startswith("--")), self.flags[0]).split("/")[0]
 
     @property
     def element(self) -> Any:
