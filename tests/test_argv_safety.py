@@ -17,7 +17,7 @@ import pytest
 from contract_check import config, suite
 from contract_check.errors import UsageError
 from contract_check.models import ExitCode, Source
-from contract_check.sources import artifacts, refs
+from contract_check.sources import artifacts, gitrev, refs
 from contract_check.util import proc
 from fixturepkgs import CORE_DIST
 from test_hardening import call
@@ -145,7 +145,7 @@ def test_git_ls_remote_gets_double_dash_before_url_and_refs() -> None:
 
     parsed = refs.parse("git:main", core_package=CORE_DIST)
     resolved = refs.resolve(parsed, core_package=CORE_DIST, core_git="https://example.invalid/r.git", releases=list)
-    with mock.patch.object(artifacts.proc, "run", fake_run):
+    with mock.patch.object(gitrev.proc, "run", fake_run):
         assert artifacts.git_commit(resolved) == "a" * 40
     assert seen == [("git", "ls-remote", "--", "https://example.invalid/r.git", "main", "main^{}")]
 

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from conftest import FakeContracts
+from contract_check.models import Source
+from contract_check.sources import artifacts, refs
 from fixturepkgs import CORE_DIST, write_store_project
 from storerepo import make_store_repo
 from test_hardening import NO_SANDBOX, call
@@ -193,8 +195,8 @@ def test_a_version_is_published_only_when_the_index_lists_it() -> None:
 
 @pytest.mark.slow  # git ls-remote
 def test_commit_of_a_branch_a_tag_and_an_ambiguous_name(fixture_world: Any, tmp_path: Path) -> None:
-    from contract_check.bump.command import commit_of
     from contract_check.errors import EnvironmentProblem, UsageError
+    from contract_check.sources.gitrev import commit_of
 
     clone = _clone_with_branch(fixture_world, tmp_path, "v1.0.0-fix", "v1.1.0")
     url = clone.as_uri()
@@ -206,9 +208,9 @@ def test_commit_of_a_branch_a_tag_and_an_ambiguous_name(fixture_world: Any, tmp_
     subprocess.run(["git", "-C", str(clone), "branch", "v1.0.0", shas["v1.1.0"]], check=True)  # a branch named as a tag
     with pytest.raises(UsageError, match="names both a branch and a tag"):
         commit_of(url, "v1.0.0")
-    with pytest.raises(
-        UsageError, match=r"bump pins the commit it checks, and '[0-9a-f]{10}' is not a branch"
-    ) as short:
+    ambiguous = refs.ResolvedRef("git:v1.0.0", f"c @ git+{url}@v1.0.0", Source.GIT, git_url=url, git_rev="v1.0.0")
+    assert artifacts.git_commit(ambiguous) is None  # the result cache never keys a run on a guess (was: the last SHA)
+    with pytest.raises(UsageError, match=r"'[0-9a-f]{10}' is not a branch or tag of .*, and a short commit") as short:
         commit_of(url, shas["v1.0.0"][:10])
     assert short.value.tip == "give the commit as its full 40-character SHA"
     with pytest.raises(EnvironmentProblem, match="has no branch or tag 'nope'"):

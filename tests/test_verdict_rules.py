@@ -8,11 +8,12 @@ import os
 import textwrap
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from contract_check import sandbox, suite
-from contract_check.cache import results
+from contract_check.cache import cacheledger, results
 from contract_check.errors import UsageError
 from contract_check.models import Check, Layer, Run, Source, Status
 from contract_check.run import pytest_session
@@ -253,6 +254,17 @@ def test_a_cached_run_is_served_only_when_its_checks_give_its_verdict_now(tmp_pa
     for key, checks in stored.items():
         cache.put(key, Run(core_ref="1", status=Status.PASSED, exit_code=0, checks=checks))
         assert cache.get(key) is None, key
+
+
+def test_a_cache_hit_counts_as_a_use_for_eviction(tmp_path: Path) -> None:
+    """Seen: a result used every day was evicted by when it was written, as if never used again."""
+    root = tmp_path / "cache"
+    cache = results.ResultCache((), declared=DECLARED, root=root)
+    cache.put("used", Run(core_ref="1", status=Status.PASSED, exit_code=0, checks=[_row("c.one", P), _row("c.two", P)]))
+    written = cacheledger.read(root)[0]["results/used.json"].used
+    with mock.patch("time.time", return_value=written + 3600):
+        assert cache.get("used") is not None
+    assert cacheledger.read(root)[0]["results/used.json"].used == written + 3600
 
 
 # ------------------------------------------------------------------------------------------ base environment

@@ -24,7 +24,6 @@ regenerating are named; requirements files that could not be edited byte-exactly
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,17 +33,16 @@ from packaging.version import InvalidVersion, Version
 
 from contract_check.bump import edits
 from contract_check.config import Options
-from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
+from contract_check.errors import ContractCheckError, UsageError
 from contract_check.models import ExitCode, Report, Source
 from contract_check.run import pipeline
 from contract_check.run.refcheck import Progress, quiet
 from contract_check.run.settings import CoreSource, core_source
-from contract_check.sandbox import find_uv, scrubbed_env
+from contract_check.sandbox import find_uv
 from contract_check.sources import index, refs, stores
+from contract_check.sources.gitrev import commit_of
 from contract_check.util import proc
 
-_SHA = re.compile(r"[0-9a-f]{40}")
-_SHORT_SHA = re.compile(r"[0-9a-fA-F]{7,39}")
 Listing = Callable[[], list[index.Release]]
 
 
@@ -79,49 +77,6 @@ def _below_upper_bound(version: Version, declared: str | None, core_package: str
                 "bump moves the lower bound only",
                 tip="raise the upper bound by hand (a new major version is a decision, not a bump)",
             )
-
-
-def commit_of(url: str, rev: str, *, timeout: float = 60.0) -> str:
-    """The commit *rev* (a branch, a tag, HEAD or a full SHA) names in the git repository *url*."""
-    if _SHA.fullmatch(rev):
-        return rev
-    where = proc.redact(url)
-    done = proc.run(
-        ["git", "ls-remote", "--", url.removeprefix("git+"), rev, f"{rev}^{{}}"],  # "--": the URL is no option
-        env=scrubbed_env({"GIT_TERMINAL_PROMPT": "0"}),
-        timeout=timeout,
-        what="git ls-remote",
-    )
-    if not done.ok:
-        said = next((ln.strip() for ln in done.stderr.splitlines() if ln.strip()), "")
-        raise EnvironmentProblem(
-            proc.redact(f"could not ask {where} which commit {rev} is: {said[:200]}"),
-            tip="check --core-git and the network; bump pins the commit it checks",
-            kind="network",
-        )
-    found: dict[str, str] = {}
-    for line in done.stdout.splitlines():
-        sha, _, name = line.partition("\t")
-        found[name.strip()] = sha.strip()
-    names = [rev, f"refs/heads/{rev}", f"refs/tags/{rev}"]
-    commits = {found.get(f"{name}^{{}}", found[name]) for name in names if name in found}
-    if len(commits) > 1:
-        raise UsageError(
-            f"{rev!r} names both a branch and a tag of {where}, at different commits",
-            tip="give the commit to check as its full SHA (git:<40 hex digits>)",
-        )
-    if not commits:
-        if _SHORT_SHA.fullmatch(rev):
-            raise UsageError(
-                f"bump pins the commit it checks, and {rev!r} is not a branch or tag of {where}",
-                tip="give the commit as its full 40-character SHA",
-            )
-        raise EnvironmentProblem(
-            f"{where} has no branch or tag {rev!r}",
-            tip="git ls-remote URL lists them",
-            kind="ref-not-found",
-        )
-    return commits.pop()
 
 
 def _pin_commit(

@@ -90,6 +90,7 @@ class ResultCache:
             run.checks,
         ):
             return None  # the stored verdict does not follow from the stored checks
+        cacheledger.touch(self.root.parent, f"results/{key}.json")  # used again: the last to be evicted
         return judged
 
     def put(self, key: str, run: Run) -> None:

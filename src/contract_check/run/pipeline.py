@@ -476,7 +476,8 @@ def _redo(
     assert envs.guard is not None
     tainted = [ref for ref in wanted if ref in envs.guard.tainted]
     log.warning(
-        "a contract changed a file of the shared environment; checking %s again in fresh environments",
+        "the shared environment changed while it was in use (a contract wrote to it, or the cache was cleaned up); "
+        "checking %s again in fresh environments",
         ", ".join(proc.redact(r) for r in tainted),
     )
     fresh_contracts = make(session, envs.without_base())

@@ -37,10 +37,10 @@ from packaging.version import InvalidVersion, Version
 
 from contract_check.errors import ContractCheckError
 from contract_check.models import Artifact, Source
-from contract_check.sandbox import scrubbed_env
+from contract_check.sources import gitrev
 from contract_check.sources.index import Release, ReleaseFile
 from contract_check.sources.refs import ResolvedRef
-from contract_check.util import fsread, proc
+from contract_check.util import fsread
 from contract_check.util.fingerprint import content_digest, digest, file_digest
 
 RECORD_LIMIT = 16 * fsread.MIB  # a RECORD lists every file of a distribution: a few hundred KiB at most
@@ -137,23 +137,15 @@ def _replace(plan: Plan, **changes: Any) -> Plan:
 
 
 def git_commit(resolved: ResolvedRef) -> str | None:
-    """The commit a git ref resolves to now (the peeled tag for an annotated one), or None if git cannot say."""
+    """The commit a git ref resolves to now (``gitrev.commit_of``), or None when it cannot be told for sure
+    (unreachable, unknown, or a name that is both a branch and a tag): such a ref is never cached."""
     url, rev = resolved.git_url, resolved.git_rev
     if not url or not rev:
         return None
-    if _SHA.fullmatch(rev):
-        return rev
     try:
-        done = proc.run(
-            ["git", "ls-remote", "--", url, rev, f"{rev}^{{}}"],  # "--": the URL is never an option
-            env=scrubbed_env({"GIT_TERMINAL_PROMPT": "0"}),
-            timeout=30,
-            what="git ls-remote",
-        )
+        return gitrev.commit_of(url, rev, timeout=30)
     except (ContractCheckError, OSError):
         return None
-    shas = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
-    return shas[-1] if done.ok and shas else None  # the peeled tag (^{}) comes last
 
 
 # -------------------------------------------------------------------------------------------- installed
