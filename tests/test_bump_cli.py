@@ -171,9 +171,10 @@ def test_a_version_is_published_only_when_the_index_lists_it() -> None:
     from contract_check.bump import command
     from contract_check.config import Options
     from contract_check.errors import EnvironmentProblem
+    from contract_check.run.settings import core_source
     from contract_check.sources import index
 
-    options = Options(core_package=CORE_DIST)
+    options = core_source(Options(core_package=CORE_DIST))
     listed = [index.Release(Version("1.1.0")), index.Release(Version("1.2.0"), yanked=True)]
     assert command.unpublished(Version("1.1.0"), options, lambda: listed) is None
     assert (

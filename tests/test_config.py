@@ -88,7 +88,7 @@ def test_every_known_key(tmp_path: Path) -> None:
             ),
         ),
     }
-    assert set(out) == {attr for attr, _ in config._CONFIG_KEYS.values()}
+    assert set(out) == {spec.name for spec in config.by_key().values()}
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from packaging.version import Version
 from contract_check import config
 from contract_check.errors import EnvironmentProblem, UsageError
 from contract_check.run import matrix
+from contract_check.run.settings import ref_selection
 from contract_check.sources import index
 from contract_check.sources.index import Release
 from fixturepkgs import CORE_DIST, write_store_project
@@ -50,7 +51,7 @@ def _options(**kw):
 
 def _expand(options, declared=None):
     """Pure expansion: the index listing is given."""
-    return matrix.expand_refs(options, declared=declared, releases=lambda: FOUND)
+    return matrix.expand_refs(ref_selection(options), declared=declared, releases=lambda: FOUND)
 
 
 def test_range_skips_prereleases_and_yanked(caplog):
@@ -83,7 +84,7 @@ def test_without_a_listing_latest_is_only_itself():
         raise EnvironmentProblem("could not reach the package index", kind="network")
 
     options = _options(core_refs=("latest", "2.0.0", "v2.0.0"))
-    assert matrix.expand_refs(options, declared=None, releases=offline) == ["latest", "2.0.0"]
+    assert matrix.expand_refs(ref_selection(options), declared=None, releases=offline) == ["latest", "2.0.0"]
 
 
 def test_since_pin_uses_the_declared_lower_bound():
@@ -248,6 +249,10 @@ def test_range_against_a_real_index_page_with_yanked_files(tmp_path):
         index_url=(tmp_path / "simple").as_uri(),
     )
     found = index.releases("market-data-core", options.index, uv="uv")
-    assert matrix.expand_refs(options, declared=None, releases=lambda: found) == ["1.4.0", "1.4.2"]
+    assert matrix.expand_refs(ref_selection(options), declared=None, releases=lambda: found) == ["1.4.0", "1.4.2"]
     with_pre = dataclasses.replace(options, pre=True)
-    assert matrix.expand_refs(with_pre, declared=None, releases=lambda: found) == ["1.4.0", "1.4.2rc1", "1.4.2"]
+    assert matrix.expand_refs(ref_selection(with_pre), declared=None, releases=lambda: found) == [
+        "1.4.0",
+        "1.4.2rc1",
+        "1.4.2",
+    ]

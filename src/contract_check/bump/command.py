@@ -37,6 +37,7 @@ from contract_check.errors import ContractCheckError, UsageError
 from contract_check.models import ExitCode, Report, Source
 from contract_check.run import pipeline
 from contract_check.run.refcheck import Progress, quiet
+from contract_check.run.settings import CoreSource, core_source
 from contract_check.sandbox import find_uv
 from contract_check.sources import index, refs, stores
 from contract_check.sources.gitrev import commit_of
@@ -53,9 +54,9 @@ class Bumped:
     resolved: str | None = None  # "git:good is commit abc... of URL" when a git ref was resolved first
 
 
-def project_of(options: Options, cwd: Path) -> Path:
-    """The Store project bump edits (a local directory), or a UsageError."""
-    store = stores.resolve_store(options.store, cwd, core_package=options.core_package, default_package=None)
+def project_of(store_spec: str | None, core_package: str, cwd: Path) -> Path:
+    """The Store project bump edits (the local directory *store_spec* names, or the one at hand), or a UsageError."""
+    store = stores.resolve_store(store_spec, cwd, core_package=core_package, default_package=None)
     if store.project is None:
         raise UsageError(
             f"bump edits a Store project, and {store.spec!r} is not a local project directory",
@@ -78,14 +79,15 @@ def _below_upper_bound(version: Version, declared: str | None, core_package: str
             )
 
 
-def _pin_commit(options: Options, cwd: Path) -> tuple[Options, str | None, tuple[str, str] | None]:
-    """*options* with a git ref replaced by its commit; what was said; (repository, commit) or None."""
-    ref = options.core_refs[0]
-    parsed = refs.parse(ref, core_package=options.core_package, cwd=cwd)
+def _pin_commit(
+    ref: str, core: CoreSource, timeout: float, cwd: Path
+) -> tuple[str, str | None, tuple[str, str] | None]:
+    """*ref*, a git ref replaced by its commit; what was said; (repository, commit) or None."""
+    parsed = refs.parse(ref, core_package=core.package, cwd=cwd)
     if parsed.source is Source.GIT:
-        if not options.core_git:
-            return options, None, None  # the check says that no repository is known
-        url, rev = options.core_git, parsed.target
+        if not core.git:
+            return ref, None, None  # the check says that no repository is known
+        url, rev = core.git, parsed.target
     elif parsed.source is Source.URL and "git+" in parsed.target:
         link = parsed.target.split("@", 1)[1].strip()
         base, _, fragment = link.partition("#")
@@ -97,25 +99,25 @@ def _pin_commit(options: Options, cwd: Path) -> tuple[Options, str | None, tuple
             )
         url = head
     else:
-        return options, None, None
-    commit = commit_of(url, rev, timeout=options.timeout)
-    checked = f"git:{commit}" if parsed.source is Source.GIT else f"{options.core_package} @ {url}@{commit}"
+        return ref, None, None
+    commit = commit_of(url, rev, timeout=timeout)
+    checked = f"git:{commit}" if parsed.source is Source.GIT else f"{core.package} @ {url}@{commit}"
     if parsed.source is Source.URL and fragment:
         checked += "#" + fragment
     said = f"{proc.redact(ref)} is commit {commit} of {proc.redact(url.removeprefix('git+'))}: checking that commit"
-    return replace(options, core_refs=(checked,)), said, (url.removeprefix("git+"), commit)
+    return checked, said, (url.removeprefix("git+"), commit)
 
 
-def published_listing(options: Options) -> Listing:
+def published_listing(core: CoreSource) -> Listing:
     """The releases the package index serves (``--find-links`` left out: a version only there is unpublished)."""
-    settings = index.IndexSettings(options.index_url, (), False)
-    return lambda: index.releases(options.core_package, settings, uv=find_uv())
+    settings = index.IndexSettings(core.index.index_url, (), False)
+    return lambda: index.releases(core.package, settings, uv=find_uv())
 
 
-def unpublished(version: Version, options: Options, listing: Listing) -> str | None:
+def unpublished(version: Version, core: CoreSource, listing: Listing) -> str | None:
     """Why *version* may not go into a version specifier (it is not on the index); None when it may."""
-    name = f"{options.core_package} {version}"
-    if options.offline:
+    name = f"{core.package} {version}"
+    if core.index.offline:
         return f"offline, the index cannot confirm that it serves {name}"
     try:
         found = listing()
@@ -128,18 +130,18 @@ def unpublished(version: Version, options: Options, listing: Listing) -> str | N
 
 def _plan(
     project: Path,
-    options: Options,
+    core: CoreSource,
     version: Version,
     git: tuple[str, str] | None,
     allowed: bool,
     listing: Listing,
 ) -> edits.BumpPlan:
     url, commit = git if git else (None, None)
-    plan = edits.plan_bump(project, options.core_package, version, commit, git_url=url)  # every other refusal first
-    why = None if allowed or not plan.changed else unpublished(version, options, listing)
+    plan = edits.plan_bump(project, core.package, version, commit, git_url=url)  # every other refusal first
+    why = None if allowed or not plan.changed else unpublished(version, core, listing)
     if why is None:
         return plan
-    return edits.plan_bump(project, options.core_package, version, commit, git_url=url, unpublished=why)
+    return edits.plan_bump(project, core.package, version, commit, git_url=url, unpublished=why)
 
 
 def check_and_bump(
@@ -156,14 +158,16 @@ def check_and_bump(
 
     *listing* gives the releases the index serves (default: ask the index).
     """
-    project = project_of(options, cwd)
-    listing = functools.cache(listing or published_listing(options))  # asked at most once
-    options, said, git = _pin_commit(options, cwd)
+    core = core_source(options)
+    project = project_of(options.store, core.package, cwd)
+    listing = functools.cache(listing or published_listing(core))  # asked at most once
+    checked, said, git = _pin_commit(options.core_refs[0], core, options.timeout, cwd)
     if said:
         progress(said)
-    parsed = refs.parse(options.core_refs[0], core_package=options.core_package, cwd=cwd)
+    options = replace(options, core_refs=(checked,))
+    parsed = refs.parse(checked, core_package=core.package, cwd=cwd)
     if parsed.source is Source.INDEX and not parsed.latest:  # the version is known: refuse before the check
-        _plan(project, options, Version(parsed.target), git, allow_unpublished, listing)
+        _plan(project, core, Version(parsed.target), git, allow_unpublished, listing)
     report = pipeline.check(options, cwd, progress, contracts=contracts)  # type: ignore[arg-type]
     (run,) = report.runs
     if run.exit_code != ExitCode.OK or run.core_version is None:
@@ -172,8 +176,8 @@ def check_and_bump(
         version = Version(run.core_version)
     except InvalidVersion:
         raise UsageError(f"the checked Core has no usable version ({run.core_version!r})") from None
-    _below_upper_bound(version, report.store.declared_core, options.core_package)
-    plan = _plan(project, options, version, git, allow_unpublished, listing)
+    _below_upper_bound(version, report.store.declared_core, core.package)
+    plan = _plan(project, core, version, git, allow_unpublished, listing)
     if not dry_run and plan.changed:
         edits.apply(plan)
     return Bumped(report, plan, written=not dry_run and plan.changed, resolved=said)

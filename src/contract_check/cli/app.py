@@ -1,16 +1,20 @@
-"""Command line. Thin: each command turns its options into ``config.Options``, calls one core function and
-emits the report; ``run`` is the one place that maps outcomes to exit codes and messages."""
+"""Command line. Thin: each command takes the options it names (declared once: ``config.Options`` and
+``cli.options``), turns them into ``config.Options``, calls one core function and emits the report; ``run`` is
+the one place that maps outcomes to exit codes and messages."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -19,42 +23,7 @@ from contract_check import __version__, config, report
 from contract_check.cache import cacheledger
 from contract_check.cli import terminal
 from contract_check.cli.cache_commands import cache_app
-from contract_check.cli.options import (
-    EXIT_CODES,
-    AcceptOpt,
-    AgainstOpt,
-    AllOpt,
-    AllowUnpublishedOpt,
-    ContractsOpt,
-    CoreGitOpt,
-    CorePkgOpt,
-    FindLinksOpt,
-    Format,
-    FormatOpt,
-    GoldenOpt,
-    IndexOpt,
-    JobsOpt,
-    JsonOpt,
-    JunitOpt,
-    KeepOpt,
-    MarkdownOpt,
-    NoCacheOpt,
-    OfflineOpt,
-    PreOpt,
-    PythonOpt,
-    QuietOpt,
-    RangeOpt,
-    RefOpt,
-    SincePinOpt,
-    StoreOpt,
-    StrictOpt,
-    SuiteOpt,
-    SummaryOpt,
-    TimeoutOpt,
-    VerboseOpt,
-    WithOpt,
-    opt,
-)
+from contract_check.cli.options import EXIT_CODES, Format, Given, Use, command, one
 from contract_check.cli.terminal import err, platform_problem, summary_wanted
 from contract_check.errors import ContractCheckError, UsageError, bounded, from_os_error
 from contract_check.models import ExitCode
@@ -77,6 +46,28 @@ app = typer.Typer(
 )
 
 
+# the options each command takes, in the order -h lists them (declared in config.Options and cli.options)
+REFS = ("core_refs", "core_range", "since_pin", "pre")
+CORE_SOURCE = ("core_package", "core_git", "python", "index_url", "find_links", "offline")
+LOUDNESS = ("verbose", "quiet")
+REPORT_FILES = ("json_path", "junit_xml", "markdown")
+CHECK = (
+    *REFS, "store", "with_", "contracts", "suite", "golden", "against", "accept_file", "strict", *REPORT_FILES,
+    "fmt", "summary", "show_all", *CORE_SOURCE, "jobs", "timeout", "no_cache", "keep_venv", *LOUDNESS,
+)  # fmt: skip
+SNAPSHOT = (
+    one("core_refs", "The known-good Core ref."), "store", "output", "suite", "with_", *CORE_SOURCE, "timeout",
+    *LOUDNESS,
+)  # fmt: skip
+BUMP = (
+    one("core_refs", "The Core to move the Store's pin to."), "dry_run", "allow_unpublished", "json_path", "store",
+    "with_", "contracts", *CORE_SOURCE, "timeout", *LOUDNESS,
+)  # fmt: skip
+LIST = ("suite", *LOUDNESS)
+MERGE = ("results", *REPORT_FILES, "fmt", "summary", *LOUDNESS)
+PLAN = (*REFS, "store", "find_links", "index_url", "core_package", "offline", *LOUDNESS)
+
+
 def _outputs(json_path: Path | None, junit: Path | None, markdown: Path | None) -> dict[str, Path]:
     """Report files by renderer name, each checked before the (slow) check runs so that a typo fails fast."""
     files = {"json": json_path, "junit": junit, "markdown": markdown}
@@ -94,6 +85,31 @@ def _outputs(json_path: Path | None, junit: Path | None, markdown: Path | None) 
     return {name: path for name, path in files.items() if path is not None}
 
 
+@dataclass(frozen=True)
+class Shown:
+    """How a command shows its report: stdout's format, the report files, the step summary, how much."""
+
+    fmt: Format
+    files: dict[str, Path]
+    summary: bool | None
+    quiet: bool
+
+    @classmethod
+    def given(cls, given: Given) -> Shown:
+        """From the command's options, checked before anything slow runs (a bad CONTRACT_CHECK_SUMMARY too)."""
+        summary_wanted(given["summary"], os.environ)
+        files = _outputs(given["json_path"], given["junit_xml"], given["markdown"])
+        return cls(given["fmt"], files, given["summary"], given["quiet"])
+
+    def emit(self, rep: Any, *, elapsed: float | None = None, **kw: Any) -> int:
+        summary = summary_wanted(self.summary, os.environ)
+        took = terminal.elapsed() if elapsed is None else elapsed
+        outputs = report.Outputs(
+            stdout=self.fmt.value, files=self.files, summary=summary, quiet=self.quiet, elapsed=took, **kw
+        )
+        return report.emit(rep, outputs)
+
+
 def _refuse_inputs(files: dict[str, Path], options: config.Options) -> None:
     """A report path may never name a file the command reads or edits (``report_paths``)."""
     from contract_check.report import report_paths
@@ -101,162 +117,66 @@ def _refuse_inputs(files: dict[str, Path], options: config.Options) -> None:
     report_paths.refuse_inputs(files, report_paths.of_options(options, Path.cwd()))
 
 
-def _emit(rep: Any, *, fmt: Format, files: dict[str, Path], summary: bool | None, **kw: Any) -> int:
-    outputs = report.Outputs(stdout=fmt.value, files=files, summary=summary_wanted(summary, os.environ), **kw)
-    return report.emit(rep, outputs)
-
-
-@app.command("check", epilog=EXIT_CODES)
-def check_command(
-    ctx: typer.Context,
-    core_ref: RefOpt = None,
-    core_range: RangeOpt = None,
-    since_pin: SincePinOpt = False,
-    pre: PreOpt = False,
-    store: StoreOpt = None,
-    with_: WithOpt = None,
-    contracts: ContractsOpt = None,
-    suite: SuiteOpt = None,
-    golden: GoldenOpt = None,
-    against: AgainstOpt = None,
-    accept: AcceptOpt = None,
-    strict: StrictOpt = False,
-    json_path: JsonOpt = None,
-    junit_xml: JunitOpt = None,
-    markdown: MarkdownOpt = None,
-    fmt: FormatOpt = Format.table,
-    summary: SummaryOpt = None,
-    show_all: AllOpt = False,
-    core_package: CorePkgOpt = None,
-    core_git: CoreGitOpt = None,
-    python: PythonOpt = None,
-    index_url: IndexOpt = None,
-    find_links: FindLinksOpt = None,
-    offline: OfflineOpt = False,
-    jobs: JobsOpt = None,
-    timeout: TimeoutOpt = None,
-    no_cache: NoCacheOpt = False,
-    keep_venv: KeepOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> int:
-    """Check the Store against one or more Core refs (the default command)."""
-    summary_wanted(summary, os.environ)  # a bad CONTRACT_CHECK_SUMMARY is a usage error before anything runs
-    files = _outputs(json_path, junit_xml, markdown)
-    flags = {**locals(), "core_refs": config.split_refs(core_ref or []), "accept_file": accept}
-    options = config.build(_flags(flags), Path.cwd())
-    _refuse_inputs(files, options)
+@contextlib.contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """Progress for the work inside; the status line is gone when it ends, however it ends."""
     progress, status = terminal.progress(quiet)
-    install_logs: dict[str, str] = {}
     try:
-        rep = pipeline.check(options, Path.cwd(), progress, install_logs=install_logs, contracts=ctx.obj)
-    except pipeline.Interrupted as stopped:  # what finished, and the rest marked not run
-        if status is not None:
-            status.stop()
-        _emit(stopped.report, fmt=fmt, files=files, summary=summary, quiet=quiet, install_logs=install_logs,
-              elapsed=terminal.elapsed())  # fmt: skip
-        raise KeyboardInterrupt from None
+        yield progress
     finally:
         if status is not None:
             status.stop()
-    shown = show_all or verbose > 0
-    return _emit(rep, fmt=fmt, files=files, summary=summary, quiet=quiet, elapsed=terminal.elapsed(), show_all=shown,
-                 install_logs=install_logs)  # fmt: skip
 
 
-_FLAG_KEYS = {
-    "core_refs", "core_range", "pre", "since_pin", "no_cache", "store", "core_package", "core_git", "contracts",
-    "python", "index_url", "find_links", "offline", "strict", "jobs", "timeout", "keep_venv", "verbose", "suite",
-    "golden", "with_", "against", "accept_file",
-}  # fmt: skip
+@command(app.command("check", epilog=EXIT_CODES), CHECK)
+def check_command(ctx: typer.Context, given: Given) -> int:
+    """Check the Store against one or more Core refs (the default command)."""
+    shown = Shown.given(given)
+    options = config.build(given.settings(), Path.cwd())
+    _refuse_inputs(shown.files, options)
+    install_logs: dict[str, str] = {}
+    try:
+        with _progress(shown.quiet) as progress:
+            rep = pipeline.check(options, Path.cwd(), progress, install_logs=install_logs, contracts=ctx.obj)
+    except pipeline.Interrupted as stopped:  # what finished, and the rest marked not run
+        shown.emit(stopped.report, install_logs=install_logs)
+        raise KeyboardInterrupt from None
+    return shown.emit(rep, install_logs=install_logs, show_all=given["show_all"] or given["verbose"] > 0)
 
 
-def _flags(given: dict[str, Any]) -> dict[str, Any]:
-    """Command parameters as ``config.build`` flags: not given is None; a switch left off is not given."""
-    out = {}
-    for key in _FLAG_KEYS & set(given):
-        value = given[key]
-        if isinstance(value, list):
-            value = tuple(value)
-        out[key] = None if value is False else value
-    return out
-
-
-@app.command("snapshot")
-def snapshot_command(
-    ctx: typer.Context,
-    core_ref: Annotated[str, opt("--core-ref", metavar="REF", help="The known-good Core ref.")],
-    store: StoreOpt = None,
-    output: Annotated[
-        Path | None, opt("--output", metavar="DIR", help="Where to write (default: config golden, else SUITE/golden).")
-    ] = None,
-    suite: SuiteOpt = None,
-    with_: WithOpt = None,
-    core_package: CorePkgOpt = None,
-    core_git: CoreGitOpt = None,
-    python: PythonOpt = None,
-    index_url: IndexOpt = None,
-    find_links: FindLinksOpt = None,
-    offline: OfflineOpt = False,
-    timeout: TimeoutOpt = None,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> int:
+@command(app.command("snapshot"), SNAPSHOT)
+def snapshot_command(ctx: typer.Context, given: Given) -> int:
     """Record a golden baseline (schemas, payloads) from a known-good Core/Store pair."""
     from contract_check.suite import snapshot
 
-    options = config.build(_flags({**locals(), "core_refs": (core_ref,)}), Path.cwd())
-    progress, status = terminal.progress(quiet)
-    try:
-        written = snapshot.take(options, Path.cwd(), output, progress, contracts=ctx.obj)
-    finally:
-        if status is not None:
-            status.stop()
+    options = config.build(given.settings(), Path.cwd())
+    with _progress(given["quiet"]) as progress:
+        written = snapshot.take(options, Path.cwd(), given["output"], progress, contracts=ctx.obj)
     report.console().print(f"wrote the golden contract to {escape(terminal.shown(str(written)))}")
     return 0
 
 
-@app.command("bump")
-def bump_command(
-    ctx: typer.Context,
-    core_ref: Annotated[str, opt("--core-ref", metavar="REF", help="The Core to move the Store's pin to.")],
-    dry_run: Annotated[bool, opt("--dry-run", help="Show the diff; write nothing.")] = False,
-    allow_unpublished: AllowUnpublishedOpt = False,
-    json_path: JsonOpt = None,
-    store: StoreOpt = None,
-    with_: WithOpt = None,
-    contracts: ContractsOpt = None,
-    core_package: CorePkgOpt = None,
-    core_git: CoreGitOpt = None,
-    python: PythonOpt = None,
-    index_url: IndexOpt = None,
-    find_links: FindLinksOpt = None,
-    offline: OfflineOpt = False,
-    timeout: TimeoutOpt = None,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> int:
+@command(app.command("bump"), BUMP)
+def bump_command(ctx: typer.Context, given: Given) -> int:
     """Check REF and, only if compatible, move the Store's Core requirement's lower bound to it."""
-    from contract_check.bump import bump_report, command, edits
+    from contract_check.bump import bump_report, edits
+    from contract_check.bump import command as bumping
     from contract_check.report import report_paths
 
+    core_ref, quiet, dry_run = given["core_refs"], given["quiet"], given["dry_run"]
     if len(config.split_refs([core_ref])) > 1:
         raise UsageError(
             f"bump takes one ref, not a list ({core_ref[:200]!r})",
             tip="check several with contract-check --core-ref A,B first, then bump to the one you choose",
         )
-    files = _outputs(json_path, None, None)
-    options = config.build(_flags({**locals(), "core_refs": (core_ref,)}), Path.cwd())
-    project = command.project_of(options, Path.cwd())  # not a local project: a usage error before the check
+    files = _outputs(given["json_path"], None, None)
+    options = config.build(given.settings(), Path.cwd())
+    project = bumping.project_of(options.store, options.core_package, Path.cwd())  # not a local project: exit 2
     report_paths.refuse_inputs(files, report_paths.of_options(options, Path.cwd(), bump_project=project))
-    progress, status = terminal.progress(quiet)
-    try:
-        done = command.check_and_bump(
-            options, Path.cwd(), progress, dry_run=True, allow_unpublished=allow_unpublished, contracts=ctx.obj
+    with _progress(quiet) as progress:
+        done = bumping.check_and_bump(
+            options, Path.cwd(), progress, dry_run=True, allow_unpublished=given["allow_unpublished"], contracts=ctx.obj
         )
-    finally:
-        if status is not None:
-            status.stop()
     code = report.emit(done.report, report.Outputs(quiet=quiet, summary=False, files=files))
     if not dry_run and done.plan is not None and done.plan.changed:
         edits.apply(done.plan)  # after the report: a refused or failed write is said below it
@@ -264,64 +184,42 @@ def bump_command(
     return code
 
 
-@app.command("list")
-def list_command(suite: SuiteOpt = None, verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
+@command(app.command("list"), LIST)
+def list_command(ctx: typer.Context, given: Given) -> int:
     """List every check id a run of the suite (built-in unless --suite) reports, and the schema rules."""
     import contract_check.suite as suites
     from contract_check.suite import catalogue
 
+    suite = given["suite"]
     catalogue.render(suites.load(suite.resolve()) if suite else None, report.console())
     return 0
 
 
-@app.command("merge")
-def merge_command(
-    results: Annotated[
-        list[Path] | None, typer.Argument(metavar="REPORT.json", help="Shard JSON reports to join.")
-    ] = None,
-    json_path: JsonOpt = None,
-    junit_xml: JunitOpt = None,
-    markdown: MarkdownOpt = None,
-    fmt: FormatOpt = Format.table,
-    summary: SummaryOpt = None,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> int:
+@command(app.command("merge"), MERGE)
+def merge_command(ctx: typer.Context, given: Given) -> int:
     """Join shard reports (one per Core ref, e.g. from a CI matrix) into one report."""
     from contract_check.report import report_paths
     from contract_check.report.merge import merge_reports
 
-    summary_wanted(summary, os.environ)
-    files = _outputs(json_path, junit_xml, markdown)
-    shards = report_paths.collect(Path.cwd(), files=[(p, "a shard report merge reads") for p in results or []])
-    report_paths.refuse_inputs(files, shards)
-    rep = merge_reports(results or [])  # a MergeError is a UsageError naming the file
-    elapsed = sum(r.duration_s for r in rep.runs)
-    return _emit(rep, fmt=fmt, files=files, summary=summary, quiet=quiet, elapsed=elapsed)
+    shown = Shown.given(given)
+    results = given["results"] or []
+    shards = report_paths.collect(Path.cwd(), files=[(p, "a shard report merge reads") for p in results])
+    report_paths.refuse_inputs(shown.files, shards)
+    rep = merge_reports(results)  # a MergeError is a UsageError naming the file
+    return shown.emit(rep, elapsed=sum(r.duration_s for r in rep.runs))
 
 
-@app.command("plan")
-def plan_command(
-    core_ref: RefOpt = None,
-    core_range: RangeOpt = None,
-    since_pin: SincePinOpt = False,
-    pre: PreOpt = False,
-    store: StoreOpt = None,
-    find_links: FindLinksOpt = None,
-    index_url: IndexOpt = None,
-    core_package: CorePkgOpt = None,
-    offline: OfflineOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> int:
+@command(app.command("plan"), PLAN)
+def plan_command(ctx: typer.Context, given: Given) -> int:
     """Print the Core refs a check would run, as one JSON list (for a CI matrix); installs nothing."""
     import json
 
+    from contract_check.run import settings
     from contract_check.run.plan import plan_refs
 
-    options = config.build(_flags({**locals(), "core_refs": config.split_refs(core_ref or [])}), Path.cwd())
-    refs = plan_refs(options, Path.cwd(), terminal.progress(True)[0])
-    sys.stdout.write(json.dumps(refs, separators=(",", ":")) + "\n")
+    options = config.build(given.settings(), Path.cwd())
+    found = plan_refs(settings.plan(options), Path.cwd(), terminal.progress(True)[0])
+    sys.stdout.write(json.dumps(found, separators=(",", ":")) + "\n")
     return 0
 
 
@@ -334,12 +232,8 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, opt("--version", callback=_version_callback, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
+@command(app.callback(), [Use("version", callback=_version_callback)])
+def _root(ctx: typer.Context, given: Given) -> None:
     """Does the Store still work with this Core?"""
 
 

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from contract_check import report
 from contract_check.cache import cacheledger, cacheroot
-from contract_check.cli.options import QuietOpt, VerboseOpt, opt
+from contract_check.cli.options import Given, command
 from contract_check.cli.terminal import shown
 from contract_check.config import cache_root
 
 cache_app = typer.Typer(help="Inspect, prune or empty the cache of shared environments, built Stores and results.")
-
-MaxSizeOpt = Annotated[
-    str | None,
-    opt(
-        "--max-size",
-        metavar="SIZE",
-        help=f"Prune to this size (e.g. 1GiB, 500M, none); default ${cacheledger.SIZE.variable}, "
-        f"else {cacheledger.SIZE.default}.",
-    ),
-]
-MaxAgeOpt = Annotated[
-    str | None,
-    opt(
-        "--max-age",
-        metavar="AGE",
-        help=f"Remove entries unused for longer (e.g. 7d, 36h, none); default ${cacheledger.AGE.variable}, "
-        f"else {cacheledger.AGE.default}.",
-    ),
-]
 
 
 def size_text(n: int | float) -> str:
@@ -58,8 +37,8 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-@cache_app.command("info")
-def cache_info_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
+@command(cache_app.command("info"), ("verbose", "quiet"))
+def cache_info_command(ctx: typer.Context, given: Given) -> int:
     """Where the cache is, what it holds, its bound and what prune would remove."""
     limit = cacheledger.bound()
     found = cacheroot.summary(cache_root(), limit)
@@ -98,8 +77,8 @@ def cache_info_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
     return 0
 
 
-@cache_app.command("clear")
-def cache_clear_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int:
+@command(cache_app.command("clear"), ("verbose", "quiet"))
+def cache_clear_command(ctx: typer.Context, given: Given) -> int:
     """Remove every cached result, shared environment and built Store that no running check uses."""
     root = cache_root()
     out = report.console()
@@ -122,12 +101,10 @@ def cache_clear_command(verbose: VerboseOpt = 0, quiet: QuietOpt = False) -> int
     return 0
 
 
-@cache_app.command("prune")
-def cache_prune_command(
-    max_size: MaxSizeOpt = None, max_age: MaxAgeOpt = None, verbose: VerboseOpt = 0, quiet: QuietOpt = False
-) -> int:
+@command(cache_app.command("prune"), ("max_size", "max_age", "verbose", "quiet"))
+def cache_prune_command(ctx: typer.Context, given: Given) -> int:
     """Remove, least recently used first, what is expired, unused too long or over the size bound."""
-    limit = cacheledger.bound(max_size=max_size, max_age=max_age)
+    limit = cacheledger.bound(max_size=given["max_size"], max_age=given["max_age"])
     root = cache_root()
     out = report.console()
     if not cacheroot.marked_or_refuse(root):

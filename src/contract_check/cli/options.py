@@ -1,15 +1,28 @@
-"""The command line's vocabulary: every option once (name, metavar, one-line help), the exit-code epilog, and
-the stdout formats; ``cli`` composes its commands from these."""
+"""The command line's vocabulary: every option once, the exit-code epilog, and how a command's typer parameters
+are made from the declarations.
+
+A setting (what ``config.Options`` holds) is declared by its Options field (``config.options``); an option
+that only steers what a command prints or writes (``--json``, ``--format``, ``--dry-run``) is declared here,
+in ``COMMAND_ONLY``. ``REGISTRY`` is both. A command names the options it takes (``command``), and its typer
+signature is generated from the registry: the parameter, its flags, metavar, help, default and whether it
+repeats all come from the one declaration, and the command's body receives what was given as ``Given``.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from contract_check import config
+from contract_check.cache import cacheledger
 from contract_check.cli import terminal
+from contract_check.config import Spec
 
 # the project's repository, as [project.urls] Repository in pyproject.toml says (a test keeps them equal): -h
 # points there, not at a docs/ folder that an installed package does not have
@@ -36,67 +49,166 @@ class Format(StrEnum):
     json = "json"
 
 
-def opt(*names: str, help: str, metavar: str | None = None, **kw: Any) -> Any:
-    return typer.Option(*names, help=help, metavar=metavar, show_default=False, **kw)
+def _only(name: str, *flags: str, type: Any, default: Any = None, **spec: Any) -> tuple[str, Spec]:
+    return name, Spec(flags=flags, name=name, type=type, default=default, **spec)
 
 
-RefOpt = Annotated[
-    list[str] | None,
-    opt(
-        "--core-ref",
-        metavar="REF",
-        help="Core ref to check (repeatable or comma-separated): 1.4.55, v1.4.55, latest, git:TAG, "
-        "a branch or SHA, a path, 'NAME @ URL'.",
-    ),
-]
-RangeOpt = Annotated[str | None, opt("--core-range", metavar="SPEC", help="Check every release in this range.")]
-PreOpt = Annotated[bool, opt("--pre", help="Include pre-releases in --core-range/--since-pin.")]
-SincePinOpt = Annotated[bool, opt("--since-pin", help="Check every release from the Store's declared lower bound.")]
-StoreOpt = Annotated[
-    str | None,
-    opt(
-        "--store",
-        metavar="SPEC",
-        help="Store path (PATH[extra,...]) or requirement. Default: the project this directory is in, when it "
-        "depends on Core, else the suite's Store, newest on the index.",
-    ),
-]
-SuiteOpt = Annotated[Path | None, opt("--suite", metavar="DIR", help="A suite directory instead of the built-in.")]
-GoldenOpt = Annotated[Path | None, opt("--golden", metavar="DIR", help="Golden directory to compare with.")]
-AgainstOpt = Annotated[
-    str | None, opt("--against", metavar="REF", help="Compare with this Core, checked live ('pin': the Store's).")
-]
-AcceptOpt = Annotated[Path | None, opt("--accept", metavar="FILE", help="TOML file of [[accept]] entries.")]
-WithOpt = Annotated[list[str] | None, opt("--with", metavar="REQ", help="Also install REQ (repeatable).")]
-ContractsOpt = Annotated[
-    list[Path] | None, opt("--contracts", metavar="PATH", help="Your own pytest contracts (repeatable).")
-]
-CorePkgOpt = Annotated[str | None, opt("--core-package", metavar="NAME", help="Core distribution name.")]
-CoreGitOpt = Annotated[str | None, opt("--core-git", metavar="URL", help="Core git repository for git: refs.")]
-PythonOpt = Annotated[str | None, opt("--python", metavar="VERSION|PATH", help="Python for the sandbox.")]
-IndexOpt = Annotated[str | None, opt("--index-url", metavar="URL", help="Package index (default: uv's).")]
-FindLinksOpt = Annotated[list[str] | None, opt("--find-links", metavar="PATH|URL", help="Extra wheel directory.")]
-OfflineOpt = Annotated[bool, opt("--offline", help="Use only uv's cache and --find-links.")]
-TimeoutOpt = Annotated[float | None, opt("--timeout", metavar="SECONDS", help="Seconds allowed for each phase.")]
-JobsOpt = Annotated[int | None, opt("--jobs", metavar="N", help="Refs checked in parallel (default: CPUs).")]
-JsonOpt = Annotated[Path | None, opt("--json", metavar="FILE", help="Write the JSON report.")]
-JunitOpt = Annotated[Path | None, opt("--junit-xml", metavar="FILE", help="Write a JUnit XML report.")]
-MarkdownOpt = Annotated[Path | None, opt("--markdown", metavar="FILE", help="Write a Markdown report.")]
-FormatOpt = Annotated[Format, opt("--format", metavar="table|json", help="What goes to stdout.")]
-SummaryOpt = Annotated[
-    bool | None,
-    opt("--summary/--no-summary", help=f"GitHub Actions step summary (default on; {terminal.SUMMARY_ENV}=off)."),
-]
-AllOpt = Annotated[bool, opt("--all", help="List every passing check too.")]
-StrictOpt = Annotated[bool, opt("--strict", help="Treat WARN findings as failures.")]
-NoCacheOpt = Annotated[bool, opt("--no-cache", help="Neither reuse nor keep shared environments and results.")]
-KeepOpt = Annotated[bool, opt("--keep-venv", help="Keep the sandbox and print its path.")]
-VerboseOpt = Annotated[int, opt("-v", "--verbose", count=True, help="Log commands; tracebacks on errors.")]
-AllowUnpublishedOpt = Annotated[
-    bool,
-    opt(
-        "--allow-unpublished",
-        help="bump: write a version the package index does not serve (a git tag, a wheel, --find-links only).",
-    ),
-]
-QuietOpt = Annotated[bool, opt("-q", "--quiet", help="Print only the verdict.")]
+# options of a command alone (not settings): name -> declaration (type and default are the typer parameter's)
+COMMAND_ONLY: dict[str, Spec] = dict(
+    [
+        _only("json_path", "--json", type=Path | None, metavar="FILE", help="Write the JSON report."),
+        _only("junit_xml", "--junit-xml", type=Path | None, metavar="FILE", help="Write a JUnit XML report."),
+        _only("markdown", "--markdown", type=Path | None, metavar="FILE", help="Write a Markdown report."),
+        _only("fmt", "--format", type=Format, default=Format.table, metavar="table|json", help="What goes to stdout."),
+        _only(
+            "summary",
+            "--summary/--no-summary",
+            type=bool | None,
+            help=f"GitHub Actions step summary (default on; {terminal.SUMMARY_ENV}=off).",
+        ),
+        _only("show_all", "--all", type=bool, default=False, help="List every passing check too."),
+        _only("quiet", "-q", "--quiet", type=bool, default=False, help="Print only the verdict."),
+        _only(
+            "output",
+            "--output",
+            type=Path | None,
+            metavar="DIR",
+            help="Where to write (default: config golden, else SUITE/golden).",
+        ),
+        _only("dry_run", "--dry-run", type=bool, default=False, help="Show the diff; write nothing."),
+        _only(
+            "allow_unpublished",
+            "--allow-unpublished",
+            type=bool,
+            default=False,
+            help="bump: write a version the package index does not serve (a git tag, a wheel, --find-links only).",
+        ),
+        _only(
+            "results",
+            type=list[Path] | None,
+            positional=True,
+            metavar="REPORT.json",
+            help="Shard JSON reports to join.",
+        ),
+        _only("version", "--version", type=bool, default=False, eager=True, help="Show the version."),
+        _only(
+            "max_size",
+            "--max-size",
+            type=str | None,
+            metavar="SIZE",
+            help=f"Prune to this size (e.g. 1GiB, 500M, none); default ${cacheledger.SIZE.variable}, "
+            f"else {cacheledger.SIZE.default}.",
+        ),
+        _only(
+            "max_age",
+            "--max-age",
+            type=str | None,
+            metavar="AGE",
+            help=f"Remove entries unused for longer (e.g. 7d, 36h, none); default ${cacheledger.AGE.variable}, "
+            f"else {cacheledger.AGE.default}.",
+        ),
+    ]
+)
+REGISTRY: dict[str, Spec] = {**config.settings(), **COMMAND_ONLY}
+assert len(REGISTRY) == len(config.settings()) + len(COMMAND_ONLY), "a command's option named like a setting"
+
+
+@dataclass(frozen=True)
+class Use:
+    """How one command takes an option: as declared, or with the command's own help; *one*: a single value
+    that must be given (``snapshot --core-ref REF``), of an option that elsewhere repeats."""
+
+    name: str
+    help: str | None = None
+    one: bool = False
+    callback: Callable[..., Any] | None = None
+
+
+def one(name: str, help: str) -> Use:
+    return Use(name, help=help, one=True)
+
+
+def _typed(spec: Spec, use: Use) -> tuple[Any, Any]:
+    """The typer parameter's type and default: a setting's from its Options field (a value not given is None,
+    a switch off, a count 0), a command's own option as declared."""
+    if spec.name in COMMAND_ONLY:
+        return spec.type, spec.default
+    if use.one:
+        return spec.element, inspect.Parameter.empty
+    if spec.count:
+        return int, 0
+    if spec.element is bool:
+        return bool, False
+    return (list[spec.element] if spec.repeatable else spec.element) | None, None  # type: ignore[name-defined]
+
+
+def parameter(use: Use) -> inspect.Parameter:
+    """The typer parameter of *use*, from its declaration."""
+    spec = REGISTRY[use.name]
+    kind, default = _typed(spec, use)
+    help = use.help or spec.help
+    if spec.positional:
+        info = typer.Argument(metavar=spec.metavar, help=help)
+    else:
+        info = typer.Option(
+            *spec.flags,
+            help=help,
+            metavar=spec.metavar,
+            show_default=False,
+            count=spec.count,
+            is_eager=spec.eager,
+            callback=use.callback,
+        )
+    return inspect.Parameter(
+        spec.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, info]
+    )
+
+
+class Given:
+    """What one command was given, by option name."""
+
+    def __init__(self, values: dict[str, Any], uses: Iterable[Use]) -> None:
+        self.values = values
+        self._one = {u.name for u in uses if u.one}
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def settings(self) -> dict[str, Any]:
+        """The settings among them, as ``config.build`` takes flags: not given is None (a switch left off is
+        not given), repeated values a tuple, comma-separated refs split, a single required value a tuple."""
+        out = {}
+        for name, value in self.values.items():
+            spec = REGISTRY[name]
+            if name in COMMAND_ONLY:
+                continue
+            if name in self._one:
+                value = (value,)
+            elif isinstance(value, list):
+                value = config.split_refs(value) if spec.split else tuple(value)
+            out[name] = None if value is False else value
+        return out
+
+
+Body = Callable[[typer.Context, Given], Any]
+
+
+def command(register: Callable[[Callable[..., Any]], Any], uses: Iterable[str | Use]) -> Callable[[Body], Body]:
+    """Register *body* with typer (*register*: ``app.command(NAME, ...)`` or ``app.callback()``) taking the
+    options *uses* names, in that order; the signature typer reads is generated from ``REGISTRY``."""
+    taken = [u if isinstance(u, Use) else Use(u) for u in uses]
+
+    def decorate(body: Body) -> Body:
+        def callback(ctx: typer.Context, **values: Any) -> Any:
+            return body(ctx, Given(values, taken))
+
+        context = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        params = [context, *(parameter(u) for u in taken)]
+        callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        callback.__annotations__ = {p.name: p.annotation for p in params}
+        callback.__name__, callback.__qualname__ = body.__name__, body.__qualname__
+        callback.__doc__, callback.__module__ = body.__doc__, body.__module__
+        register(callback)
+        return body
+
+    return decorate

@@ -15,9 +15,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from contract_check.config import Options
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import Run
+from contract_check.run.settings import RefSelection
 from contract_check.sources import index
 from contract_check.sources.index import Release
 from contract_check.util import proc
@@ -34,42 +34,44 @@ def lower_bound(declared: str | None) -> Version | None:
     return max(bounds, default=None)
 
 
-def expand_refs(options: Options, *, declared: str | None, releases: Callable[[], list[Release]]) -> list[str]:
+def expand_refs(selection: RefSelection, *, declared: str | None, releases: Callable[[], list[Release]]) -> list[str]:
     """Every ref to check, in order: ``--core-ref`` values, then ``--core-range`` and ``--since-pin`` (from
     *declared*, the Store's declared Core range) expanded against the index; a ref that installs the same
     release as an earlier one is dropped (``distinct``)."""
-    wanted = list(options.core_refs)
+    wanted = list(selection.refs)
     spec: SpecifierSet | None = None
-    if options.core_range:
+    if selection.range:
         try:
-            spec = SpecifierSet(options.core_range)
+            spec = SpecifierSet(selection.range)
         except InvalidSpecifier:
             raise UsageError(
-                f"--core-range {options.core_range!r} is not a version specifier",
+                f"--core-range {selection.range!r} is not a version specifier",
                 tip="e.g. --core-range '>=1.4,<2'",
             ) from None
-    if options.since_pin:
-        lower = required_lower_bound(declared, options.core_package, flag="--since-pin", tip="use --core-range instead")
+    if selection.since_pin:
+        lower = required_lower_bound(
+            declared, selection.core_package, flag="--since-pin", tip="use --core-range instead"
+        )
         spec = (spec or SpecifierSet()) & SpecifierSet(f">={lower}")
     if spec is not None:
         matching = [r for r in releases() if spec.contains(r.version, prereleases=True)]
-        matching = [r for r in matching if options.pre or not r.version.is_prerelease]
+        matching = [r for r in matching if selection.pre or not r.version.is_prerelease]
         yanked = [str(r.version) for r in matching if r.yanked]
         if yanked:
             log.warning("skipping yanked releases: %s", ", ".join(yanked))
         chosen = [str(r.version) for r in matching if not r.yanked]
         if not chosen:
             raise EnvironmentProblem(
-                f"no release of {options.core_package} matches {spec}",
+                f"no release of {selection.core_package} matches {spec}",
                 tip="--offline reads only --find-links: give one that holds them, or drop --offline"
-                if options.index.offline
+                if selection.offline
                 else "check the range (pre-releases need --pre) and the index",
                 kind="ref-not-found",
             )
         wanted += chosen
     if not wanted:
         raise UsageError("no Core ref given", tip="use --core-ref REF, --core-range SPEC or --since-pin")
-    return distinct(wanted, releases=releases, python=index.python_version(options.python))
+    return distinct(wanted, releases=releases, python=index.python_version(selection.python))
 
 
 _VERSION_TEXT = re.compile(r"[vV]?\d[0-9A-Za-z.!+_-]*")  # what the REF grammar reads as an index version first

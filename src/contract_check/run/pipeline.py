@@ -40,6 +40,7 @@ from contract_check.run.refcheck import (
     quiet,
     user_targets,
 )
+from contract_check.run.settings import contract_run, core_source, ref_selection
 from contract_check.sandbox import SandboxSettings, baseenv, find_uv, verdict_environment
 from contract_check.sandbox.basebuild import environments
 from contract_check.sources import index, refs
@@ -93,7 +94,7 @@ class Session:
 
     def contracts(self, environments: baseenv.Environments) -> SandboxContracts:
         return SandboxContracts(
-            options=self.options,
+            settings=contract_run(self.options),
             suite=self.suite,
             store=self.store,
             store_install=self.store_install,
@@ -104,7 +105,7 @@ class Session:
 
     def checker(self, contracts: Contracts, results: ResultCache | None = None, *, reuse: bool = True) -> RefChecker:
         return RefChecker(
-            options=self.options,
+            core=core_source(self.options),
             cwd=self.cwd,
             policy=self.policy,
             baseline=self.baseline,
@@ -412,7 +413,7 @@ def check(
         if options.against:
             workdir = scratch.enter_context(tempfile.TemporaryDirectory(prefix="contract-check-baseline-"))
             session = live_baseline(session, make(session, envs), Path(workdir), declared)
-        wanted = matrix.expand_refs(options, declared=declared, releases=session.releases)
+        wanted = matrix.expand_refs(ref_selection(options), declared=declared, releases=session.releases)
         runner_ = make(session, envs)
         checker = session.checker(runner_, result_cache(session, envs))
         several = len(wanted) > 1

@@ -16,10 +16,10 @@ from functools import cache
 from pathlib import Path
 
 from contract_check import config
-from contract_check.config import Options
 from contract_check.errors import UsageError
 from contract_check.run import matrix
 from contract_check.run.refcheck import Progress, quiet
+from contract_check.run.settings import Plan
 from contract_check.sandbox import find_uv
 from contract_check.sources import index, refs
 from contract_check.sources.stores import StoreTarget, resolve_store
@@ -66,17 +66,18 @@ def declared_in_file(store: StoreTarget, core_package: str) -> str | None:
     return None
 
 
-def plan_refs(options: Options, cwd: Path, progress: Progress = quiet) -> list[str]:
-    """Every ref ``check`` would run with these options, in order, without installing anything."""
-    for ref in options.core_refs:  # validated as check validates them: a bad ref is exit 2 here, not in a shard
-        refs.parse(ref, core_package=options.core_package, cwd=cwd)
-    store = resolve_store(options.store, cwd, core_package=options.core_package, default_package=options.store_package)
+def plan_refs(plan: Plan, cwd: Path, progress: Progress = quiet) -> list[str]:
+    """Every ref ``check`` would run with these settings, in order, without installing anything."""
+    core = plan.core
+    for ref in plan.selection.refs:  # validated as check validates them: a bad ref is exit 2 here, not in a shard
+        refs.parse(ref, core_package=core.package, cwd=cwd)
+    store = resolve_store(plan.store.spec, cwd, core_package=core.package, default_package=plan.store.default_package)
     declared = store.declared_core
-    if options.since_pin and not declared:
-        declared = declared_in_file(store, options.core_package)
+    if plan.selection.since_pin and not declared:
+        declared = declared_in_file(store, core.package)
         if declared is None:
             raise UsageError(
-                f"plan --since-pin: the declared {options.core_package} range of Store {store.spec!r} "
+                f"plan --since-pin: the declared {core.package} range of Store {store.spec!r} "
                 "cannot be read without installing it",
                 tip="run plan in the Store checkout, give --store PATH (project directory, wheel or sdist), "
                 "or give the range with --core-range",
@@ -84,10 +85,10 @@ def plan_refs(options: Options, cwd: Path, progress: Progress = quiet) -> list[s
 
     @cache
     def releases() -> list[index.Release]:
-        progress(f"listing {options.core_package} versions")
-        return index.releases(options.core_package, options.index, uv=find_uv())
+        progress(f"listing {core.package} versions")
+        return index.releases(core.package, core.index, uv=find_uv())
 
-    return matrix.expand_refs(options, declared=declared, releases=releases)
+    return matrix.expand_refs(plan.selection, declared=declared, releases=releases)
 
 
 __all__ = ["declared_in_file", "plan_refs"]

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Protocol
 
 from contract_check.cache.results import ResultCache
-from contract_check.config import Options
 from contract_check.errors import ContractCheckError, EnvironmentProblem, UsageError
 from contract_check.models import ExitCode, Layer, Run, Source, run_status
 from contract_check.run import pytest_session
+from contract_check.run.settings import ContractRun, CoreSource
 from contract_check.sandbox import Sandbox, scrubbed_env
 from contract_check.sandbox.baseenv import Environments
 from contract_check.sources import artifacts, index, refs
@@ -84,7 +84,7 @@ class SandboxContracts:
     def __init__(
         self,
         *,
-        options: Options,
+        settings: ContractRun,
         suite: Suite,
         store: StoreTarget,
         store_install: str,
@@ -92,7 +92,7 @@ class SandboxContracts:
         environments: Environments,
         progress: Progress = quiet,
     ) -> None:
-        self.options = options
+        self.settings = settings
         self.suite = suite
         self.store = store
         self.store_install = store_install
@@ -103,7 +103,7 @@ class SandboxContracts:
         self.install_logs: dict[str, str] = {}
 
     def _core_requirement(self, resolved: refs.ResolvedRef, box: Sandbox) -> str:
-        return core_requirement(resolved, box, self.options.core_package)
+        return core_requirement(resolved, box, self.settings.core_package)
 
     def _reread(self, resolved: refs.ResolvedRef, cloned: bool) -> tuple[str, ...]:
         """Packages uv must read again rather than answer from its cache (a clone of the base environment
@@ -111,14 +111,14 @@ class SandboxContracts:
         --find-links, local or remote (uv's cache keys a find-links file by its name or URL alone, so a wheel
         rebuilt with the same version would be served from it)."""
         store = () if cloned or self.store.path is None or not self.store.name else (self.store.name,)
-        if resolved.source is Source.PATH or (resolved.source is Source.INDEX and self.options.find_links):
-            return (self.options.core_package, *store)
+        if resolved.source is Source.PATH or (resolved.source is Source.INDEX and self.settings.find_links):
+            return (self.settings.core_package, *store)
         return store
 
     def _cacheable_by_uv(self, resolved: refs.ResolvedRef) -> bool:
         """Whether uv's cache may answer for Core without asking again: an index release, unless a remote
         --find-links page could offer it (its files may change behind their URLs)."""
-        remote = any("://" in link and not link.startswith("file:") for link in self.options.find_links)
+        remote = any("://" in link and not link.startswith("file:") for link in self.settings.find_links)
         return resolved.source is Source.INDEX and not remote
 
     def run(
@@ -130,19 +130,19 @@ class SandboxContracts:
         every Core and Store module must have come from the sandbox (the Store may also come from its own
         project directory), else the outcome says the run cannot be judged.
         """
-        options = self.options
+        settings = self.settings
         self.progress(f"creating a virtualenv for {resolved.display}")
         with self.environments.open(resolved.ref) as box:
             self.progress(f"installing {redact(self.store.spec)} with {resolved.display}")
             try:
                 box.install(
-                    [self.store_install, "pytest", *options.with_],
+                    [self.store_install, "pytest", *settings.with_],
                     [self._core_requirement(resolved, box)],
                     immutable=self._cacheable_by_uv(resolved),
                     reread=self._reread(resolved, cloned=box.cloned),
                     pinned=(resolved.requirement, resolved.hashes) if resolved.hashes else None,
                 )
-                installed = artifacts.installed(box.venv, options.core_package)  # before any contract runs
+                installed = artifacts.installed(box.venv, settings.core_package)  # before any contract runs
             except EnvironmentProblem:
                 summary = refs.git_failure(resolved, box.install_log)  # one line; git's own words with -v
                 if summary is None:
@@ -155,12 +155,12 @@ class SandboxContracts:
             layout = pytest_session.prepare(box.root, self.suite, self.golden, recording=recording)
             shutil.rmtree(box.root / "core-src", ignore_errors=True)
             self.progress(f"running the contracts against {resolved.display}")
-            dists = ",".join(n for n in (options.core_package, self.store.name) if n)
+            dists = ",".join(n for n in (settings.core_package, self.store.name) if n)
             env = scrubbed_env({"CONTRACT_CHECK_DISTS": dists})
-            outcome = pytest_session.run_builtin(box, layout, env=env, timeout=options.timeout, strict=options.strict)
-            for root, targets in user_targets(options.contracts, self.store.project).items():
+            outcome = pytest_session.run_builtin(box, layout, env=env, timeout=settings.timeout, strict=settings.strict)
+            for root, targets in user_targets(settings.contracts, self.store.project).items():
                 user = pytest_session.run_user(
-                    box, layout, targets, root, env=env, timeout=options.timeout, strict=options.strict
+                    box, layout, targets, root, env=env, timeout=settings.timeout, strict=settings.strict
                 )
                 if user.exitstatus not in (0, 1, 5) or not any(c.layer is Layer.USER for c in user.checks):
                     where = ", ".join(str(t) for t in targets)
@@ -177,7 +177,7 @@ class SandboxContracts:
     def _foreign_origin(self, outcome: pytest_session.Outcome, venv: Path) -> str | None:
         """Why the results cannot be trusted when Core or the Store was imported from outside the sandbox
         (the Store may also come from its own project directory); None when every module came from there."""
-        allowed = {self.options.core_package: [venv.resolve()]}
+        allowed = {self.settings.core_package: [venv.resolve()]}
         if self.store.name:
             allowed[self.store.name] = [venv.resolve(), *([self.store.project] if self.store.project else [])]
         for dist, modules in outcome.origins.items():
@@ -199,7 +199,7 @@ class RefChecker:
     def __init__(
         self,
         *,
-        options: Options,
+        core: CoreSource,
         cwd: Path,
         policy: Policy,
         baseline: Baseline,
@@ -208,7 +208,7 @@ class RefChecker:
         results: ResultCache | None = None,
         reuse: bool = True,
     ) -> None:
-        self.options = options
+        self.core = core
         self.cwd = cwd
         self.policy = policy
         self.baseline = baseline
@@ -218,14 +218,14 @@ class RefChecker:
         self.reuse = reuse  # answer from the result cache (False: check again, and replace what it holds)
 
     def resolve(self, ref: str) -> refs.ResolvedRef:
-        parsed = refs.parse(ref, core_package=self.options.core_package, cwd=self.cwd)
+        parsed = refs.parse(ref, core_package=self.core.package, cwd=self.cwd)
         return refs.resolve(
             parsed,
-            core_package=self.options.core_package,
-            core_git=self.options.core_git,
+            core_package=self.core.package,
+            core_git=self.core.git,
             releases=self.releases,
-            python=index.python_version(self.options.python),
-            offline=self.options.index.offline,
+            python=index.python_version(self.core.python),
+            offline=self.core.index.offline,
         )
 
     def check(self, ref: str) -> Run:

@@ -23,6 +23,7 @@ from contract_check import __version__
 from contract_check.errors import ContractCheckError, UsageError
 from contract_check.run import matrix
 from contract_check.run.refcheck import core_requirement
+from contract_check.run.settings import ref_selection
 from contract_check.sandbox import FreshSandbox, baseenv
 from contract_check.sources import index, refs
 from contract_check.util import fingerprint, proc
@@ -135,4 +136,6 @@ def _first_ref(session: Session) -> str | None:
         return options.core_refs[0]
     if session.store.declared_core is None and options.since_pin:
         return None
-    return matrix.expand_refs(options, declared=session.store.declared_core, releases=session.releases)[0]
+    return matrix.expand_refs(ref_selection(options), declared=session.store.declared_core, releases=session.releases)[
+        0
+    ]

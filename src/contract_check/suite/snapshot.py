@@ -20,9 +20,10 @@ from contract_check.sandbox import baseenv
 from contract_check.suite import golden, golden_write
 
 
-def destination(options: Options, output: Path | None, cwd: Path) -> Path:
-    """Where the golden goes (see the module docstring), as an absolute path (symlinks not yet followed)."""
-    chosen = output or options.golden or (options.suite / "golden" if options.suite else None)
+def destination(output: Path | None, golden: Path | None, suite: Path | None, cwd: Path) -> Path:
+    """Where the golden goes: *output* (``--output``), else *golden* (``golden`` of the config), else *suite*'s
+    ``golden/`` (see the module docstring), as an absolute path (symlinks not yet followed)."""
+    chosen = output or golden or (suite / "golden" if suite else None)
     if chosen is None:
         raise UsageError(
             "snapshot needs to know where to write the golden baseline",
@@ -40,7 +41,7 @@ def take(
     contracts: ContractsFactory | None = None,
 ) -> Path:
     """Run the contracts of the first ref recording the baseline, and write it (replacing only a golden)."""
-    target = destination(options, output, cwd)
+    target = destination(output, options.golden, options.suite, cwd)
     golden_write.plan(target, cwd=cwd)  # a place it may not write to is refused before anything is installed
     session = open_session(options, cwd, progress, need_baseline=False)
     runner = (contracts or Session.contracts)(session, baseenv.Environments(session.settings))
